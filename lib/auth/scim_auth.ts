@@ -1,0 +1,210 @@
+/**
+ * SCIM bearer authentication (RFC 7644 §2): the token is hashed and looked up in the tenant's
+ * KV space, so no secret is compared byte by byte and none is stored. Failures are recorded with
+ * their reason (what the Okta guide's 401 advice is about) and throttled per client address;
+ * successful traffic is never throttled.
+ * @module
+ */
+import { keys } from "../store/keys.ts";
+import { counterValue, u64Delta, withLockRetry } from "../store/kv.ts";
+import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
+import { hashTokenSecret, TOKEN_PREFIX } from "./tokens.ts";
+import { addEvent } from "../audit/events.ts";
+
+/** Why an authentication failed; shown to admins on the IdP's SCIM tab. */
+export type AuthFailureReason =
+  | "missing_header"
+  | "not_bearer"
+  | "empty_token"
+  | "doubled_bearer"
+  | "whitespace"
+  | "unknown_token"
+  | "revoked_token"
+  | "expired_token"
+  | "wrong_idp"
+  | "scim_disabled";
+
+/** What each reason means, in the admin's words. */
+export const AUTH_FAILURE_HELP: Record<AuthFailureReason, string> = {
+  missing_header:
+    "No Authorization header was sent. Set the IdP's authentication mode to HTTP Header / Bearer token.",
+  not_bearer:
+    "The Authorization header does not use the Bearer scheme (Basic or OAuth was selected?).",
+  empty_token: "The Authorization header said Bearer but carried no token.",
+  doubled_bearer:
+    'The header read "Bearer Bearer …": paste only the token, the IdP adds "Bearer" itself.',
+  whitespace:
+    "The token had spaces or line breaks around or inside it: copy it again without them.",
+  unknown_token:
+    "The token is not one this tenant issued (mistyped, truncated, or from another tenant).",
+  revoked_token: "The token was revoked. Create a new one and paste it into the IdP.",
+  expired_token: "The token has expired. Create a new one and paste it into the IdP.",
+  wrong_idp:
+    "The token belongs to another IdP connection of this tenant: use that IdP's base URL or its own token.",
+  scim_disabled: "SCIM provisioning is turned off for this IdP connection.",
+};
+
+/** A successful authentication. */
+export interface AuthOk {
+  ok: true;
+  token: ScimToken;
+  idp: Idp;
+}
+
+/** A failed authentication. */
+export interface AuthFailed {
+  ok: false;
+  reason: AuthFailureReason;
+  /** True when this client has failed too often: answer 429. */
+  throttled: boolean;
+  retryAfter: number;
+}
+
+const WINDOW_SECONDS = 60;
+
+/** Splits the Authorization header into the presented secret or a failure reason. */
+export function readBearer(
+  header: string | null,
+): { secret: string } | { reason: AuthFailureReason } {
+  if (header === null || header.trim() === "") return { reason: "missing_header" };
+  const match = /^(\S+)(\s*)([\s\S]*)$/.exec(header);
+  if (!match || match[1].toLowerCase() !== "bearer") return { reason: "not_bearer" };
+  const rest = match[3];
+  if (rest.trim() === "") return { reason: "empty_token" };
+  if (/^bearer(\s|$)/i.test(rest.trim())) return { reason: "doubled_bearer" };
+  if (match[2] !== " " || rest !== rest.trim() || /\s/.test(rest)) return { reason: "whitespace" };
+  return { secret: rest };
+}
+
+/** Verifies a request's bearer token for the IdP named in the URL. */
+export async function authenticate(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  header: string | null,
+  clientIp: string,
+  limitPerMinute: number,
+  now: Date = new Date(),
+): Promise<AuthOk | AuthFailed> {
+  const window = Math.floor(now.getTime() / 1000 / WINDOW_SECONDS);
+  const retryAfter = (window + 1) * WINDOW_SECONDS - Math.floor(now.getTime() / 1000);
+  const limitKey = keys.rateLimit(tenantId, "scim_auth", clientIp, window);
+  const bearer = readBearer(header);
+  const hash = "secret" in bearer && bearer.secret.startsWith(TOKEN_PREFIX)
+    ? await hashTokenSecret(bearer.secret)
+    : null;
+  const [token, lastUsed, idp, failures] = await kv.getMany<
+    [ScimToken, TokenLastUsed, Idp, unknown]
+  >([
+    keys.token(tenantId, hash ?? "-"),
+    keys.tokenLastUsed(tenantId, hash ?? "-"),
+    keys.idp(tenantId, idpId),
+    limitKey,
+  ]);
+  let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
+  if (!reason) {
+    const t = token.value;
+    if (!t) reason = "unknown_token";
+    else if (t.revokedAt) reason = "revoked_token";
+    else if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) reason = "expired_token";
+    else if (t.idpId !== idpId) reason = "wrong_idp";
+    else if (!idp.value?.scimEnabled) reason = "scim_disabled";
+  }
+  if (!reason) {
+    // Last use is written at most once a minute, never on every request.
+    const last = lastUsed.value ? Date.parse(lastUsed.value.at) : 0;
+    if (now.getTime() - last >= 60_000) {
+      await withLockRetry(() =>
+        kv.set(
+          keys.tokenLastUsed(tenantId, hash!),
+          { at: now.toISOString(), ip: clientIp } satisfies TokenLastUsed,
+        )
+      );
+    }
+    return { ok: true, token: token.value!, idp: idp.value! };
+  }
+  const count = counterValue(failures);
+  const throttled = count >= limitPerMinute;
+  if (!throttled) {
+    await recordFailure(
+      kv,
+      tenantId,
+      idp.value ? idpId : "_unknown",
+      reason,
+      clientIp,
+      token.value?.id,
+      {
+        key: limitKey,
+        count,
+      },
+      now,
+    );
+  }
+  return { ok: false, reason, throttled, retryAfter };
+}
+
+/**
+ * Tallies a failure per (IdP, hour, reason) and bumps the client's window counter; writes a
+ * `scim_auth_failed` event at most once per (IdP, reason) every ten minutes, so a flood of bad
+ * requests cannot fill the Event Log.
+ */
+async function recordFailure(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  reason: AuthFailureReason,
+  clientIp: string,
+  tokenId: string | undefined,
+  limit: { key: Deno.KvKey; count: number },
+  now: Date,
+): Promise<void> {
+  const hour = now.toISOString().slice(0, 13);
+  const tallyKey = keys.authFailure(tenantId, idpId, hour, reason);
+  await withLockRetry(() =>
+    kv.atomic()
+      // The window counter expires with its window; concurrent failures may undercount by a
+      // few, which a throttle tolerates.
+      .set(limit.key, new Deno.KvU64(BigInt(limit.count + 1)), {
+        expireIn: 2 * WINDOW_SECONDS * 1000,
+      })
+      .sum(tallyKey, u64Delta(1))
+      .commit()
+  );
+  const markKey = keys.authFailureEventMark(tenantId, idpId, reason);
+  const op = kv.atomic()
+    .check({ key: markKey, versionstamp: null })
+    .set(markKey, now.toISOString(), { expireIn: 10 * 60_000 });
+  addEvent(op, {
+    tenantId,
+    actor: "scim-client",
+    idpId: idpId === "_unknown" ? undefined : idpId,
+    clientIp,
+    tokenId,
+  }, {
+    type: "scim_auth_failed",
+    target: tokenId ? { kind: "token", id: tokenId } : undefined,
+    summary: `SCIM authentication failed: ${reason}`,
+    changed: [reason],
+  }, now);
+  await withLockRetry(() => op.commit());
+}
+
+/** Recent failure tallies of an IdP, newest hour first. */
+export async function listAuthFailures(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  limit = 48,
+): Promise<{ hour: string; reason: AuthFailureReason; count: number }[]> {
+  const out: { hour: string; reason: AuthFailureReason; count: number }[] = [];
+  for await (
+    const e of kv.list({ prefix: keys.authFailures(tenantId, idpId) }, { reverse: true, limit })
+  ) {
+    out.push({
+      hour: String(e.key.at(-2)),
+      reason: e.key.at(-1) as AuthFailureReason,
+      count: counterValue(e),
+    });
+  }
+  return out;
+}

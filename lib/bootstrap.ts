@@ -1,0 +1,68 @@
+/**
+ * First run: on an empty store, create a tenant, an IdP connection and a SCIM token so the
+ * service is usable at once; at every start, finish membership changes a crash interrupted.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { createIdp, createTenant, createToken, listIdps, listTenants } from "./store/tenants.ts";
+import { completeAllJournals } from "./store/groups.ts";
+import { tenantOrigin } from "./http/tenant.ts";
+
+/** What the operator should be told at start-up. */
+export interface StartupReport {
+  lines: string[];
+}
+
+/** Prepares the store and says how to use it. */
+export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupReport> {
+  const lines: string[] = [];
+  let tenants = await listTenants(kv);
+  if (tenants.length === 0) {
+    const tenant = await createTenant(kv, {
+      subdomain: config.defaultTenant ?? "demo",
+      name: "Demo",
+      actor: "first-run",
+    });
+    const idp = await createIdp(kv, tenant.id, { name: "Okta", kind: "okta", actor: "first-run" });
+    const { secret } = await createToken(kv, tenant.id, idp.id, {
+      name: "first-run",
+      createdBy: "first-run",
+    });
+    lines.push(
+      'First run: created tenant "' + tenant.subdomain + '" with an Okta IdP connection.',
+      "  SCIM base URL (paste into Okta → Provisioning → Integration):",
+      `    ${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
+      "  SCIM bearer token (shown once, only its SHA-256 is stored):",
+      `    ${secret}`,
+      "  Mint more tokens: deno task weft token create --tenant " + tenant.subdomain + " --idp " +
+        idp.id + " --name <name>",
+    );
+    tenants = await listTenants(kv);
+  }
+  for (const tenant of tenants) {
+    const done = await completeAllJournals(kv, tenant.id);
+    if (done) {
+      lines.push(
+        `Completed ${done} interrupted membership change(s) for tenant ${tenant.subdomain}.`,
+      );
+    }
+    if (lines.length === 0 || tenants.length <= 5) {
+      for (const idp of await listIdps(kv, tenant.id)) {
+        lines.push(
+          `Tenant ${tenant.subdomain}, IdP "${idp.name}": ${
+            scimBaseUrl(config, tenant.subdomain, idp.id)
+          }`,
+        );
+      }
+    }
+  }
+  return { lines };
+}
+
+/** The SCIM base URL of an IdP, exactly as the IdP must call it (with a trailing slash). */
+export function scimBaseUrl(config: Config, subdomain: string, idpId: string): string {
+  const origin = config.defaultTenant === subdomain && config.baseDomain === "localhost"
+    ? `${config.publicScheme}://127.0.0.1:${config.port}`
+    : tenantOrigin(config, subdomain);
+  return `${origin}/scim/v2/inbound/${idpId}/`;
+}

@@ -1,0 +1,70 @@
+/**
+ * Service configuration from environment variables, validated with zod at start-up.
+ * @module
+ */
+import { z } from "zod";
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOSTNAME: z.string().default("0.0.0.0"),
+  WEFT_KV_PATH: z.string().default("./data/weft.kv"),
+  DENO_KV_URL: z.string().url().optional(),
+  WEFT_BASE_DOMAIN: z.string().min(1).default("localhost"),
+  WEFT_DEFAULT_TENANT: z.string().optional(),
+  WEFT_PUBLIC_SCHEME: z.enum(["http", "https"]).optional(),
+  WEFT_TRUST_PROXY: z.enum(["true", "false", "1", "0"]).default("false"),
+  WEFT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  WEFT_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
+  WEFT_SCAN_LIMIT: z.coerce.number().int().min(100).default(20_000),
+  WEFT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  WEFT_LOG: z.enum(["debug", "info", "warn", "error", "off"]).default("info"),
+});
+
+/** Validated configuration. */
+export interface Config {
+  port: number;
+  hostname: string;
+  /** Deno KV location: a file path, `:memory:`, or a KV Connect URL. */
+  kvPath: string;
+  /** Tenants are `<subdomain>.<baseDomain>`. */
+  baseDomain: string;
+  /** Tenant served on any host that is not a tenant subdomain (single-tenant installs). */
+  defaultTenant?: string;
+  /** Scheme used in URLs printed by the CLI and the first run. */
+  publicScheme: "http" | "https";
+  /** Trust `X-Forwarded-Host` / `X-Forwarded-Proto` / `X-Forwarded-For`. */
+  trustProxy: boolean;
+  maxBodyBytes: number;
+  /** Largest page a list returns (`count` is capped to it). */
+  maxResults: number;
+  /** Most records a non-indexed filter or sort may examine before answering `tooMany`. */
+  scanLimit: number;
+  /** Failed authentications per client address per minute before `429`. */
+  authFailuresPerMinute: number;
+  logLevel: "debug" | "info" | "warn" | "error" | "off";
+}
+
+/** Reads and validates configuration; throws a readable error naming the bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Cannot start: invalid configuration: ${issues.join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    hostname: e.HOSTNAME,
+    kvPath: e.DENO_KV_URL ?? e.WEFT_KV_PATH,
+    baseDomain: e.WEFT_BASE_DOMAIN.toLowerCase(),
+    defaultTenant: e.WEFT_DEFAULT_TENANT || undefined,
+    publicScheme: e.WEFT_PUBLIC_SCHEME ??
+      (e.WEFT_BASE_DOMAIN === "localhost" ? "http" : "https"),
+    trustProxy: e.WEFT_TRUST_PROXY === "true" || e.WEFT_TRUST_PROXY === "1",
+    maxBodyBytes: e.WEFT_MAX_BODY_BYTES,
+    maxResults: e.WEFT_MAX_RESULTS,
+    scanLimit: e.WEFT_SCAN_LIMIT,
+    authFailuresPerMinute: e.WEFT_AUTH_FAILURES_PER_MINUTE,
+    logLevel: e.WEFT_LOG,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * Typed Hono context for the SCIM and admin sub-apps.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { Idp, ScimToken, Tenant } from "../store/types.ts";
+
+/** What every request handler can reach. */
+export interface AppDeps {
+  kv: Deno.Kv;
+  config: Config;
+  log: Logger;
+}
+
+/** Variables set by the root middleware. */
+export interface BaseVariables {
+  deps: AppDeps;
+  requestId: string;
+  clientIp: string;
+  /** `https://acme.example.com` as the client called it. */
+  origin: string;
+  tenant: Tenant | null;
+}
+
+/** Root context. */
+export type BaseEnv = { Variables: BaseVariables };
+
+/** SCIM context after authentication. */
+export type ScimEnv = {
+  Variables: BaseVariables & { idp: Idp; token: ScimToken; scimBase: string };
+};

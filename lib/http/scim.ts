@@ -1,0 +1,220 @@
+/**
+ * SCIM over HTTP: responses with `application/scim+json`, JSON bodies, list query parameters
+ * (RFC 7644 §3.4.2) and `If-Match` (§3.14).
+ * @module
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { ScimError, toErrorBody } from "../scim/errors.ts";
+import { parseFilter } from "../scim/filter/parser.ts";
+import type { Filter } from "../scim/filter/ast.ts";
+import { parseAttributeList } from "../scim/projection.ts";
+import { SEARCH_REQUEST } from "../scim/urns.ts";
+
+/** The SCIM media type (RFC 7644 §8.1). */
+export const SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8";
+
+/** A SCIM JSON response. */
+export function scimJson(
+  body: unknown,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { "content-type": SCIM_CONTENT_TYPE, ...headers },
+  });
+}
+
+/** The RFC 7644 §3.12 error response for a ScimError. */
+export function scimErrorResponse(error: ScimError): Response {
+  return scimJson(toErrorBody(error), error.status, error.headers);
+}
+
+/** Reads a JSON request body (`application/scim+json` or `application/json`, any charset). */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (
+    type && type !== "application/scim+json" && type !== "application/json" &&
+    !type.endsWith("+json")
+  ) {
+    throw new ScimError(
+      415,
+      `Content type "${type}" is not supported: send application/scim+json or application/json`,
+    );
+  }
+  let text: string;
+  try {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    if (error instanceof ScimError) throw error;
+    throw ScimError.invalidSyntax("Cannot read the request body: it is not valid UTF-8");
+  }
+  if (text.trim() === "") {
+    throw ScimError.invalidSyntax("The request body is empty: a JSON object is required");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const where = error instanceof SyntaxError ? `: ${error.message}` : "";
+    throw ScimError.invalidSyntax(`Cannot parse the request body as JSON${where}`);
+  }
+}
+
+/**
+ * Decodes the raw `filter` query value. `+` becomes a space only outside quoted strings, so
+ * `userName eq "a+b@x.com"` keeps its plus while `userName+eq+"x"` (form-encoded spaces) still
+ * parses (idp-behaviour P4).
+ */
+export function decodeFilterParam(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw.replace(/%(?![0-9a-fA-F]{2})/g, "%25"));
+  } catch {
+    throw ScimError.invalidFilter("Cannot decode the filter parameter: invalid percent-encoding");
+  }
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < decoded.length; i++) {
+    const ch = decoded[i];
+    if (ch === '"' && decoded[i - 1] !== "\\") inString = !inString;
+    out += ch === "+" && !inString ? " " : ch;
+  }
+  return out;
+}
+
+/** The raw (undecoded) values of a query parameter, matched case-insensitively. */
+export function rawQueryParam(url: string, name: string): string | undefined {
+  const q = url.indexOf("?");
+  if (q < 0) return undefined;
+  for (const part of url.slice(q + 1).split("&")) {
+    const eq = part.indexOf("=");
+    const k = eq < 0 ? part : part.slice(0, eq);
+    if (k.toLowerCase() === name.toLowerCase()) return eq < 0 ? "" : part.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/** Parsed list parameters. */
+export interface ListParams {
+  filter?: Filter;
+  startIndex: number;
+  count: number;
+  sortBy?: string;
+  sortOrder: "ascending" | "descending";
+  cursor?: string;
+  attributes?: string[];
+  excludedAttributes?: string[];
+}
+
+const intParam = (name: string) =>
+  z.union([z.number(), z.string()]).optional().transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const n = typeof v === "number" ? v : Number(v);
+    if (!Number.isFinite(n) || !Number.isInteger(n)) {
+      ctx.addIssue({ code: "custom", message: `"${name}" must be an integer` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const ListInput = z.object({
+  filter: z.string().optional(),
+  startIndex: intParam("startIndex"),
+  count: intParam("count"),
+  sortBy: z.string().max(500).optional(),
+  sortOrder: z.string().optional(),
+  cursor: z.string().max(2000).optional(),
+  attributes: z.union([z.string(), z.array(z.string())]).optional(),
+  excludedAttributes: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+function attributeList(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.map((s) => s.trim()).filter(Boolean) : parseAttributeList(v);
+}
+
+/**
+ * Validates list parameters (from the query string or a SearchRequest body). Out-of-range paging
+ * is clamped as RFC 7644 §3.4.2.4 says: `startIndex < 1` → 1, `count < 0` → 0, `count` capped.
+ */
+export function parseListParams(input: Record<string, unknown>, maxResults: number): ListParams {
+  const parsed = ListInput.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw ScimError.invalidValue(
+      `Invalid list parameter "${issue.path.join(".")}": ${issue.message}`,
+    );
+  }
+  const p = parsed.data;
+  const order = p.sortOrder?.toLowerCase();
+  if (order !== undefined && order !== "ascending" && order !== "descending") {
+    throw ScimError.invalidValue(
+      `sortOrder must be "ascending" or "descending", not "${p.sortOrder}"`,
+    );
+  }
+  const filterText = p.filter?.trim();
+  return {
+    filter: filterText ? parseFilter(filterText) : undefined,
+    startIndex: Math.max(1, p.startIndex ?? 1),
+    count: Math.min(Math.max(0, p.count ?? 100), maxResults),
+    sortBy: p.sortBy || undefined,
+    sortOrder: order === "descending" ? "descending" : "ascending",
+    cursor: p.cursor,
+    attributes: attributeList(p.attributes),
+    excludedAttributes: attributeList(p.excludedAttributes),
+  };
+}
+
+/** List parameters from a GET query string (filter decoded with {@linkcode decodeFilterParam}). */
+export function listParamsFromQuery(c: Context, maxResults: number): ListParams {
+  const q = c.req.query();
+  const lower: Record<string, unknown> = {};
+  const names = [
+    "filter",
+    "startIndex",
+    "count",
+    "sortBy",
+    "sortOrder",
+    "cursor",
+    "attributes",
+    "excludedAttributes",
+  ];
+  for (const [k, v] of Object.entries(q)) {
+    const name = names.find((n) => n.toLowerCase() === k.toLowerCase());
+    if (name) lower[name] = v;
+  }
+  const rawFilter = rawQueryParam(c.req.url, "filter");
+  if (rawFilter !== undefined) lower.filter = decodeFilterParam(rawFilter);
+  return parseListParams(lower, maxResults);
+}
+
+/** List parameters from a `POST .search` body (RFC 7644 §3.4.3). */
+export function listParamsFromSearch(body: unknown, maxResults: number): ListParams {
+  if (!body || typeof body !== "object" || Array.isArray(body)) {
+    throw ScimError.invalidSyntax("A SearchRequest must be a JSON object");
+  }
+  const b = body as Record<string, unknown>;
+  const schemas = b.schemas;
+  if (
+    schemas !== undefined &&
+    !(Array.isArray(schemas) &&
+      schemas.some((s) =>
+        typeof s === "string" && s.toLowerCase() === SEARCH_REQUEST.toLowerCase()
+      ))
+  ) {
+    throw ScimError.invalidSyntax(`A SearchRequest must list the schema "${SEARCH_REQUEST}"`);
+  }
+  const { schemas: _s, ...rest } = b;
+  return parseListParams(rest, maxResults);
+}
+
+/** The versionstamp an `If-Match` header asks for; undefined for none or `*`. */
+export function ifMatchVersion(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const v = header.trim();
+  if (v === "*") return undefined;
+  const m = /^(?:W\/)?"([^"]*)"$/.exec(v);
+  return m ? m[1] : v;
+}

@@ -1,0 +1,42 @@
+/**
+ * Host → tenant resolution (architecture §7): the first label under the base domain names the
+ * tenant; `WEFT_DEFAULT_TENANT` serves one tenant on any other host.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { getTenantBySubdomain } from "../store/tenants.ts";
+import type { Tenant } from "../store/types.ts";
+
+/** The host name without port, lower-cased. */
+export function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
+  return h.replace(/:\d+$/, "");
+}
+
+/** The tenant subdomain a host names, if any. */
+export function subdomainOf(host: string, baseDomain: string): string | null {
+  const name = hostName(host);
+  const suffix = "." + baseDomain;
+  if (!name.endsWith(suffix)) return null;
+  const label = name.slice(0, -suffix.length);
+  return label && !label.includes(".") ? label : null;
+}
+
+/** Resolves the tenant of a request host. */
+export async function resolveTenant(
+  kv: Deno.Kv,
+  config: Config,
+  host: string,
+): Promise<Tenant | null> {
+  const sub = subdomainOf(host, config.baseDomain);
+  if (sub) return await getTenantBySubdomain(kv, sub);
+  if (config.defaultTenant) return await getTenantBySubdomain(kv, config.defaultTenant);
+  return null;
+}
+
+/** The public origin of a tenant, for URLs printed by the CLI and the first run. */
+export function tenantOrigin(config: Config, subdomain: string): string {
+  const port = config.port === 80 || config.port === 443 ? "" : `:${config.port}`;
+  return `${config.publicScheme}://${subdomain}.${config.baseDomain}${port}`;
+}

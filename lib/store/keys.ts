@@ -1,0 +1,133 @@
+/**
+ * Every Deno KV key Weft uses, as typed functions. All tenant data lives under `["t", tenantId, …]`,
+ * so listing or wiping a tenant is one prefix operation. The only keys outside a tenant are the
+ * tenant registry itself (`tenants`, `tenants_by_subdomain`), needed to resolve a Host to a tenant.
+ *
+ * Records are stored once; index keys hold ids (or nothing), never copies.
+ * @module
+ */
+
+/** A tuple key. */
+export type Key = Deno.KvKey;
+
+function t(tenantId: string, ...rest: Deno.KvKeyPart[]): Key {
+  return ["t", tenantId, ...rest];
+}
+
+/** Key builders, grouped by entity. */
+export const keys = {
+  /** Tenant record. */
+  tenant: (tenantId: string): Key => ["tenants", tenantId],
+  /** Prefix of all tenant records. */
+  tenants: (): Key => ["tenants"],
+  /** Unique index: subdomain → tenant id. */
+  tenantBySubdomain: (subdomain: string): Key => ["tenants_by_subdomain", subdomain],
+  /** Everything a tenant owns. */
+  tenantData: (tenantId: string): Key => t(tenantId),
+
+  /** Tenant settings document by name (e.g. `mirroring`). */
+  setting: (tenantId: string, name: string): Key => t(tenantId, "settings", name),
+
+  /** IdP connection record. */
+  idp: (tenantId: string, idpId: string): Key => t(tenantId, "idps", idpId),
+  /** Prefix of the tenant's IdP connections. */
+  idps: (tenantId: string): Key => t(tenantId, "idps"),
+
+  /** SCIM token record, keyed by the SHA-256 hex of its secret. */
+  token: (tenantId: string, hash: string): Key => t(tenantId, "scim_tokens", hash),
+  /** Index: IdP → token id → secret hash. */
+  idpToken: (tenantId: string, idpId: string, tokenId: string): Key =>
+    t(tenantId, "idp_tokens", idpId, tokenId),
+  /** Prefix of an IdP's tokens. */
+  idpTokens: (tenantId: string, idpId: string): Key => t(tenantId, "idp_tokens", idpId),
+  /** Last use of a token, written at most once a minute. */
+  tokenLastUsed: (tenantId: string, tokenId: string): Key =>
+    t(tenantId, "token_last_used", tokenId),
+
+  /** Canonical user record (its id is the SCIM `id`). */
+  user: (tenantId: string, userId: string): Key => t(tenantId, "users", userId),
+  /** Prefix of canonical users. */
+  users: (tenantId: string): Key => t(tenantId, "users"),
+  /** The IdP attribute row of a user: everything that IdP sent, plus its externalId. */
+  idpUser: (tenantId: string, idpId: string, userId: string): Key =>
+    t(tenantId, "idp_users", idpId, userId),
+  /** Prefix of an IdP's linked users (its SCIM view). */
+  idpUsers: (tenantId: string, idpId: string): Key => t(tenantId, "idp_users", idpId),
+  /** Unique index: (IdP, lower-cased userName) → user id. */
+  idpUserByUserName: (tenantId: string, idpId: string, userNameLower: string): Key =>
+    t(tenantId, "idp_users_by_username", idpId, userNameLower),
+  /** Unique index: (IdP, externalId, case-exact) → user id. */
+  idpUserByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
+    t(tenantId, "idp_users_by_external_id", idpId, externalId),
+  /** Non-unique index: (IdP, lower-cased work email, user id) → null. */
+  idpUserByEmail: (tenantId: string, idpId: string, emailLower: string, userId: string): Key =>
+    t(tenantId, "idp_users_by_email", idpId, emailLower, userId),
+  /** Prefix of one email's entries in the email index. */
+  idpUsersByEmail: (tenantId: string, idpId: string, emailLower: string): Key =>
+    t(tenantId, "idp_users_by_email", idpId, emailLower),
+  /** Users an IdP deleted: externalId → user id, so a later POST relinks instead of duplicating. */
+  idpUnlinkedByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
+    t(tenantId, "idp_unlinked_by_external_id", idpId, externalId),
+
+  /** Group record (groups belong to one IdP). */
+  group: (tenantId: string, idpId: string, groupId: string): Key =>
+    t(tenantId, "groups", idpId, groupId),
+  /** Prefix of an IdP's groups. */
+  groups: (tenantId: string, idpId: string): Key => t(tenantId, "groups", idpId),
+  /** Unique index: (IdP, lower-cased displayName) → group id. */
+  groupByName: (tenantId: string, idpId: string, nameLower: string): Key =>
+    t(tenantId, "groups_by_name", idpId, nameLower),
+  /** Unique index: (IdP, externalId) → group id. */
+  groupByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
+    t(tenantId, "groups_by_external_id", idpId, externalId),
+  /** Membership row: group → user. */
+  groupMember: (tenantId: string, groupId: string, userId: string): Key =>
+    t(tenantId, "group_members", groupId, userId),
+  /** Prefix of a group's members. */
+  groupMembers: (tenantId: string, groupId: string): Key => t(tenantId, "group_members", groupId),
+  /** Reverse membership row: user → group. */
+  userGroup: (tenantId: string, userId: string, groupId: string): Key =>
+    t(tenantId, "user_groups", userId, groupId),
+  /** Prefix of a user's groups. */
+  userGroups: (tenantId: string, userId: string): Key => t(tenantId, "user_groups", userId),
+  /** When a group's membership last changed (its versionstamp joins the group's ETag). */
+  groupMembersTouched: (tenantId: string, groupId: string): Key =>
+    t(tenantId, "group_members_touched", groupId),
+  /** Pending large membership change, applied in chunks (see `store/groups.ts`). */
+  memberJournal: (tenantId: string, groupId: string): Key => t(tenantId, "member_journal", groupId),
+  /** One part of a pending membership change's id lists. */
+  memberJournalPart: (tenantId: string, groupId: string, part: number): Key =>
+    t(tenantId, "member_journal_parts", groupId, part),
+  /** Prefix of every pending membership change of a tenant (completed at start-up). */
+  memberJournals: (tenantId: string): Key => t(tenantId, "member_journal"),
+
+  /** Maintained counter (`Deno.KvU64`). */
+  counter: (tenantId: string, name: string, scope: string): Key =>
+    t(tenantId, "counters", name, scope),
+
+  /** Event record by ULID. */
+  event: (tenantId: string, eventId: string): Key => t(tenantId, "events", eventId),
+  /** Prefix of all events (ULID order = time order). */
+  events: (tenantId: string): Key => t(tenantId, "events"),
+  /** Event index by IdP. */
+  eventByIdp: (tenantId: string, idpId: string, eventId: string): Key =>
+    t(tenantId, "events_by_idp", idpId, eventId),
+  /** Event index by type. */
+  eventByType: (tenantId: string, type: string, eventId: string): Key =>
+    t(tenantId, "events_by_type", type, eventId),
+  /** Event index by target (user or group id). */
+  eventByTarget: (tenantId: string, targetId: string, eventId: string): Key =>
+    t(tenantId, "events_by_target", targetId, eventId),
+
+  /** Authentication failure tally per (IdP, hour, reason). */
+  authFailure: (tenantId: string, idpId: string, hour: string, reason: string): Key =>
+    t(tenantId, "auth_failures", idpId, hour, reason),
+  /** Prefix of an IdP's authentication failure tallies. */
+  authFailures: (tenantId: string, idpId: string): Key => t(tenantId, "auth_failures", idpId),
+  /** Throttle window counter for a client address (expires with the window). */
+  rateLimit: (tenantId: string, bucket: string, client: string, window: number): Key =>
+    t(tenantId, "rate_limits", bucket, client, window),
+  /** Marker that suppresses repeated `scim_auth_failed` events (expires). */
+  authFailureEventMark: (tenantId: string, idpId: string, reason: string): Key =>
+    t(tenantId, "auth_failure_event_marks", idpId, reason),
+};

@@ -1,0 +1,254 @@
+/**
+ * Filtered, sorted and paged listing for the SCIM list endpoints (RFC 7644 §3.4.2, RFC 9865).
+ * Equality on indexed attributes (`id`, `userName`, `externalId`, work emails, `displayName`) is
+ * an index lookup; any other filter or sort examines at most `scanLimit` records, then answers
+ * `tooMany` rather than a partial result.
+ * @module
+ */
+import { keys } from "./keys.ts";
+import { counterValue } from "./kv.ts";
+import type { Filter } from "../scim/filter/ast.ts";
+import { matches } from "../scim/filter/evaluate.ts";
+import { resolveValues } from "../scim/filter/resolve.ts";
+import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
+import { ScimError } from "../scim/errors.ts";
+import type { ResourceTypeName } from "../scim/schema_types.ts";
+import { parseAttrPath } from "../scim/filter/parser.ts";
+
+/** Listing options, already validated. */
+export interface ListOptions {
+  filter?: Filter;
+  /** 1-based index paging. */
+  startIndex: number;
+  count: number;
+  sortBy?: string;
+  sortOrder: "ascending" | "descending";
+  /** RFC 9865: `""` asks for the first page; undefined means index paging. */
+  cursor?: string;
+  scanLimit: number;
+}
+
+/** One page. */
+export interface Page<T> {
+  totalResults: number;
+  items: T[];
+  /** RFC 9865 `nextCursor`, when cursor paging and more remain. */
+  nextCursor?: string;
+}
+
+/** How the query engine reaches one resource type. */
+export interface Source<T> {
+  resourceType: ResourceTypeName;
+  /** Prefix whose last key part is the resource id. */
+  prefix: Deno.KvKey;
+  counter: Deno.KvKey;
+  /** Loads records by id (missing ones skipped), in the given order. */
+  load(ids: string[]): Promise<T[]>;
+  id(item: T): string;
+  /** The SCIM view a filter and sort are evaluated on. */
+  view(item: T): Record<string, unknown>;
+  /** Candidate ids for an equality, or null when the attribute is not indexed. */
+  lookup(attr: string, value: string): Promise<string[] | null>;
+}
+
+function isCoreOrNone(uri: string | undefined, type: ResourceTypeName): boolean {
+  return !uri || uri.toLowerCase() === coreSchemaUrn(type).toLowerCase();
+}
+
+/** Candidate ids from the filter's indexed equalities, or null when a scan is needed. */
+async function candidates<T>(source: Source<T>, filter: Filter): Promise<Set<string> | null> {
+  switch (filter.kind) {
+    case "and": {
+      const l = await candidates(source, filter.left);
+      if (l) return l;
+      return await candidates(source, filter.right);
+    }
+    case "or": {
+      const l = await candidates(source, filter.left);
+      if (!l) return null;
+      const r = await candidates(source, filter.right);
+      if (!r) return null;
+      return new Set([...l, ...r]);
+    }
+    case "compare": {
+      if (filter.op !== "eq" || typeof filter.value !== "string") return null;
+      if (!isCoreOrNone(filter.path.uri, source.resourceType)) return null;
+      const attr = filter.path.sub
+        ? `${filter.path.attr}.${filter.path.sub}`.toLowerCase()
+        : filter.path.attr.toLowerCase();
+      const ids = await source.lookup(attr, filter.value);
+      return ids ? new Set(ids) : null;
+    }
+    case "valuePath": {
+      if (!isCoreOrNone(filter.path.uri, source.resourceType)) return null;
+      const inner = valueEq(filter.filter);
+      if (inner === null) return null;
+      const ids = await source.lookup(`${filter.path.attr.toLowerCase()}.value`, inner);
+      return ids ? new Set(ids) : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The `value eq "x"` term of a valuePath filter (possibly inside `and`), if any. */
+function valueEq(filter: Filter): string | null {
+  if (filter.kind === "and") return valueEq(filter.left) ?? valueEq(filter.right);
+  if (
+    filter.kind === "compare" && filter.op === "eq" && typeof filter.value === "string" &&
+    filter.path.attr.toLowerCase() === "value" && !filter.path.sub
+  ) return filter.value;
+  return null;
+}
+
+function encodeCursor(id: string): string {
+  return btoa(JSON.stringify({ a: id })).replaceAll("=", "");
+}
+
+function decodeCursor(cursor: string): string | undefined {
+  if (cursor === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(atob(cursor));
+    if (parsed && typeof parsed === "object" && typeof (parsed as { a?: unknown }).a === "string") {
+      return (parsed as { a: string }).a;
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new ScimError(400, `Cursor "${cursor.slice(0, 40)}" is not valid`, {
+    scimType: "invalidValue",
+  });
+}
+
+function sortKey(
+  view: Record<string, unknown>,
+  path: ReturnType<typeof parseAttrPath>,
+  type: ResourceTypeName,
+): string | number | undefined {
+  const values = resolveValues(view, path, coreSchemaUrn(type));
+  const def = attributeLookup(type)(path);
+  // A multi-valued attribute sorts by its primary value, else its first (RFC 7644 §3.4.2.3).
+  const v = values[0];
+  if (typeof v === "number") return v;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (typeof v === "string") return def?.caseExact ? v : v.toLowerCase();
+  return undefined;
+}
+
+/** Lists one page of a resource type per the options. */
+export async function query<T>(
+  kv: Deno.Kv,
+  source: Source<T>,
+  options: ListOptions,
+): Promise<Page<T>> {
+  const afterId = options.cursor !== undefined ? decodeCursor(options.cursor) : undefined;
+  const lookup = attributeLookup(source.resourceType);
+  const core = coreSchemaUrn(source.resourceType);
+  const test = options.filter
+    ? (item: T) => matches(options.filter!, source.view(item), lookup, core)
+    : () => true;
+
+  // Indexed path: a small candidate set, evaluated in full.
+  if (options.filter) {
+    const ids = await candidates(source, options.filter);
+    if (ids) {
+      const items = (await source.load([...ids].sort())).filter(test);
+      return paginate(source, items, options, afterId);
+    }
+  }
+  // Unfiltered and unsorted: stream in key order, using the maintained counter for the total.
+  if (!options.filter && !options.sortBy) {
+    const total = counterValue(await kv.get(source.counter));
+    const selector: Deno.KvListSelector = afterId
+      ? { prefix: source.prefix, start: [...source.prefix, afterId, ""] }
+      : { prefix: source.prefix };
+    const skip = afterId !== undefined || options.cursor !== undefined ? 0 : options.startIndex - 1;
+    const ids: string[] = [];
+    if (options.count > 0) {
+      const iter = kv.list({ ...selector }, {
+        limit: skip + options.count,
+        batchSize: Math.min(skip + options.count, 500),
+      });
+      let i = 0;
+      for await (const e of iter) {
+        if (i++ >= skip) ids.push(String(e.key.at(-1)));
+      }
+    }
+    const items = await source.load(ids);
+    const page: Page<T> = { totalResults: total, items };
+    if (options.cursor !== undefined && ids.length === options.count && ids.length > 0) {
+      const last = ids[ids.length - 1];
+      const more = await kv.list({ prefix: source.prefix, start: [...source.prefix, last, ""] }, {
+        limit: 1,
+      }).next();
+      if (!more.done) page.nextCursor = encodeCursor(last);
+    }
+    return page;
+  }
+  // Bounded scan.
+  const all: T[] = [];
+  let examined = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    const items = await source.load(batch);
+    for (const item of items) if (test(item)) all.push(item);
+    batch = [];
+  };
+  for await (const e of kv.list({ prefix: source.prefix }, { batchSize: 500 })) {
+    if (++examined > options.scanLimit) {
+      throw ScimError.tooMany(
+        `The filter or sort would examine more than ${options.scanLimit} resources; filter on an indexed attribute (id, userName, externalId, emails, displayName)`,
+      );
+    }
+    batch.push(String(e.key.at(-1)));
+    if (batch.length >= 100) await flush();
+  }
+  await flush();
+  return paginate(source, all, options, afterId);
+}
+
+function paginate<T>(
+  source: Source<T>,
+  items: T[],
+  options: ListOptions,
+  afterId: string | undefined,
+): Page<T> {
+  let list = items;
+  if (options.sortBy) {
+    const path = parseAttrPath(options.sortBy);
+    const keyed = list.map((item) => ({
+      item,
+      key: sortKey(source.view(item), path, source.resourceType),
+    }));
+    const dir = options.sortOrder === "descending" ? -1 : 1;
+    keyed.sort((a, b) => {
+      // Missing values sort last in either order (RFC 7644 §3.4.2.3).
+      if (a.key === undefined) return b.key === undefined ? 0 : 1;
+      if (b.key === undefined) return -1;
+      return (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) * dir;
+    });
+    list = keyed.map((k) => k.item);
+  }
+  const total = list.length;
+  if (options.cursor !== undefined) {
+    let start = 0;
+    if (afterId !== undefined) {
+      const i = list.findIndex((item) => source.id(item) === afterId);
+      start = i < 0 ? list.findIndex((item) => source.id(item) > afterId) : i + 1;
+      if (start < 0) start = list.length;
+    }
+    const page = list.slice(start, start + options.count);
+    const result: Page<T> = { totalResults: total, items: page };
+    if (start + options.count < list.length && page.length) {
+      result.nextCursor = encodeCursor(source.id(page[page.length - 1]));
+    }
+    return result;
+  }
+  return {
+    totalResults: total,
+    items: list.slice(options.startIndex - 1, options.startIndex - 1 + options.count),
+  };
+}
+
+/** Re-exported so routes can name the key helpers of a source. */
+export { keys };

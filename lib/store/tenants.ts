@@ -1,0 +1,202 @@
+/**
+ * Tenants, IdP connections and SCIM tokens.
+ * @module
+ */
+import { keys } from "./keys.ts";
+import { stripUndefined, withLockRetry } from "./kv.ts";
+import type { Idp, IdpKind, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
+import { addEvent } from "../audit/events.ts";
+import { generateTokenSecret, hashTokenSecret, randomId, TOKEN_PREFIX } from "../auth/tokens.ts";
+
+/** A DNS label: lower-case letters, digits and inner hyphens, 1–63 characters. */
+export const SUBDOMAIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Thrown when a name or id is already taken. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}
+
+/** Creates a tenant with a unique subdomain. */
+export async function createTenant(
+  kv: Deno.Kv,
+  input: { subdomain: string; name?: string; actor?: string },
+): Promise<Tenant> {
+  const subdomain = input.subdomain.toLowerCase();
+  if (!SUBDOMAIN_PATTERN.test(subdomain)) {
+    throw new RangeError(`Cannot create tenant: "${input.subdomain}" is not a valid DNS label`);
+  }
+  const tenant: Tenant = {
+    id: randomId(9),
+    subdomain,
+    name: input.name ?? subdomain,
+    createdAt: new Date().toISOString(),
+  };
+  const op = kv.atomic()
+    .check({ key: keys.tenantBySubdomain(subdomain), versionstamp: null })
+    .set(keys.tenant(tenant.id), tenant)
+    .set(keys.tenantBySubdomain(subdomain), tenant.id);
+  addEvent(op, { tenantId: tenant.id, actor: input.actor ?? "cli" }, {
+    type: "tenant_created",
+    target: { kind: "tenant", id: tenant.id },
+    summary: `Tenant ${subdomain} created`,
+  });
+  const res = await withLockRetry(() => op.commit());
+  if (!res.ok) throw new ConflictError(`Cannot create tenant: "${subdomain}" is already taken`);
+  return tenant;
+}
+
+/** A tenant by id. */
+export async function getTenant(kv: Deno.Kv, tenantId: string): Promise<Tenant | null> {
+  return (await kv.get<Tenant>(keys.tenant(tenantId))).value;
+}
+
+/** A tenant by subdomain (case-insensitive). */
+export async function getTenantBySubdomain(
+  kv: Deno.Kv,
+  subdomain: string,
+): Promise<Tenant | null> {
+  const id = (await kv.get<string>(keys.tenantBySubdomain(subdomain.toLowerCase()))).value;
+  return id ? await getTenant(kv, id) : null;
+}
+
+/** All tenants. */
+export async function listTenants(kv: Deno.Kv): Promise<Tenant[]> {
+  return (await Array.fromAsync(kv.list<Tenant>({ prefix: keys.tenants() }))).map((e) => e.value);
+}
+
+/** Creates an IdP connection with SCIM enabled. */
+export async function createIdp(
+  kv: Deno.Kv,
+  tenantId: string,
+  input: { name: string; kind?: IdpKind; actor?: string; saml?: Idp["saml"] },
+): Promise<Idp> {
+  const name = input.name.trim();
+  if (!name || name.length > 200) {
+    throw new RangeError("Cannot create IdP: name must be 1–200 characters");
+  }
+  const idp: Idp = {
+    id: randomId(9),
+    tenantId,
+    name,
+    kind: input.kind ?? "generic",
+    scimEnabled: true,
+    saml: input.saml,
+    createdAt: new Date().toISOString(),
+  };
+  const op = kv.atomic()
+    .check({ key: keys.idp(tenantId, idp.id), versionstamp: null })
+    .set(keys.idp(tenantId, idp.id), idp);
+  addEvent(op, { tenantId, actor: input.actor ?? "cli", idpId: idp.id }, {
+    type: "idp_created",
+    target: { kind: "idp", id: idp.id },
+    summary: `IdP ${idp.kind} connection created`,
+  });
+  const res = await withLockRetry(() => op.commit());
+  if (!res.ok) throw new ConflictError("Cannot create IdP: id collision, try again");
+  return idp;
+}
+
+/** An IdP connection. */
+export async function getIdp(kv: Deno.Kv, tenantId: string, idpId: string): Promise<Idp | null> {
+  return (await kv.get<Idp>(keys.idp(tenantId, idpId))).value;
+}
+
+/** All IdP connections of a tenant. */
+export async function listIdps(kv: Deno.Kv, tenantId: string): Promise<Idp[]> {
+  return (await Array.fromAsync(kv.list<Idp>({ prefix: keys.idps(tenantId) }))).map((e) => e.value);
+}
+
+/** A token as listed to admins: never the hash or the secret. */
+export type TokenSummary = Omit<ScimToken, "hash"> & { lastUsed?: TokenLastUsed };
+
+/** Mints a named token for an IdP; the plaintext secret is returned once and never stored. */
+export async function createToken(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  input: { name: string; createdBy: string; expiresAt?: string; requestId?: string },
+): Promise<{ token: TokenSummary; secret: string }> {
+  const name = input.name.trim();
+  if (!name || name.length > 100) {
+    throw new RangeError("Cannot create token: name must be 1–100 characters");
+  }
+  const idp = await getIdp(kv, tenantId, idpId);
+  if (!idp) throw new RangeError(`Cannot create token: IdP "${idpId}" does not exist`);
+  const secret = generateTokenSecret();
+  const hash = await hashTokenSecret(secret);
+  const token: ScimToken = {
+    id: randomId(9),
+    tenantId,
+    idpId,
+    name,
+    hash,
+    prefix: secret.slice(0, TOKEN_PREFIX.length + 4),
+    createdAt: new Date().toISOString(),
+    createdBy: input.createdBy,
+    expiresAt: input.expiresAt,
+  };
+  const op = kv.atomic()
+    .check({ key: keys.token(tenantId, hash), versionstamp: null })
+    .set(keys.token(tenantId, hash), stripUndefined(token))
+    .set(keys.idpToken(tenantId, idpId, token.id), hash);
+  addEvent(op, { tenantId, actor: input.createdBy, idpId, tokenId: token.id }, {
+    type: "scim_token_created",
+    target: { kind: "token", id: token.id },
+    summary: `SCIM token "${name}" created`,
+    requestId: input.requestId,
+  });
+  const res = await withLockRetry(() => op.commit());
+  if (!res.ok) throw new ConflictError("Cannot create token: collision, try again");
+  const { hash: _hash, ...summary } = token;
+  return { token: summary, secret };
+}
+
+/** An IdP's tokens, newest first, with last-use times. */
+export async function listTokens(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+): Promise<TokenSummary[]> {
+  const index = await Array.fromAsync(kv.list<string>({ prefix: keys.idpTokens(tenantId, idpId) }));
+  const out: TokenSummary[] = [];
+  for (const entry of index) {
+    const [token, used] = await kv.getMany<[ScimToken, TokenLastUsed]>([
+      keys.token(tenantId, entry.value),
+      keys.tokenLastUsed(tenantId, String(entry.key.at(-1))),
+    ]);
+    if (!token.value) continue;
+    const { hash: _hash, ...summary } = token.value;
+    out.push({ ...summary, lastUsed: used.value ?? undefined });
+  }
+  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/** Revokes a token at once; returns false when it does not exist or was already revoked. */
+export async function revokeToken(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  tokenId: string,
+  actor: string,
+): Promise<boolean> {
+  const hash = (await kv.get<string>(keys.idpToken(tenantId, idpId, tokenId))).value;
+  if (!hash) return false;
+  const entry = await kv.get<ScimToken>(keys.token(tenantId, hash));
+  if (!entry.value || entry.value.revokedAt) return false;
+  const revoked: ScimToken = {
+    ...entry.value,
+    revokedAt: new Date().toISOString(),
+    revokedBy: actor,
+  };
+  const op = kv.atomic().check(entry).set(entry.key, revoked);
+  addEvent(op, { tenantId, actor, idpId, tokenId }, {
+    type: "scim_token_revoked",
+    target: { kind: "token", id: tokenId },
+    summary: `SCIM token "${revoked.name}" revoked`,
+  });
+  const res = await withLockRetry(() => op.commit());
+  return res.ok;
+}

@@ -1,0 +1,123 @@
+/**
+ * The records Weft keeps in Deno KV (architecture §2).
+ * @module
+ */
+
+/** A tenant: one customer, served at `https://<subdomain>.<base domain>`. */
+export interface Tenant {
+  id: string;
+  subdomain: string;
+  name: string;
+  createdAt: string;
+}
+
+/** Kinds of identity provider Weft knows the quirks of. */
+export type IdpKind = "okta" | "entra" | "onelogin" | "jumpcloud" | "google" | "generic";
+
+/** A SAML IdP connection whose SCIM endpoint receives provisioning. */
+export interface Idp {
+  id: string;
+  tenantId: string;
+  name: string;
+  kind: IdpKind;
+  scimEnabled: boolean;
+  saml?: { entityId?: string; ssoUrl?: string; certificate?: string };
+  createdAt: string;
+}
+
+/** A SCIM bearer token; only the SHA-256 of the secret is stored. */
+export interface ScimToken {
+  id: string;
+  tenantId: string;
+  idpId: string;
+  name: string;
+  /** SHA-256 hex of the secret. */
+  hash: string;
+  /** First characters of the secret, safe to show (`weft_AbC1…`). */
+  prefix: string;
+  createdAt: string;
+  createdBy: string;
+  expiresAt?: string;
+  revokedAt?: string;
+  revokedBy?: string;
+}
+
+/** When and from where a token was last used (written at most once a minute). */
+export interface TokenLastUsed {
+  at: string;
+  ip: string;
+}
+
+/** The canonical user of a tenant; its id is the SCIM `id`. */
+export interface User {
+  id: string;
+  tenantId: string;
+  sourceIdpId: string;
+  status: "active" | "deactivated";
+  userName: string;
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  displayName?: string;
+  /** Custom canonical fields (e.g. `department`) derived by attribute mirroring. */
+  custom: Record<string, string>;
+  /** For each mirrored field, the SCIM attribute path it came from. */
+  mirroredFrom: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A user as one IdP sees it: everything that IdP sent (the IdP attribute row). */
+export interface IdpUser {
+  userId: string;
+  idpId: string;
+  /** The IdP's id for the user (Okta user id, Entra object id or mailNickname); case-exact. */
+  externalId?: string;
+  /** `active` as the IdP last set it. */
+  active: boolean;
+  /** The SCIM resource last received, without id/meta/schemas/externalId/active/password. */
+  resource: Record<string, unknown>;
+  created: string;
+  lastModified: string;
+  /** When the IdP last sent anything for this user. */
+  receivedAt: string;
+}
+
+/** A group pushed by one IdP. Members are separate rows. */
+export interface Group {
+  id: string;
+  idpId: string;
+  displayName: string;
+  externalId?: string;
+  /** Other attributes the IdP sent (custom or extension), kept as received. */
+  extra: Record<string, unknown>;
+  created: string;
+  lastModified: string;
+}
+
+/** A membership row's value: what the IdP called the member, if anything. */
+export interface MemberRow {
+  display?: string;
+}
+
+/** One mirroring rule: canonical field ← first non-empty value of the SCIM paths. */
+export interface MirrorRule {
+  field: string;
+  sources: string[];
+  enabled: boolean;
+}
+
+/** The tenant's attribute mirroring configuration. */
+export interface MirroringConfig {
+  rules: MirrorRule[];
+}
+
+/** Who made a change and through what: filled from the request. */
+export interface ChangeContext {
+  tenantId: string;
+  idpId: string;
+  tokenId?: string;
+  actor: string;
+  requestId: string;
+  clientIp: string;
+}

@@ -1,0 +1,536 @@
+/**
+ * Users as IdPs provision them: the identity rules of architecture §3, each write one atomic
+ * operation with its index entries, canonical record and audit event.
+ * @module
+ */
+import { keys } from "./keys.ts";
+import {
+  backoff,
+  ContentionError,
+  getManyBatched,
+  MAX_ATTEMPTS,
+  u64Delta,
+  withLockRetry,
+} from "./kv.ts";
+import { deriveUser, getMirroring } from "./mirroring.ts";
+import type { ChangeContext, IdpUser, MemberRow, MirroringConfig, User } from "./types.ts";
+import { addEvent, type EventType } from "../audit/events.ts";
+import { ScimError } from "../scim/errors.ts";
+
+/** What an IdP says about a user: its resource plus the two fields kept apart. */
+export interface UserState {
+  resource: Record<string, unknown>;
+  externalId?: string;
+  /** Absent means "leave as it is" (a new user starts active). */
+  active?: boolean;
+}
+
+/** An IdP row with the versionstamp it was read at. */
+export interface LinkedUser {
+  link: IdpUser;
+  versionstamp: string;
+}
+
+/** Splits a validated resource body into the row's resource, externalId and active. */
+export function toUserState(body: Record<string, unknown>): UserState {
+  const { externalId, active, ...resource } = body;
+  return {
+    resource,
+    externalId: typeof externalId === "string" && externalId !== "" ? externalId : undefined,
+    active: typeof active === "boolean" ? active : undefined,
+  };
+}
+
+/** Work emails (or every email) of a resource, lower-cased, for the email index. */
+function emailsOf(resource: Record<string, unknown>): string[] {
+  const emails = resource.emails;
+  if (!Array.isArray(emails)) return [];
+  const out = new Set<string>();
+  for (const e of emails) {
+    if (e && typeof e === "object" && typeof (e as { value?: unknown }).value === "string") {
+      out.add((e as { value: string }).value.toLowerCase());
+    }
+  }
+  return [...out];
+}
+
+function userNameOf(state: { resource: Record<string, unknown> }): string {
+  return String(state.resource.userName ?? "");
+}
+
+/** Reads one IdP row. */
+export async function getLinkedUser(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  userId: string,
+): Promise<LinkedUser | null> {
+  const entry = await kv.get<IdpUser>(keys.idpUser(tenantId, idpId, userId));
+  return entry.value ? { link: entry.value, versionstamp: entry.versionstamp } : null;
+}
+
+/** Reads many IdP rows by id, in order, skipping missing ones. */
+export async function getLinkedUsers(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  userIds: string[],
+): Promise<LinkedUser[]> {
+  const entries = await getManyBatched<IdpUser>(
+    kv,
+    userIds.map((id) => keys.idpUser(tenantId, idpId, id)),
+  );
+  return entries.flatMap((e) => e.value ? [{ link: e.value, versionstamp: e.versionstamp! }] : []);
+}
+
+/** The outcome of a user write. */
+export interface UserWriteResult extends LinkedUser {
+  /** 201 for a new user, 200 otherwise. */
+  status: 200 | 201;
+  changed: boolean;
+}
+
+interface WritePlan {
+  userId: string;
+  linkEntry: Deno.KvEntryMaybe<IdpUser> | null;
+  userEntry: Deno.KvEntryMaybe<User> | null;
+  next: IdpUser;
+  /** The POST/PUT/PATCH verb in event summaries. */
+  how: string;
+  isCreate: boolean;
+  /** A relink consumes the IdP's tombstone for this externalId. */
+  clearUnlinked?: string;
+  eventType?: EventType;
+}
+
+function changedAttributes(before: IdpUser | null, after: IdpUser): string[] {
+  const names = new Set<string>();
+  const a = before?.resource ?? {};
+  const b = after.resource;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) names.add(k);
+  }
+  if (before?.externalId !== after.externalId) names.add("externalId");
+  if (before?.active !== after.active) names.add("active");
+  return [...names].sort();
+}
+
+/**
+ * Commits a planned write: the row, its unique and email indexes, the canonical user, the counter
+ * and the events, in one atomic operation. Returns null when a concurrent write got there first.
+ */
+async function commitWrite(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  plan: WritePlan,
+  mirroring: MirroringConfig,
+): Promise<{ ok: true; versionstamp: string; changed: boolean } | { ok: false }> {
+  const { tenantId, idpId } = ctx;
+  const before = plan.linkEntry?.value ?? null;
+  const changed = changedAttributes(before, plan.next);
+  if (before && changed.length === 0 && !plan.clearUnlinked) {
+    return { ok: true, versionstamp: plan.linkEntry!.versionstamp!, changed: false };
+  }
+  const op = kv.atomic();
+  op.check({
+    key: keys.idpUser(tenantId, idpId, plan.userId),
+    versionstamp: plan.linkEntry?.versionstamp ?? null,
+  });
+  op.check({
+    key: keys.user(tenantId, plan.userId),
+    versionstamp: plan.userEntry?.versionstamp ?? null,
+  });
+
+  const oldName = before ? userNameOf(before).toLowerCase() : undefined;
+  const newName = userNameOf(plan.next).toLowerCase();
+  if (oldName !== newName) {
+    if (oldName !== undefined) op.delete(keys.idpUserByUserName(tenantId, idpId, oldName));
+    op.check({ key: keys.idpUserByUserName(tenantId, idpId, newName), versionstamp: null });
+    op.set(keys.idpUserByUserName(tenantId, idpId, newName), plan.userId);
+  }
+  const oldExt = before?.externalId;
+  const newExt = plan.next.externalId;
+  if (oldExt !== newExt) {
+    if (oldExt !== undefined) op.delete(keys.idpUserByExternalId(tenantId, idpId, oldExt));
+    if (newExt !== undefined) {
+      op.check({ key: keys.idpUserByExternalId(tenantId, idpId, newExt), versionstamp: null });
+      op.set(keys.idpUserByExternalId(tenantId, idpId, newExt), plan.userId);
+    }
+  }
+  if (plan.clearUnlinked) {
+    op.delete(keys.idpUnlinkedByExternalId(tenantId, idpId, plan.clearUnlinked));
+  }
+  const oldEmails = new Set(before ? emailsOf(before.resource) : []);
+  const newEmails = new Set(emailsOf(plan.next.resource));
+  for (const e of oldEmails) {
+    if (!newEmails.has(e)) op.delete(keys.idpUserByEmail(tenantId, idpId, e, plan.userId));
+  }
+  for (const e of newEmails) {
+    if (!oldEmails.has(e)) op.set(keys.idpUserByEmail(tenantId, idpId, e, plan.userId), null);
+  }
+  if (!before) op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(1));
+
+  op.set(keys.idpUser(tenantId, idpId, plan.userId), plan.next);
+  const user = deriveUser(
+    plan.next,
+    mirroring,
+    tenantId,
+    plan.userEntry?.value ?? null,
+    plan.next.lastModified,
+  );
+  op.set(keys.user(tenantId, plan.userId), user);
+
+  const target = { kind: "user" as const, id: plan.userId };
+  const mainType: EventType = plan.eventType ??
+    (plan.isCreate ? "scim_user_received" : "scim_user_updated");
+  const onlyActive = changed.length === 1 && changed[0] === "active";
+  if (!onlyActive || plan.isCreate || plan.eventType) {
+    addEvent(op, ctx, {
+      type: mainType,
+      target,
+      changed,
+      summary: `${plan.how}: ${changed.length} attribute${changed.length === 1 ? "" : "s"} changed`,
+    });
+  }
+  if (before && before.active !== plan.next.active) {
+    addEvent(op, ctx, {
+      type: plan.next.active ? "scim_user_reactivated" : "scim_user_deactivated",
+      target,
+      changed: ["active"],
+      summary: `${plan.how}: user ${plan.next.active ? "reactivated" : "deactivated"}`,
+    });
+  }
+  const res = await withLockRetry(() => op.commit());
+  return res.ok ? { ok: true, versionstamp: res.versionstamp, changed: true } : { ok: false };
+}
+
+/** After a failed commit: which unique index (if any) is held by another user. */
+async function uniquenessConflict(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  userId: string,
+  next: IdpUser,
+): Promise<ScimError | null> {
+  const [byName, byExt] = await kv.getMany<[string, string]>([
+    keys.idpUserByUserName(ctx.tenantId, ctx.idpId, userNameOf(next).toLowerCase()),
+    next.externalId !== undefined
+      ? keys.idpUserByExternalId(ctx.tenantId, ctx.idpId, next.externalId)
+      : keys.idpUserByExternalId(ctx.tenantId, ctx.idpId, "\u0000none"),
+  ]);
+  if (byName.value && byName.value !== userId) {
+    return ScimError.uniqueness("userName is already taken by another user of this IdP");
+  }
+  if (byExt.value && byExt.value !== userId) {
+    return ScimError.uniqueness("externalId is already linked to another user of this IdP");
+  }
+  return null;
+}
+
+function newLink(
+  userId: string,
+  idpId: string,
+  state: UserState,
+  now: string,
+  created?: string,
+): IdpUser {
+  const link: IdpUser = {
+    userId,
+    idpId,
+    active: state.active ?? true,
+    resource: state.resource,
+    created: created ?? now,
+    lastModified: now,
+    receivedAt: now,
+  };
+  if (state.externalId !== undefined) link.externalId = state.externalId;
+  return link;
+}
+
+/**
+ * POST /Users: create, or merge into the user this IdP already knows by externalId, or relink a
+ * deactivated / never-linked user with the same userName; 409 for a real duplicate (architecture §3.1).
+ */
+export async function createOrMergeUser(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  state: UserState,
+): Promise<UserWriteResult> {
+  const { tenantId, idpId } = ctx;
+  const nameLower = userNameOf(state).toLowerCase();
+  const mirroring = await getMirroring(kv, tenantId);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const now = new Date().toISOString();
+    const extKey = state.externalId !== undefined
+      ? keys.idpUserByExternalId(tenantId, idpId, state.externalId)
+      : null;
+    const unlinkedKey = state.externalId !== undefined
+      ? keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId)
+      : null;
+    const lookups = await kv.getMany<string[]>([
+      keys.idpUserByUserName(tenantId, idpId, nameLower),
+      ...(extKey && unlinkedKey ? [extKey, unlinkedKey] : []),
+    ]);
+    const byName = lookups[0].value;
+    const byExt = lookups[1]?.value ?? null;
+    const unlinked = lookups[2]?.value ?? null;
+
+    let plan: WritePlan;
+    if (byExt || unlinked) {
+      // (a) The IdP already knows this person: same user, whatever else changed.
+      const userId = (byExt ?? unlinked)!;
+      const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+        keys.idpUser(tenantId, idpId, userId),
+        keys.user(tenantId, userId),
+      ]);
+      if (byExt && !linkEntry.value) continue; // index moving under us; read again
+      const prev = linkEntry.value;
+      const next = newLink(
+        userId,
+        idpId,
+        {
+          ...state,
+          active: state.active ?? prev?.active ?? true,
+        },
+        now,
+        prev?.created,
+      );
+      if (prev) next.receivedAt = now;
+      plan = {
+        userId,
+        linkEntry: linkEntry.value ? linkEntry : null,
+        userEntry: userEntry.value ? userEntry : null,
+        next,
+        how: prev ? "POST merged by externalId" : "POST relinked a deleted user by externalId",
+        isCreate: !prev,
+        clearUnlinked: unlinked && !byExt ? state.externalId : undefined,
+        eventType: "scim_user_received",
+      };
+      if (!prev && userEntry.value?.status === "deactivated" && next.active) {
+        // A relink after DELETE reactivates the canonical user: record it as such.
+        plan.how = "POST relinked and reactivated a deleted user";
+      }
+    } else if (byName) {
+      const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+        keys.idpUser(tenantId, idpId, byName),
+        keys.user(tenantId, byName),
+      ]);
+      const prev = linkEntry.value;
+      if (!prev) continue;
+      const relinkable = !prev.active ||
+        (prev.externalId === undefined && state.externalId !== undefined);
+      if (!relinkable) {
+        throw ScimError.uniqueness(
+          prev.externalId !== undefined && state.externalId !== undefined
+            ? "userName is already taken by an active user linked to a different externalId"
+            : "userName is already taken by an active user of this IdP",
+        );
+      }
+      // (b) Relink a deactivated user, or adopt an unlinked one that now gets an externalId.
+      plan = {
+        userId: byName,
+        linkEntry,
+        userEntry: userEntry.value ? userEntry : null,
+        next: {
+          ...newLink(
+            byName,
+            idpId,
+            {
+              ...state,
+              externalId: state.externalId ?? prev.externalId,
+              active: state.active ?? true,
+            },
+            now,
+            prev.created,
+          ),
+        },
+        how: "POST relinked by userName",
+        isCreate: false,
+        eventType: "scim_user_received",
+      };
+    } else {
+      // (d) A new person.
+      const userId = crypto.randomUUID();
+      plan = {
+        userId,
+        linkEntry: null,
+        userEntry: null,
+        next: newLink(userId, idpId, state, now),
+        how: "POST created",
+        isCreate: true,
+      };
+    }
+    const res = await commitWrite(kv, ctx, plan, mirroring);
+    if (res.ok) {
+      return {
+        link: res.changed ? plan.next : plan.linkEntry!.value!,
+        versionstamp: res.versionstamp,
+        // New in this IdP's view (a new person, or a relink after DELETE) → 201.
+        status: plan.linkEntry ? 200 : 201,
+        changed: res.changed,
+      };
+    }
+    // Lost a race. For a new person the next attempt's lookups decide (merge, relink or 409);
+    // an existing user whose new userName/externalId another user holds is a real conflict.
+    if (plan.userEntry || plan.linkEntry) {
+      const conflict = await uniquenessConflict(kv, ctx, plan.userId, plan.next);
+      if (conflict) throw conflict;
+    }
+  }
+  throw new ContentionError("user");
+}
+
+/** Options for {@linkcode updateUser}. */
+export interface UpdateOptions {
+  /** The `If-Match` ETag versionstamp; mismatch → 412. */
+  ifMatch?: string;
+  /** Event summary verb, e.g. "PATCH" or "PUT". */
+  how: string;
+}
+
+/**
+ * Read-modify-write of one IdP row: `mutate` gets the current state and returns the next one
+ * (pure; it may be called again after a concurrent change). 404 when the row does not exist.
+ */
+export async function updateUser(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  userId: string,
+  mutate: (current: UserState & { active: boolean }) => UserState,
+  options: UpdateOptions,
+): Promise<UserWriteResult> {
+  const { tenantId, idpId } = ctx;
+  const mirroring = await getMirroring(kv, tenantId);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+      keys.idpUser(tenantId, idpId, userId),
+      keys.user(tenantId, userId),
+    ]);
+    const prev = linkEntry.value;
+    if (!prev) throw ScimError.notFound(`User "${userId}" not found`);
+    if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
+      throw ScimError.preconditionFailed(
+        "The user changed since it was read (If-Match does not match meta.version)",
+      );
+    }
+    const state = mutate({
+      resource: prev.resource,
+      externalId: prev.externalId,
+      active: prev.active,
+    });
+    const now = new Date().toISOString();
+    const next: IdpUser = {
+      ...newLink(
+        userId,
+        idpId,
+        { ...state, active: state.active ?? prev.active },
+        now,
+        prev.created,
+      ),
+    };
+    const plan: WritePlan = {
+      userId,
+      linkEntry,
+      userEntry: userEntry.value ? userEntry : null,
+      next,
+      how: options.how,
+      isCreate: false,
+    };
+    const res = await commitWrite(kv, ctx, plan, mirroring);
+    if (res.ok) {
+      return {
+        link: res.changed ? next : prev,
+        versionstamp: res.versionstamp,
+        status: 200,
+        changed: res.changed,
+      };
+    }
+    const conflict = await uniquenessConflict(kv, ctx, userId, next);
+    if (conflict) throw conflict;
+  }
+  throw new ContentionError("user");
+}
+
+/**
+ * DELETE /Users/{id}: deprovision. The user is deactivated, removed from this IdP's view and its
+ * groups; the canonical record and history stay, and a later POST with the same externalId relinks.
+ */
+export async function deleteUser(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  userId: string,
+  options: { ifMatch?: string } = {},
+): Promise<void> {
+  const { tenantId, idpId } = ctx;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+      keys.idpUser(tenantId, idpId, userId),
+      keys.user(tenantId, userId),
+    ]);
+    const link = linkEntry.value;
+    if (!link) throw ScimError.notFound(`User "${userId}" not found`);
+    if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
+      throw ScimError.preconditionFailed("The user changed since it was read");
+    }
+    const memberships = await Array.fromAsync(
+      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: 400 }),
+    );
+    const op = kv.atomic().check(linkEntry).check(userEntry);
+    op.delete(linkEntry.key);
+    op.delete(keys.idpUserByUserName(tenantId, idpId, userNameOf(link).toLowerCase()));
+    if (link.externalId !== undefined) {
+      op.delete(keys.idpUserByExternalId(tenantId, idpId, link.externalId));
+      op.set(keys.idpUnlinkedByExternalId(tenantId, idpId, link.externalId), userId);
+    }
+    for (const e of emailsOf(link.resource)) {
+      op.delete(keys.idpUserByEmail(tenantId, idpId, e, userId));
+    }
+    op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(-1));
+    for (const m of memberships) {
+      const groupId = String(m.key.at(-1));
+      op.check(m);
+      op.delete(m.key);
+      op.delete(keys.groupMember(tenantId, groupId, userId));
+      op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
+    }
+    if (userEntry.value) {
+      op.set(
+        keys.user(tenantId, userId),
+        {
+          ...userEntry.value,
+          status: "deactivated",
+          updatedAt: new Date().toISOString(),
+        } satisfies User,
+      );
+    }
+    addEvent(op, ctx, {
+      type: "scim_user_deleted",
+      target: { kind: "user", id: userId },
+      counts: { groupsLeft: memberships.length },
+      summary: "DELETE: user deprovisioned and unlinked from this IdP",
+    });
+    const res = await withLockRetry(() => op.commit());
+    if (res.ok) return;
+  }
+  throw new ContentionError("user deletion");
+}
+
+/** The groups a user belongs to (ids with the IdP-sent display of the membership). */
+export async function listUserGroupIds(
+  kv: Deno.Kv,
+  tenantId: string,
+  userId: string,
+  limit = 1000,
+): Promise<string[]> {
+  const rows = await Array.fromAsync(
+    kv.list<MemberRow | null>({ prefix: keys.userGroups(tenantId, userId) }, { limit }),
+  );
+  return rows.map((r) => String(r.key.at(-1)));
+}
+
+/** Canonical user record. */
+export async function getUser(kv: Deno.Kv, tenantId: string, userId: string): Promise<User | null> {
+  return (await kv.get<User>(keys.user(tenantId, userId))).value;
+}

@@ -1,0 +1,108 @@
+/**
+ * The root app: request ids, client address, tenant from Host, health endpoints, and the SCIM
+ * sub-app at `/scim/v2/inbound/:idp`.
+ * @module
+ */
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppDeps, BaseEnv } from "../lib/http/env.ts";
+import { resolveTenant } from "../lib/http/tenant.ts";
+import { createScimApp, scimOnError } from "./scim/mod.ts";
+import { scimErrorResponse } from "../lib/http/scim.ts";
+import { ScimError } from "../lib/scim/errors.ts";
+
+const SCIM_SEGMENTS = new Map(
+  ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
+    s,
+  ) => [s.toLowerCase(), s]),
+);
+const SCIM_PREFIX = /^\/scim\/v2\/inbound\/([^/]+)(\/.*)?$/i;
+
+/**
+ * The path the router sees: doubled slashes collapsed, a trailing slash dropped, and SCIM
+ * resource names matched case-insensitively (`/users` → `/Users`; idp-behaviour P1, P5).
+ */
+export function normalizePath(pathname: string): string {
+  let p = pathname.replace(/\/{2,}/g, "/");
+  if (p.length > 1 && p.endsWith("/")) p = p.slice(0, -1);
+  const m = SCIM_PREFIX.exec(p);
+  if (!m) return p;
+  const rest = (m[2] ?? "").split("/").map((seg, i) =>
+    i === 1
+      ? SCIM_SEGMENTS.get(seg.toLowerCase()) ?? seg
+      : i === 2 && seg.toLowerCase() === ".search"
+      ? ".search"
+      : seg
+  );
+  return `/scim/v2/inbound/${m[1]}${rest.join("/")}`;
+}
+
+/** Information Deno.serve passes to the handler. */
+type ServeInfo = { remoteAddr?: { hostname?: string } } | undefined;
+
+/** Builds the whole HTTP app over its dependencies. */
+export function createApp(deps: AppDeps): Hono<BaseEnv> {
+  const app = new Hono<BaseEnv>({
+    getPath: (req) => {
+      const url = req.url;
+      const start = url.indexOf("/", url.indexOf("://") + 3);
+      const end = url.indexOf("?", start);
+      return normalizePath(url.slice(start, end < 0 ? undefined : end));
+    },
+  });
+  app.use("*", secureHeaders());
+  app.use("*", async (c, next) => {
+    const requestId = c.req.header("x-request-id")?.slice(0, 64).replace(/[^\w.-]/g, "") ||
+      crypto.randomUUID();
+    c.set("deps", deps);
+    c.set("requestId", requestId);
+    const forwarded = deps.config.trustProxy
+      ? c.req.header("x-forwarded-for")?.split(",")[0].trim()
+      : undefined;
+    const info = c.env as ServeInfo;
+    c.set("clientIp", forwarded || info?.remoteAddr?.hostname || "unknown");
+    const url = new URL(c.req.url);
+    const host = (deps.config.trustProxy && c.req.header("x-forwarded-host")) ||
+      c.req.header("host") || url.host;
+    const proto = (deps.config.trustProxy && c.req.header("x-forwarded-proto")) ||
+      url.protocol.replace(":", "");
+    c.set("origin", `${proto}://${host}`);
+    c.set("tenant", await resolveTenant(deps.kv, deps.config, host));
+    const started = performance.now();
+    await next();
+    c.header("x-request-id", requestId);
+    deps.log.log("info", "request", {
+      requestId,
+      method: c.req.method,
+      // Path only: query strings can carry filter values (PII).
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+      tenant: c.get("tenant")?.id,
+    });
+  });
+  app.onError((error, c) => scimOnError(error, c));
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/readyz", async (c) => {
+    try {
+      await deps.kv.get(["readyz"]);
+      return c.json({ ok: true });
+    } catch {
+      return c.json({ ok: false, detail: "The directory store is unreachable" }, 503);
+    }
+  });
+
+  app.route("/scim/v2/inbound/:idp", createScimApp(deps.config.maxBodyBytes));
+  app.all(
+    "/scim/*",
+    () =>
+      scimErrorResponse(
+        ScimError.notFound(
+          "SCIM endpoints live at /scim/v2/inbound/<idp-id>/: copy the base URL from the IdP's SCIM Provisioning tab",
+        ),
+      ),
+  );
+  app.notFound((c) => c.text("Not found", 404));
+  return app;
+}

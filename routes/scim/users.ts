@@ -1,0 +1,189 @@
+/**
+ * `/Users` (RFC 7644 §3.2–3.6) with the identity rules of architecture §3.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { ScimEnv } from "../../lib/http/env.ts";
+import {
+  ifMatchVersion,
+  type ListParams,
+  listParamsFromQuery,
+  listParamsFromSearch,
+  readJsonBody,
+  scimJson,
+} from "../../lib/http/scim.ts";
+import { normalizeResource } from "../../lib/scim/validate.ts";
+import { project } from "../../lib/scim/projection.ts";
+import { applyPatch, parsePatchRequest } from "../../lib/scim/patch.ts";
+import { etagOf, renderUser } from "../../lib/scim/resource.ts";
+import { ScimError } from "../../lib/scim/errors.ts";
+import {
+  createOrMergeUser,
+  deleteUser,
+  getLinkedUser,
+  getLinkedUsers,
+  type LinkedUser,
+  listUserGroupIds,
+  toUserState,
+  updateUser,
+} from "../../lib/store/users.ts";
+import { getGroups } from "../../lib/store/groups.ts";
+import { query, type Source } from "../../lib/store/query.ts";
+import { keys } from "../../lib/store/keys.ts";
+import { changeContext, listResponse } from "./_shared.ts";
+
+/** The `/Users` routes. */
+export const users = new Hono<ScimEnv>();
+
+function location(c: Context<ScimEnv>, id: string): string {
+  return `${c.get("scimBase")}/Users/${id}`;
+}
+
+async function groupsOf(c: Context<ScimEnv>, userId: string) {
+  const { kv } = c.get("deps");
+  const tenantId = c.get("tenant")!.id;
+  const idpId = c.get("idp").id;
+  const ids = await listUserGroupIds(kv, tenantId, userId);
+  const groups = await getGroups(kv, tenantId, idpId, ids);
+  return groups.map((g) => ({
+    value: g.group.id,
+    display: g.group.displayName,
+    $ref: `${c.get("scimBase")}/Groups/${g.group.id}`,
+  }));
+}
+
+/** Renders one user with ETag, honouring `attributes`/`excludedAttributes` from the query. */
+async function userResponse(c: Context<ScimEnv>, u: LinkedUser, status = 200): Promise<Response> {
+  const attributes = c.req.query("attributes")?.split(",").map((s) => s.trim()).filter(Boolean);
+  const excludedAttributes = c.req.query("excludedAttributes")?.split(",").map((s) => s.trim())
+    .filter(Boolean);
+  const view = renderUser(
+    u.link,
+    u.versionstamp,
+    location(c, u.link.userId),
+    await groupsOf(c, u.link.userId),
+  );
+  const body = project(view, "User", { attributes, excludedAttributes });
+  const headers: Record<string, string> = { etag: etagOf(u.versionstamp) };
+  if (status === 201) headers.location = location(c, u.link.userId);
+  return scimJson(body, status, headers);
+}
+
+/** A query source over this IdP's users. */
+export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
+  const { kv } = c.get("deps");
+  const tenantId = c.get("tenant")!.id;
+  const idpId = c.get("idp").id;
+  return {
+    resourceType: "User",
+    prefix: keys.idpUsers(tenantId, idpId),
+    counter: keys.counter(tenantId, "idp_users", idpId),
+    load: (ids) => getLinkedUsers(kv, tenantId, idpId, ids),
+    id: (u) => u.link.userId,
+    view: (u) => renderUser(u.link, u.versionstamp, location(c, u.link.userId)),
+    async lookup(attr, value) {
+      if (attr === "id") return [value];
+      if (attr === "username") {
+        const id =
+          (await kv.get<string>(keys.idpUserByUserName(tenantId, idpId, value.toLowerCase())))
+            .value;
+        return id ? [id] : [];
+      }
+      if (attr === "externalid") {
+        const id = (await kv.get<string>(keys.idpUserByExternalId(tenantId, idpId, value))).value;
+        return id ? [id] : [];
+      }
+      if (attr === "emails.value" || attr === "emails") {
+        const rows = await Array.fromAsync(
+          kv.list({ prefix: keys.idpUsersByEmail(tenantId, idpId, value.toLowerCase()) }, {
+            limit: 1000,
+          }),
+        );
+        return rows.map((r) => String(r.key.at(-1)));
+      }
+      return null;
+    },
+  };
+}
+
+/** Runs a list query and renders the ListResponse. */
+export async function listUsers(c: Context<ScimEnv>, params: ListParams): Promise<Response> {
+  const { kv, config } = c.get("deps");
+  const source = userSource(c);
+  const page = await query(kv, source, { ...params, scanLimit: config.scanLimit });
+  const wantsGroups = params.attributes?.some((a) =>
+    a.toLowerCase() === "groups" || a.toLowerCase().startsWith("groups.")
+  );
+  const resources = await Promise.all(page.items.map(async (u) => {
+    const view = renderUser(
+      u.link,
+      u.versionstamp,
+      location(c, u.link.userId),
+      wantsGroups ? await groupsOf(c, u.link.userId) : undefined,
+    );
+    return project(view, "User", params);
+  }));
+  return scimJson(listResponse(resources, page.totalResults, params, page.nextCursor));
+}
+
+users.get("/", (c) => listUsers(c, listParamsFromQuery(c, c.get("deps").config.maxResults)));
+
+users.post("/.search", async (c) => {
+  return await listUsers(
+    c,
+    listParamsFromSearch(await readJsonBody(c), c.get("deps").config.maxResults),
+  );
+});
+
+users.get("/:id", async (c) => {
+  const { kv } = c.get("deps");
+  const u = await getLinkedUser(kv, c.get("tenant")!.id, c.get("idp").id, c.req.param("id"));
+  if (!u) throw ScimError.notFound(`User "${c.req.param("id")}" not found`);
+  const inm = c.req.header("if-none-match");
+  if (inm && ifMatchVersion(inm) === u.versionstamp) {
+    return new Response(null, { status: 304, headers: { etag: etagOf(u.versionstamp) } });
+  }
+  return await userResponse(c, u);
+});
+
+users.post("/", async (c) => {
+  const { kv } = c.get("deps");
+  const body = normalizeResource("User", await readJsonBody(c));
+  const result = await createOrMergeUser(kv, changeContext(c), toUserState(body));
+  return await userResponse(c, result, result.status);
+});
+
+users.put("/:id", async (c) => {
+  const { kv } = c.get("deps");
+  const state = toUserState(normalizeResource("User", await readJsonBody(c)));
+  const result = await updateUser(kv, changeContext(c), c.req.param("id"), (current) => ({
+    resource: state.resource,
+    // PUT replaces the resource, but an omitted externalId or active never unlinks or suspends.
+    externalId: state.externalId ?? current.externalId,
+    active: state.active ?? current.active,
+  }), { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PUT" });
+  return await userResponse(c, result);
+});
+
+users.patch("/:id", async (c) => {
+  const { kv } = c.get("deps");
+  const id = c.req.param("id");
+  const ops = parsePatchRequest(await readJsonBody(c));
+  const result = await updateUser(kv, changeContext(c), id, (current) => {
+    const before = { ...current.resource, active: current.active } as Record<string, unknown>;
+    if (current.externalId !== undefined) before.externalId = current.externalId;
+    const { resource } = applyPatch(before, ops, { resourceType: "User", id });
+    const state = toUserState(normalizeResource("User", resource));
+    return { ...state, active: state.active ?? current.active };
+  }, { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PATCH" });
+  return await userResponse(c, result);
+});
+
+users.delete("/:id", async (c) => {
+  const { kv } = c.get("deps");
+  await deleteUser(kv, changeContext(c), c.req.param("id"), {
+    ifMatch: ifMatchVersion(c.req.header("if-match")),
+  });
+  return new Response(null, { status: 204 });
+});
