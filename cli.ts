@@ -1,0 +1,219 @@
+/**
+ * Operator CLI: `deno task weft <command>`. Tenants, IdP connections, SCIM tokens (plaintext shown
+ * once), attribute mirroring and the event log, straight on the store.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { loadConfig } from "./lib/config.ts";
+import { openStore } from "./lib/store/open.ts";
+import {
+  ConflictError,
+  createIdp,
+  createTenant,
+  createToken,
+  getTenantBySubdomain,
+  listIdps,
+  listTenants,
+  listTokens,
+  revokeToken,
+} from "./lib/store/tenants.ts";
+import { getMirroring, setMirroring } from "./lib/store/mirroring.ts";
+import { EVENT_TYPES, type EventType, listEvents } from "./lib/audit/events.ts";
+import { scimBaseUrl } from "./lib/bootstrap.ts";
+import type { IdpKind, Tenant } from "./lib/store/types.ts";
+
+const USAGE = `Usage: deno task weft <command> [options]
+
+  tenant create <subdomain> [--name <name>]
+  tenant list
+  idp create --tenant <subdomain> --name <name> [--kind okta|entra|onelogin|jumpcloud|google|generic]
+  idp list --tenant <subdomain>
+  token create --tenant <subdomain> --idp <idp-id> --name <name> [--expires-days <n>]
+  token list --tenant <subdomain> --idp <idp-id>
+  token revoke --tenant <subdomain> --idp <idp-id> --token <token-id>
+  mirroring show --tenant <subdomain>
+  mirroring set --tenant <subdomain> --file <config.json>
+  events --tenant <subdomain> [--idp <idp-id>] [--type <event type>] [--limit <n>]`;
+
+const KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
+
+function out(text: string) {
+  // deno-lint-ignore no-console
+  console.log(text);
+}
+
+class UsageError extends Error {}
+
+function required(value: string | undefined, name: string): string {
+  if (!value) throw new UsageError(`Missing --${name}`);
+  return value;
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      tenant: { type: "string" },
+      idp: { type: "string" },
+      name: { type: "string" },
+      kind: { type: "string" },
+      token: { type: "string" },
+      file: { type: "string" },
+      type: { type: "string" },
+      limit: { type: "string" },
+      "expires-days": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [group, action, arg] = positionals;
+  if (values.help || !group) {
+    out(USAGE);
+    return group ? 0 : 2;
+  }
+  const config = loadConfig();
+  const kv = await openStore(config.kvPath);
+  try {
+    const tenantOf = async (): Promise<Tenant> => {
+      const sub = required(values.tenant, "tenant");
+      const tenant = await getTenantBySubdomain(kv, sub);
+      if (!tenant) throw new UsageError(`No tenant "${sub}"`);
+      return tenant;
+    };
+    const command = action && group !== "events" ? `${group} ${action}` : group;
+    switch (command) {
+      case "tenant create": {
+        const tenant = await createTenant(kv, {
+          subdomain: required(arg, "subdomain"),
+          name: values.name,
+        });
+        out(`Created tenant ${tenant.subdomain} (${tenant.id})`);
+        return 0;
+      }
+      case "tenant list":
+        for (const t of await listTenants(kv)) out(`${t.subdomain}\t${t.id}\t${t.name}`);
+        return 0;
+      case "idp create": {
+        const tenant = await tenantOf();
+        const kind = z.enum(KINDS).safeParse(values.kind ?? "generic");
+        if (!kind.success) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
+        const idp = await createIdp(kv, tenant.id, {
+          name: required(values.name, "name"),
+          kind: kind.data as IdpKind,
+        });
+        out(
+          `Created IdP ${idp.id} (${idp.kind})\nSCIM base URL: ${
+            scimBaseUrl(config, tenant.subdomain, idp.id)
+          }`,
+        );
+        return 0;
+      }
+      case "idp list": {
+        const tenant = await tenantOf();
+        for (const idp of await listIdps(kv, tenant.id)) {
+          out(
+            `${idp.id}\t${idp.kind}\t${idp.name}\t${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
+          );
+        }
+        return 0;
+      }
+      case "token create": {
+        const tenant = await tenantOf();
+        const days = values["expires-days"] ? Number(values["expires-days"]) : undefined;
+        if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
+          throw new UsageError("--expires-days must be a positive whole number");
+        }
+        const { token, secret } = await createToken(kv, tenant.id, required(values.idp, "idp"), {
+          name: required(values.name, "name"),
+          createdBy: "cli",
+          expiresAt: days ? new Date(Date.now() + days * 86_400_000).toISOString() : undefined,
+        });
+        out(
+          `Created token ${token.id} "${token.name}". Copy it now: it cannot be shown again.\n${secret}`,
+        );
+        return 0;
+      }
+      case "token list": {
+        const tenant = await tenantOf();
+        for (const t of await listTokens(kv, tenant.id, required(values.idp, "idp"))) {
+          const status = t.revokedAt
+            ? `revoked ${t.revokedAt}`
+            : t.expiresAt && Date.parse(t.expiresAt) < Date.now()
+            ? "expired"
+            : "active";
+          out(
+            `${t.id}\t${t.name}\t${t.prefix}…\t${status}\tcreated ${t.createdAt}\tlast used ${
+              t.lastUsed ? `${t.lastUsed.at} from ${t.lastUsed.ip}` : "never"
+            }`,
+          );
+        }
+        return 0;
+      }
+      case "token revoke": {
+        const tenant = await tenantOf();
+        const ok = await revokeToken(
+          kv,
+          tenant.id,
+          required(values.idp, "idp"),
+          required(values.token, "token"),
+          "cli",
+        );
+        out(ok ? "Revoked." : "No such active token.");
+        return ok ? 0 : 1;
+      }
+      case "mirroring show": {
+        const tenant = await tenantOf();
+        out(JSON.stringify(await getMirroring(kv, tenant.id), null, 2));
+        return 0;
+      }
+      case "mirroring set": {
+        const tenant = await tenantOf();
+        const text = await Deno.readTextFile(required(values.file, "file"));
+        try {
+          await setMirroring(kv, tenant.id, JSON.parse(text), "cli");
+        } catch (error) {
+          if (error instanceof z.ZodError) {
+            throw new UsageError(
+              error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n"),
+            );
+          }
+          throw error;
+        }
+        out("Mirroring updated.");
+        return 0;
+      }
+      case "events": {
+        const tenant = await tenantOf();
+        if (values.type && !(EVENT_TYPES as readonly string[]).includes(values.type)) {
+          throw new UsageError(`--type must be one of ${EVENT_TYPES.join(", ")}`);
+        }
+        const { events } = await listEvents(kv, tenant.id, {
+          idpId: values.idp,
+          type: values.type as EventType | undefined,
+          limit: values.limit ? Number(values.limit) : 50,
+        });
+        for (const e of events) {
+          out(`${e.at}\t${e.type}\t${e.idpId ?? "-"}\t${e.target?.id ?? "-"}\t${e.summary}`);
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`Unknown command "${positionals.join(" ")}"`);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError || error instanceof RangeError ||
+      error instanceof ConflictError
+    ) {
+      // deno-lint-ignore no-console
+      console.error(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    kv.close();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
