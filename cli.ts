@@ -28,6 +28,7 @@ const USAGE = `Usage: deno task weft <command> [options]
   tenant create <subdomain> [--name <name>]
   tenant list
   idp create --tenant <subdomain> --name <name> [--kind okta|entra|onelogin|jumpcloud|google|generic]
+             [--match-by externalId|userName]   (default: userName for entra, externalId otherwise)
   idp list --tenant <subdomain>
   token create --tenant <subdomain> --idp <idp-id> --name <name> [--expires-days <n>]
   token list --tenant <subdomain> --idp <idp-id>
@@ -59,6 +60,7 @@ async function main(args: string[]): Promise<number> {
       idp: { type: "string" },
       name: { type: "string" },
       kind: { type: "string" },
+      "match-by": { type: "string" },
       token: { type: "string" },
       file: { type: "string" },
       type: { type: "string" },
@@ -98,9 +100,12 @@ async function main(args: string[]): Promise<number> {
         const tenant = await tenantOf();
         const kind = z.enum(KINDS).safeParse(values.kind ?? "generic");
         if (!kind.success) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
+        const matchBy = z.enum(["externalId", "userName"]).optional().safeParse(values["match-by"]);
+        if (!matchBy.success) throw new UsageError("--match-by must be externalId or userName");
         const idp = await createIdp(kv, tenant.id, {
           name: required(values.name, "name"),
           kind: kind.data as IdpKind,
+          matchBy: matchBy.data,
         });
         out(
           `Created IdP ${idp.id} (${idp.kind})\nSCIM base URL: ${

@@ -130,9 +130,25 @@ const ListInput = z.object({
   excludedAttributes: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
+/**
+ * An `attributes` / `excludedAttributes` list. Entries written as value paths
+ * (`emails[type eq "work"]`, sent by Microsoft's validator) name their attribute: the filter is
+ * dropped, so the whole attribute is returned rather than the request failing.
+ */
 function attributeList(v: string | string[] | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  return Array.isArray(v) ? v.map((s) => s.trim()).filter(Boolean) : parseAttributeList(v);
+  const list = Array.isArray(v) ? v.map((s) => s.trim()).filter(Boolean) : parseAttributeList(v);
+  return list?.map((a) => a.replace(/\[[^\]]*\]/g, ""));
+}
+
+/** The projection asked for in the query string (`attributes`, `excludedAttributes`). */
+export function projectionFromQuery(
+  c: Context,
+): { attributes?: string[]; excludedAttributes?: string[] } {
+  return {
+    attributes: attributeList(c.req.query("attributes")),
+    excludedAttributes: attributeList(c.req.query("excludedAttributes")),
+  };
 }
 
 /**

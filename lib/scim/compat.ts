@@ -189,3 +189,13 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * The display name an IdP sent with a member reference: `display` (RFC 7643 §4.2), or
+ * `displayName`, which Microsoft's SCIM validator collection sends instead.
+ */
+export function memberDisplay(entry: unknown): string | undefined {
+  if (!isPlainObject(entry)) return undefined;
+  const display = entry.display ?? entry.displayName;
+  return typeof display === "string" ? display : undefined;
+}

@@ -59,6 +59,16 @@ export const keys = {
   /** Unique index: (IdP, externalId, case-exact) → user id. */
   idpUserByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_users_by_external_id", idpId, externalId),
+  /** Non-unique index: (IdP, externalId, user id) → null; serves `externalId eq` filters. */
+  idpUserByExternalIdAny: (
+    tenantId: string,
+    idpId: string,
+    externalId: string,
+    userId: string,
+  ): Key => t(tenantId, "idp_users_by_external_id_any", idpId, externalId, userId),
+  /** Prefix of one externalId's entries in the non-unique index. */
+  idpUsersByExternalIdAny: (tenantId: string, idpId: string, externalId: string): Key =>
+    t(tenantId, "idp_users_by_external_id_any", idpId, externalId),
   /** Non-unique index: (IdP, lower-cased work email, user id) → null. */
   idpUserByEmail: (tenantId: string, idpId: string, emailLower: string, userId: string): Key =>
     t(tenantId, "idp_users_by_email", idpId, emailLower, userId),

@@ -71,7 +71,13 @@ export async function listTenants(kv: Deno.Kv): Promise<Tenant[]> {
 export async function createIdp(
   kv: Deno.Kv,
   tenantId: string,
-  input: { name: string; kind?: IdpKind; actor?: string; saml?: Idp["saml"] },
+  input: {
+    name: string;
+    kind?: IdpKind;
+    matchBy?: Idp["matchBy"];
+    actor?: string;
+    saml?: Idp["saml"];
+  },
 ): Promise<Idp> {
   const name = input.name.trim();
   if (!name || name.length > 200) {
@@ -83,6 +89,8 @@ export async function createIdp(
     name,
     kind: input.kind ?? "generic",
     scimEnabled: true,
+    // Entra matches users itself and its externalId (mailNickname) is not an immutable id.
+    matchBy: input.matchBy ?? (input.kind === "entra" ? "userName" : "externalId"),
     saml: input.saml,
     createdAt: new Date().toISOString(),
   };

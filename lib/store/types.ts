@@ -21,6 +21,13 @@ export interface Idp {
   name: string;
   kind: IdpKind;
   scimEnabled: boolean;
+  /**
+   * How a POST finds the user it is about. `externalId` (Okta and most IdPs): the IdP's immutable
+   * user id is the merge key, so an email change or a re-assignment lands on the same user.
+   * `userName`: the IdP matches users itself and sends externalId as an ordinary, possibly shared,
+   * attribute (Entra maps it from mailNickname); users are matched by userName only.
+   */
+  matchBy: "externalId" | "userName";
   saml?: { entityId?: string; ssoUrl?: string; certificate?: string };
   createdAt: string;
 }
@@ -120,4 +127,6 @@ export interface ChangeContext {
   actor: string;
   requestId: string;
   clientIp: string;
+  /** The IdP's matching rule (see {@linkcode Idp.matchBy}); `externalId` when absent. */
+  matchBy?: Idp["matchBy"];
 }

@@ -54,6 +54,11 @@ function emailsOf(resource: Record<string, unknown>): string[] {
   return [...out];
 }
 
+/** Whether the IdP's externalId is the merge key (architecture §3.1a); see `Idp.matchBy`. */
+function mergesOnExternalId(ctx: ChangeContext): boolean {
+  return ctx.matchBy !== "userName";
+}
+
 function userNameOf(state: { resource: Record<string, unknown> }): string {
   return String(state.resource.userName ?? "");
 }
@@ -151,10 +156,16 @@ async function commitWrite(
   const oldExt = before?.externalId;
   const newExt = plan.next.externalId;
   if (oldExt !== newExt) {
-    if (oldExt !== undefined) op.delete(keys.idpUserByExternalId(tenantId, idpId, oldExt));
+    if (oldExt !== undefined) {
+      op.delete(keys.idpUserByExternalIdAny(tenantId, idpId, oldExt, plan.userId));
+      if (mergesOnExternalId(ctx)) op.delete(keys.idpUserByExternalId(tenantId, idpId, oldExt));
+    }
     if (newExt !== undefined) {
-      op.check({ key: keys.idpUserByExternalId(tenantId, idpId, newExt), versionstamp: null });
-      op.set(keys.idpUserByExternalId(tenantId, idpId, newExt), plan.userId);
+      op.set(keys.idpUserByExternalIdAny(tenantId, idpId, newExt, plan.userId), null);
+      if (mergesOnExternalId(ctx)) {
+        op.check({ key: keys.idpUserByExternalId(tenantId, idpId, newExt), versionstamp: null });
+        op.set(keys.idpUserByExternalId(tenantId, idpId, newExt), plan.userId);
+      }
     }
   }
   if (plan.clearUnlinked) {
@@ -220,7 +231,7 @@ async function uniquenessConflict(
   if (byName.value && byName.value !== userId) {
     return ScimError.uniqueness("userName is already taken by another user of this IdP");
   }
-  if (byExt.value && byExt.value !== userId) {
+  if (mergesOnExternalId(ctx) && byExt.value && byExt.value !== userId) {
     return ScimError.uniqueness("externalId is already linked to another user of this IdP");
   }
   return null;
@@ -261,11 +272,12 @@ export async function createOrMergeUser(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = new Date().toISOString();
-    const extKey = state.externalId !== undefined
-      ? keys.idpUserByExternalId(tenantId, idpId, state.externalId)
+    const byExternalId = state.externalId !== undefined && mergesOnExternalId(ctx);
+    const extKey = byExternalId
+      ? keys.idpUserByExternalId(tenantId, idpId, state.externalId!)
       : null;
-    const unlinkedKey = state.externalId !== undefined
-      ? keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId)
+    const unlinkedKey = byExternalId
+      ? keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId!)
       : null;
     const lookups = await kv.getMany<string[]>([
       keys.idpUserByUserName(tenantId, idpId, nameLower),
@@ -318,7 +330,8 @@ export async function createOrMergeUser(
       const prev = linkEntry.value;
       if (!prev) continue;
       const relinkable = !prev.active ||
-        (prev.externalId === undefined && state.externalId !== undefined);
+        (prev.externalId === undefined && state.externalId !== undefined &&
+          mergesOnExternalId(ctx));
       if (!relinkable) {
         throw ScimError.uniqueness(
           prev.externalId !== undefined && state.externalId !== undefined
@@ -481,8 +494,11 @@ export async function deleteUser(
     op.delete(linkEntry.key);
     op.delete(keys.idpUserByUserName(tenantId, idpId, userNameOf(link).toLowerCase()));
     if (link.externalId !== undefined) {
-      op.delete(keys.idpUserByExternalId(tenantId, idpId, link.externalId));
-      op.set(keys.idpUnlinkedByExternalId(tenantId, idpId, link.externalId), userId);
+      op.delete(keys.idpUserByExternalIdAny(tenantId, idpId, link.externalId, userId));
+      if (mergesOnExternalId(ctx)) {
+        op.delete(keys.idpUserByExternalId(tenantId, idpId, link.externalId));
+        op.set(keys.idpUnlinkedByExternalId(tenantId, idpId, link.externalId), userId);
+      }
     }
     for (const e of emailsOf(link.resource)) {
       op.delete(keys.idpUserByEmail(tenantId, idpId, e, userId));

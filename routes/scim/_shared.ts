@@ -18,6 +18,7 @@ export function changeContext(c: Context<ScimEnv>): ChangeContext {
     actor: `scim:${token.id}`,
     requestId: c.get("requestId"),
     clientIp: c.get("clientIp"),
+    matchBy: c.get("idp").matchBy,
   };
 }
 

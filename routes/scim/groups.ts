@@ -10,6 +10,7 @@ import {
   type ListParams,
   listParamsFromQuery,
   listParamsFromSearch,
+  projectionFromQuery,
   readJsonBody,
   scimJson,
 } from "../../lib/http/scim.ts";
@@ -33,6 +34,7 @@ import { query, type Source } from "../../lib/store/query.ts";
 import { keys } from "../../lib/store/keys.ts";
 import type { Filter } from "../../lib/scim/filter/ast.ts";
 import { changeContext, listResponse } from "./_shared.ts";
+import { memberDisplay, memberValue } from "../../lib/scim/compat.ts";
 
 /** The `/Groups` routes. */
 export const groups = new Hono<ScimEnv>();
@@ -61,20 +63,12 @@ async function membersOf(c: Context<ScimEnv>, groupId: string) {
   }));
 }
 
-function projection(c: Context<ScimEnv>) {
-  const split = (v: string | undefined) => v?.split(",").map((s) => s.trim()).filter(Boolean);
-  return {
-    attributes: split(c.req.query("attributes")),
-    excludedAttributes: split(c.req.query("excludedAttributes")),
-  };
-}
-
 async function groupResponse(
   c: Context<ScimEnv>,
   g: VersionedGroup,
   status = 200,
 ): Promise<Response> {
-  const p = projection(c);
+  const p = projectionFromQuery(c);
   const members = wantsMembers(p) ? await membersOf(c, g.group.id) : undefined;
   const body = project(
     renderGroup(g.group, g.versionstamp, location(c, g.group.id), members),
@@ -226,11 +220,10 @@ groups.patch("/:id", async (c) => {
   const { memberOps, otherOps } = extractMemberOperations(ops);
   const displays = new Map<string, string>();
   for (const op of ops) {
-    const values = Array.isArray(op.value) ? op.value : [];
-    for (const v of values) {
-      if (
-        v && typeof v === "object" && typeof v.value === "string" && typeof v.display === "string"
-      ) displays.set(v.value, v.display);
+    for (const entry of Array.isArray(op.value) ? op.value : [op.value]) {
+      const value = memberValue(entry);
+      const display = memberDisplay(entry);
+      if (value !== undefined && display !== undefined) displays.set(value, display);
     }
   }
   const g = await updateGroup(

@@ -10,6 +10,7 @@ import {
   type ListParams,
   listParamsFromQuery,
   listParamsFromSearch,
+  projectionFromQuery,
   readJsonBody,
   scimJson,
 } from "../../lib/http/scim.ts";
@@ -55,16 +56,13 @@ async function groupsOf(c: Context<ScimEnv>, userId: string) {
 
 /** Renders one user with ETag, honouring `attributes`/`excludedAttributes` from the query. */
 async function userResponse(c: Context<ScimEnv>, u: LinkedUser, status = 200): Promise<Response> {
-  const attributes = c.req.query("attributes")?.split(",").map((s) => s.trim()).filter(Boolean);
-  const excludedAttributes = c.req.query("excludedAttributes")?.split(",").map((s) => s.trim())
-    .filter(Boolean);
   const view = renderUser(
     u.link,
     u.versionstamp,
     location(c, u.link.userId),
     await groupsOf(c, u.link.userId),
   );
-  const body = project(view, "User", { attributes, excludedAttributes });
+  const body = project(view, "User", projectionFromQuery(c));
   const headers: Record<string, string> = { etag: etagOf(u.versionstamp) };
   if (status === 201) headers.location = location(c, u.link.userId);
   return scimJson(body, status, headers);
@@ -91,8 +89,12 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
         return id ? [id] : [];
       }
       if (attr === "externalid") {
-        const id = (await kv.get<string>(keys.idpUserByExternalId(tenantId, idpId, value))).value;
-        return id ? [id] : [];
+        const rows = await Array.fromAsync(
+          kv.list({ prefix: keys.idpUsersByExternalIdAny(tenantId, idpId, value) }, {
+            limit: 1000,
+          }),
+        );
+        return rows.map((r) => String(r.key.at(-1)));
       }
       if (attr === "emails.value" || attr === "emails") {
         const rows = await Array.fromAsync(
