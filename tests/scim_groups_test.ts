@@ -1,0 +1,329 @@
+import assert from "node:assert/strict";
+import { createTestApp, expectScim, expectScimError, randomUser } from "./_helpers.ts";
+import { listEvents } from "../lib/audit/events.ts";
+import { countMembers } from "../lib/store/groups.ts";
+
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+type App = Awaited<ReturnType<typeof createTestApp>>;
+
+async function users(t: App, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    ids.push(String((await expectScim(await t.scim("POST", "/Users", randomUser()), 201)).id));
+  }
+  return ids;
+}
+
+async function group(t: App, displayName = `Group ${crypto.randomUUID()}`): Promise<string> {
+  const body = await expectScim(
+    await t.scim("POST", "/Groups", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+      displayName,
+      members: [],
+    }),
+    201,
+  );
+  return String(body.id);
+}
+
+async function members(t: App, groupId: string): Promise<string[]> {
+  const body = await expectScim(await t.scim("GET", `/Groups/${groupId}`), 200);
+  return ((body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
+}
+
+function patch(t: App, groupId: string, Operations: unknown[]) {
+  return t.scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH_OP], Operations });
+}
+
+Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", async () => {
+  const t = await createTestApp();
+  const res = await t.scim("POST", "/Groups", { displayName: "Engineering", members: [] });
+  const body = await expectScim(res, 201);
+  assert.equal(res.headers.get("location"), `${t.base}/Groups/${body.id}`);
+  assert.deepEqual(body.members, []);
+  await expectScimError(
+    await t.scim("POST", "/Groups", { displayName: "ENGINEERING" }),
+    409,
+    "uniqueness",
+  );
+  t.close();
+});
+
+Deno.test("PATCH /Groups - add is idempotent (JumpCloud repeats adds)", async () => {
+  const t = await createTestApp();
+  const [u1, u2] = await users(t, 2);
+  const g = await group(t);
+  const add = [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }];
+  await expectScim(await patch(t, g, add), 204);
+  await expectScim(await patch(t, g, add), 204);
+  assert.deepEqual(await members(t, g), [u1, u2].sort());
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 2);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", async () => {
+  const t = await createTestApp();
+  const [u1, u2, u3] = await users(t, 3);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
+    204,
+  );
+  await expectScim(
+    await patch(t, g, [
+      { op: "remove", path: `members[value eq "${u1}"]` },
+      { op: "add", path: "members", value: [{ value: u3, display: "u3@example.com" }] },
+    ]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), [u2, u3].sort());
+  const body = await expectScim(await t.scim("GET", `/Groups/${g}`), 200);
+  const m3 = (body.members as { value: string; display?: string }[]).find((m) => m.value === u3);
+  assert.equal(m3?.display, "u3@example.com");
+  t.close();
+});
+
+Deno.test("PATCH /Groups - Entra remove with a value array removes only those members", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 4);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{
+      op: "Add",
+      path: "members",
+      value: ids.map((value) => ({ $ref: null, value })),
+    }]),
+    204,
+  );
+  await expectScim(
+    await patch(t, g, [{ op: "Remove", path: "members", value: [{ $ref: null, value: ids[0] }] }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), ids.slice(1).sort());
+  t.close();
+});
+
+Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove without value empties", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 4);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{
+      op: "add",
+      path: "members",
+      value: ids.slice(0, 3).map((value) => ({ value })),
+    }]),
+    204,
+  );
+  await expectScim(
+    await patch(t, g, [{
+      op: "replace",
+      path: "members",
+      value: [{ value: ids[2] }, { value: ids[3] }],
+    }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), [ids[2], ids[3]].sort());
+  await expectScim(await patch(t, g, [{ op: "replace", path: "members", value: [] }]), 204);
+  assert.deepEqual(await members(t, g), []);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: ids[0] }] }]),
+    204,
+  );
+  await expectScim(await patch(t, g, [{ op: "remove", path: "members" }]), 204);
+  assert.deepEqual(await members(t, g), []);
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempotent", async () => {
+  const t = await createTestApp();
+  const g = await group(t, "Old name");
+  const rename = [{ op: "replace", value: { id: g, displayName: "New name" } }];
+  await expectScim(await patch(t, g, rename), 204);
+  await expectScim(await patch(t, g, rename), 204);
+  const body = await expectScim(await t.scim("GET", `/Groups/${g}`), 200);
+  assert.equal(body.displayName, "New name");
+  assert.equal(body.id, g);
+  const found = await expectScim(
+    await t.scim("GET", `/Groups?filter=displayName eq "new NAME"`),
+    200,
+  );
+  assert.equal(found.totalResults, 1);
+  const updates =
+    (await listEvents(t.kv, t.tenant.id, { targetId: g, type: "scim_group_updated" })).events;
+  assert.equal(updates.length, 1, "the repeated rename changes nothing and records nothing");
+  t.close();
+});
+
+Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async () => {
+  const t = await createTestApp();
+  const [u1] = await users(t, 1);
+  const g = await group(t);
+  const err = await expectScimError(
+    await patch(t, g, [{
+      op: "add",
+      path: "members",
+      value: [{ value: u1 }, { value: "nobody" }],
+    }]),
+    400,
+    "invalidValue",
+  );
+  assert.match(String(err.detail), /"nobody"/);
+  assert.deepEqual(await members(t, g), []);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - a member may be referenced by its externalId on this IdP", async () => {
+  const t = await createTestApp();
+  const user = randomUser({ externalId: "00uEXTREF" });
+  const created = await expectScim(await t.scim("POST", "/Users", user), 201);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: "00uEXTREF" }] }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), [String(created.id)]);
+  await expectScim(
+    await patch(t, g, [{ op: "remove", path: 'members[value eq "00uEXTREF"]' }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), []);
+  t.close();
+});
+
+Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membership filter works", async () => {
+  const t = await createTestApp();
+  const [u1, u2] = await users(t, 2);
+  const g = await group(t, "EDU All staff");
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    204,
+  );
+  const one = await expectScim(await t.scim("GET", `/Groups/${g}?excludedAttributes=members`), 200);
+  assert.equal("members" in one, false);
+  const list = await expectScim(
+    await t.scim("GET", `/Groups?excludedAttributes=members&filter=displayName eq "EDU All staff"`),
+    200,
+  );
+  assert.equal(list.totalResults, 1);
+  assert.equal("members" in (list.Resources as Record<string, unknown>[])[0], false);
+  const hit = await expectScim(
+    await t.scim(
+      "GET",
+      `/Groups?filter=id eq "${g}" and members[value eq "${u1}"]&excludedAttributes=members`,
+    ),
+    200,
+  );
+  assert.equal(hit.totalResults, 1);
+  const miss = await expectScim(
+    await t.scim(
+      "GET",
+      `/Groups?filter=id eq "${g}" and members[value eq "${u2}"]&excludedAttributes=members`,
+    ),
+    200,
+  );
+  assert.equal(miss.totalResults, 0);
+  t.close();
+});
+
+Deno.test("Groups - a user's groups show on the user; deleting the user leaves its groups", async () => {
+  const t = await createTestApp();
+  const [u1, u2] = await users(t, 2);
+  const g = await group(t, "Admins");
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
+    204,
+  );
+  const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
+  assert.deepEqual(
+    (user.groups as { value: string; display: string }[]).map((x) => [x.value, x.display]),
+    [[g, "Admins"]],
+  );
+  await expectScim(await t.scim("DELETE", `/Users/${u1}`), 204);
+  assert.deepEqual(await members(t, g), [u2]);
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 1);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event and exact counts", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 250);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), [...ids].sort());
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 250);
+  const events =
+    (await listEvents(t.kv, t.tenant.id, { targetId: g, type: "scim_group_updated" })).events;
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].counts, { membersAdded: 250, membersRemoved: 0 });
+  await expectScim(
+    await patch(t, g, [{
+      op: "replace",
+      path: "members",
+      value: ids.slice(0, 10).map((value) => ({ value })),
+    }]),
+    204,
+  );
+  assert.deepEqual(await members(t, g), ids.slice(0, 10).sort());
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 10);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose nothing", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 160);
+  const g = await group(t);
+  const batches = Array.from({ length: 8 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
+  const results = await Promise.all(
+    batches.map((b) =>
+      patch(t, g, [{ op: "add", path: "members", value: b.map((value) => ({ value })) }])
+    ),
+  );
+  for (const r of results) await expectScim(r, 204);
+  assert.deepEqual(await members(t, g), [...ids].sort());
+  assert.equal(await countMembers(t.kv, t.tenant.id, g), 160);
+  t.close();
+});
+
+Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async () => {
+  const t = await createTestApp();
+  const [u1, u2, u3] = await users(t, 3);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    204,
+  );
+  const body = await expectScim(
+    await t.scim("PUT", `/Groups/${g}`, {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+      id: g,
+      displayName: "Renamed",
+      members: [{ value: u2, display: "two" }, { value: u3, display: "three" }],
+    }),
+    200,
+  );
+  assert.equal(body.displayName, "Renamed");
+  assert.deepEqual(await members(t, g), [u2, u3].sort());
+  t.close();
+});
+
+Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", async () => {
+  const t = await createTestApp();
+  const [u1] = await users(t, 1);
+  const g = await group(t);
+  await expectScim(
+    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    204,
+  );
+  await expectScim(await t.scim("DELETE", `/Groups/${g}`), 204);
+  await expectScimError(await t.scim("GET", `/Groups/${g}`), 404);
+  const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
+  assert.deepEqual(user.groups, []);
+  // The name is free again.
+  await group(t, "Reused");
+  t.close();
+});
