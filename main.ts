@@ -1,6 +1,6 @@
 /**
- * Weft: SCIM 2.0 provisioning receiver. `deno task start` runs this file; `deno serve main.ts`
- * uses its default export.
+ * Weft: SCIM 2.0 provisioning receiver. Served by `deno serve` (`deno task start`), which calls
+ * the default export; the address comes from `DENO_SERVE_ADDRESS` (default `0.0.0.0:8000`).
  * @module
  */
 import { loadConfig } from "./lib/config.ts";
@@ -15,15 +15,9 @@ const kv = await openStore(config.kvPath);
 const report = await bootstrap(kv, config);
 const app = createApp({ kv, config, log });
 
-if (import.meta.main) {
-  Deno.serve({
-    port: config.port,
-    hostname: config.hostname,
-    onListen: ({ port, hostname }) => {
-      // deno-lint-ignore no-console
-      console.log([`Weft is listening on http://${hostname}:${port}`, ...report.lines].join("\n"));
-    },
-  }, app.fetch);
+if (report.lines.length) {
+  // deno-lint-ignore no-console
+  console.log(report.lines.join("\n"));
 }
 
 export default { fetch: app.fetch } satisfies Deno.ServeDefaultExport;

@@ -4,7 +4,14 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { createIdp, createTenant, createToken, listIdps, listTenants } from "./store/tenants.ts";
+import {
+  ConflictError,
+  createIdp,
+  createTenant,
+  createToken,
+  listIdps,
+  listTenants,
+} from "./store/tenants.ts";
 import { completeAllJournals } from "./store/groups.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 
@@ -18,11 +25,18 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
   const lines: string[] = [];
   let tenants = await listTenants(kv);
   if (tenants.length === 0) {
-    const tenant = await createTenant(kv, {
-      subdomain: config.defaultTenant ?? "demo",
-      name: "Demo",
-      actor: "first-run",
-    });
+    let tenant;
+    try {
+      tenant = await createTenant(kv, {
+        subdomain: config.defaultTenant ?? "demo",
+        name: "Demo",
+        actor: "first-run",
+      });
+    } catch (error) {
+      // Another worker of `deno serve --parallel` ran the first run at the same moment.
+      if (!(error instanceof ConflictError)) throw error;
+      return { lines };
+    }
     const idp = await createIdp(kv, tenant.id, { name: "Okta", kind: "okta", actor: "first-run" });
     const { secret } = await createToken(kv, tenant.id, idp.id, {
       name: "first-run",

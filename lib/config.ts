@@ -5,8 +5,7 @@
 import { z } from "zod";
 
 const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
-  HOSTNAME: z.string().default("0.0.0.0"),
+  DENO_SERVE_ADDRESS: z.string().optional(),
   WEFT_KV_PATH: z.string().default("./data/weft.kv"),
   DENO_KV_URL: z.string().url().optional(),
   WEFT_BASE_DOMAIN: z.string().min(1).default("localhost"),
@@ -22,8 +21,8 @@ const Env = z.object({
 
 /** Validated configuration. */
 export interface Config {
+  /** The port `deno serve` listens on (from `DENO_SERVE_ADDRESS`), for URLs shown to admins. */
   port: number;
-  hostname: string;
   /** Deno KV location: a file path, `:memory:`, or a KV Connect URL. */
   kvPath: string;
   /** Tenants are `<subdomain>.<baseDomain>`. */
@@ -53,8 +52,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   }
   const e = parsed.data;
   return {
-    port: e.PORT,
-    hostname: e.HOSTNAME,
+    port: servePort(e.DENO_SERVE_ADDRESS),
     kvPath: e.DENO_KV_URL ?? e.WEFT_KV_PATH,
     baseDomain: e.WEFT_BASE_DOMAIN.toLowerCase(),
     defaultTenant: e.WEFT_DEFAULT_TENANT || undefined,
@@ -67,4 +65,10 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     authFailuresPerMinute: e.WEFT_AUTH_FAILURES_PER_MINUTE,
     logLevel: e.WEFT_LOG,
   };
+}
+
+/** The port of a `DENO_SERVE_ADDRESS` such as `tcp:0.0.0.0:9000` (`deno serve` defaults to 8000). */
+function servePort(address: string | undefined): number {
+  const m = address ? /:(\d+)$/.exec(address) : null;
+  return m ? Number(m[1]) : 8000;
 }

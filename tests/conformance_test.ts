@@ -67,8 +67,7 @@ Deno.test({
       WEFT_KV_PATH: join(dir, "weft.kv"),
       WEFT_DEFAULT_TENANT: "conformance",
       WEFT_LOG: "warn",
-      PORT: String(port),
-      HOSTNAME: "127.0.0.1",
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     };
     const cli = (...args: string[]) =>
       run(Deno.execPath(), ["run", "-A", "--unstable-kv", "cli.ts", ...args], env);
@@ -80,7 +79,7 @@ Deno.test({
       await cli("token", "create", "--tenant", "conformance", "--idp", idp, "--name", "newman"),
     )![0];
     const server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-kv", "main.ts"],
+      args: ["serve", "-A", "--unstable-kv", "main.ts"],
       env,
       cwd: ROOT,
       stdout: "null",
