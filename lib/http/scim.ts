@@ -63,25 +63,39 @@ export async function readJsonBody(c: Context): Promise<unknown> {
 }
 
 /**
- * Decodes the raw `filter` query value. `+` becomes a space only outside quoted strings, so
- * `userName eq "a+b@x.com"` keeps its plus while `userName+eq+"x"` (form-encoded spaces) still
- * parses (idp-behaviour P4).
+ * Decodes the raw `filter` query value. A raw `+` is ambiguous: form encoding uses it for a space
+ * (Entra sends `filter=userName+eq+%22x%22`), while unencoded e-mail addresses carry a real one
+ * (idp-behaviour P4). Outside quoted strings it is a space; inside, the primary reading keeps the
+ * plus and `alternative` (present only when it differs) reads it as a space, to try when the
+ * primary matches nothing. `%2B` is always a plus.
  */
-export function decodeFilterParam(raw: string): string {
+export function decodeFilterParam(raw: string): { primary: string; alternative?: string } {
+  const PLUS = "\uE000";
   let decoded: string;
   try {
-    decoded = decodeURIComponent(raw.replace(/%(?![0-9a-fA-F]{2})/g, "%25"));
+    decoded = decodeURIComponent(
+      raw.replaceAll("+", PLUS).replace(/%(?![0-9a-fA-F]{2})/g, "%25"),
+    );
   } catch {
     throw ScimError.invalidFilter("Cannot decode the filter parameter: invalid percent-encoding");
   }
-  let out = "";
+  let primary = "";
+  let alternative = "";
+  let ambiguous = false;
   let inString = false;
   for (let i = 0; i < decoded.length; i++) {
     const ch = decoded[i];
     if (ch === '"' && decoded[i - 1] !== "\\") inString = !inString;
-    out += ch === "+" && !inString ? " " : ch;
+    if (ch === PLUS) {
+      primary += inString ? "+" : " ";
+      alternative += " ";
+      ambiguous ||= inString;
+    } else {
+      primary += ch;
+      alternative += ch;
+    }
   }
-  return out;
+  return ambiguous ? { primary, alternative } : { primary };
 }
 
 /** The raw (undecoded) values of a query parameter, matched case-insensitively. */
@@ -99,6 +113,8 @@ export function rawQueryParam(url: string, name: string): string | undefined {
 /** Parsed list parameters. */
 export interface ListParams {
   filter?: Filter;
+  /** Another reading of an ambiguous `+` in the filter, tried when `filter` matches nothing. */
+  filterAlternative?: Filter;
   startIndex: number;
   count: number;
   sortBy?: string;
@@ -202,8 +218,21 @@ export function listParamsFromQuery(c: Context, maxResults: number): ListParams 
     if (name) lower[name] = v;
   }
   const rawFilter = rawQueryParam(c.req.url, "filter");
-  if (rawFilter !== undefined) lower.filter = decodeFilterParam(rawFilter);
-  return parseListParams(lower, maxResults);
+  let alternative: string | undefined;
+  if (rawFilter !== undefined) {
+    const decoded = decodeFilterParam(rawFilter);
+    lower.filter = decoded.primary;
+    alternative = decoded.alternative;
+  }
+  const params = parseListParams(lower, maxResults);
+  if (alternative !== undefined) {
+    try {
+      params.filterAlternative = parseFilter(alternative);
+    } catch {
+      // The space reading does not parse: the plus reading is the only one.
+    }
+  }
+  return params;
 }
 
 /** List parameters from a `POST .search` body (RFC 7644 §3.4.3). */

@@ -4,7 +4,7 @@
  */
 import { ERROR_SCHEMA } from "./urns.ts";
 
-/** `scimType` keywords of RFC 7644 §3.12 (RFC spelling `invalidVers`). */
+/** `scimType` keywords of RFC 7644 §3.12 (RFC spelling `invalidVers`) and RFC 9865 §2.4. */
 export type ScimType =
   | "invalidFilter"
   | "tooMany"
@@ -15,7 +15,10 @@ export type ScimType =
   | "noTarget"
   | "invalidValue"
   | "invalidVers"
-  | "sensitive";
+  | "sensitive"
+  | "invalidCursor"
+  | "expiredCursor"
+  | "invalidCount";
 
 /** Which status each `scimType` may be sent with (RFC 7644 Table 9; 413 for `tooMany` on bodies). */
 const STATUS_FOR_TYPE: Record<ScimType, readonly number[]> = {
@@ -29,6 +32,10 @@ const STATUS_FOR_TYPE: Record<ScimType, readonly number[]> = {
   invalidValue: [400],
   invalidVers: [400],
   sensitive: [400, 403],
+  // RFC 9865 §2.4 (cursor pagination errors).
+  invalidCursor: [400],
+  expiredCursor: [400],
+  invalidCount: [400],
 };
 
 /** A SCIM protocol error: an HTTP status, an optional `scimType` and a detail for the admin. */

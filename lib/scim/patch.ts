@@ -515,15 +515,27 @@ function resolveTarget(parsed: PatchPath, label: string, ctx: Context): Target |
   if (path.sub !== undefined && (filter !== undefined || subAttr !== undefined)) {
     throw ScimError.invalidPath(`Cannot resolve path "${label}"`);
   }
-  const ext = extensionUri(path.uri, ctx);
+  let ext = extensionUri(path.uri, ctx);
   if (ext === undefined && isIgnoredAttribute(path.attr, ctx.resourceType)) return undefined;
-  const def = findAttribute(
+  let def = findAttribute(
     ctx.resourceType,
     ext === undefined ? { attr: path.attr } : {
       uri: ext,
       attr: path.attr,
     },
   );
+  if (ext === undefined && def === undefined) {
+    // RFC 7644 §3.10: a client may leave out the URN of an extension attribute whose name is
+    // not a core one; Entra's older manager form uses the bare path `manager` (E5).
+    for (const urn of ctx.extensions) {
+      const extDef = findAttribute(ctx.resourceType, { uri: urn, attr: path.attr });
+      if (extDef) {
+        ext = urn;
+        def = extDef;
+        break;
+      }
+    }
+  }
   if (def?.mutability === "readOnly") return undefined;
   if (ctx.resourceType === "Group" && ext === undefined && isMembersAttr(path)) {
     throw ScimError.invalidPath(

@@ -13,6 +13,7 @@
  */
 import { keys } from "./keys.ts";
 import {
+  ATOMIC_CHECK_LIMIT,
   backoff,
   ContentionError,
   counterValue,
@@ -84,6 +85,24 @@ function maxVersion(a: string | null, b: string | null): string {
   return a > b ? a : b;
 }
 
+/**
+ * A group with its version and last modification: the later of its record and its membership
+ * (membership changes do not rewrite the record, so parallel member PATCHes never conflict on it).
+ */
+function versioned(
+  group: Deno.KvEntryMaybe<Group>,
+  touched: Deno.KvEntryMaybe<string>,
+): VersionedGroup {
+  const g = group.value!;
+  const lastModified = touched.value && touched.value > g.lastModified
+    ? touched.value
+    : g.lastModified;
+  return {
+    group: lastModified === g.lastModified ? g : { ...g, lastModified },
+    versionstamp: maxVersion(group.versionstamp, touched.versionstamp),
+  };
+}
+
 /** One group, completing a pending membership journal first. */
 export async function getGroup(
   kv: Deno.Kv,
@@ -92,7 +111,7 @@ export async function getGroup(
   groupId: string,
 ): Promise<VersionedGroup | null> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [group, touched, journal] = await kv.getMany<[Group, unknown, Journal]>([
+    const [group, touched, journal] = await kv.getMany<[Group, string, Journal]>([
       keys.group(tenantId, idpId, groupId),
       keys.groupMembersTouched(tenantId, groupId),
       keys.memberJournal(tenantId, groupId),
@@ -102,10 +121,7 @@ export async function getGroup(
       await completeJournal(kv, tenantId, groupId);
       continue;
     }
-    return {
-      group: group.value,
-      versionstamp: maxVersion(group.versionstamp, touched.versionstamp),
-    };
+    return versioned(group, touched);
   }
   throw new ContentionError("group read");
 }
@@ -122,7 +138,7 @@ export async function getGroups(
     kv,
     groupIds.map((id) => keys.group(tenantId, idpId, id)),
   );
-  const touched = await getManyBatched<unknown>(
+  const touched = await getManyBatched<string>(
     kv,
     groupIds.map((id) => keys.groupMembersTouched(tenantId, id)),
   );
@@ -137,10 +153,7 @@ export async function getGroups(
       if (g) out.push(g);
       continue;
     }
-    out.push({
-      group: groups[i].value!,
-      versionstamp: maxVersion(groups[i].versionstamp, touched[i].versionstamp),
-    });
+    out.push(versioned(groups[i], touched[i]));
   }
   return out;
 }
@@ -184,10 +197,10 @@ export async function isMember(
 }
 
 /**
- * Resolves member references to user ids of this IdP: a user id, or (tolerated) the user's
- * externalId on this IdP. Unknown references are a 400 naming them.
+ * Maps member references to user ids of this IdP: a user id, or (tolerated) the user's
+ * externalId on this IdP. References that name no user are left out.
  */
-async function resolveMembers(
+async function resolveRefs(
   kv: Deno.Kv,
   ctx: ChangeContext,
   values: string[],
@@ -200,29 +213,52 @@ async function resolveMembers(
   );
   const misses: string[] = [];
   unique.forEach((v, i) => rows[i].value ? out.set(v, v) : misses.push(v));
-  if (misses.length) {
+  if (!misses.length) return out;
+  if (ctx.matchBy !== "userName") {
     const byExt = await getManyBatched<string>(
       kv,
       misses.map((v) => keys.idpUserByExternalId(ctx.tenantId, ctx.idpId, v)),
     );
-    const unknown: string[] = [];
-    misses.forEach((v, i) => byExt[i].value ? out.set(v, byExt[i].value!) : unknown.push(v));
-    if (unknown.length) {
-      const shown = unknown.slice(0, 5).map((v) => `"${v}"`).join(", ");
-      throw ScimError.invalidValue(
-        `Cannot add member${unknown.length > 1 ? "s" : ""} ${shown}${
-          unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""
-        }: not a user of this IdP (members are referenced by the id Weft returned for the user)`,
+    misses.forEach((v, i) => {
+      if (byExt[i].value) out.set(v, byExt[i].value!);
+    });
+  } else {
+    // externalId is not unique on such IdPs: a reference resolves only when it names one user.
+    for (const v of misses) {
+      const hits = await Array.fromAsync(
+        kv.list({ prefix: keys.idpUsersByExternalIdAny(ctx.tenantId, ctx.idpId, v) }, { limit: 2 }),
       );
+      if (hits.length === 1) out.set(v, String(hits[0].key.at(-1)));
     }
   }
   return out;
 }
 
-/** A membership change resolved to user ids. */
+/** Like {@linkcode resolveRefs}, but a reference that names no user is a 400 naming it. */
+async function resolveMembers(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  values: string[],
+): Promise<Map<string, string>> {
+  const out = await resolveRefs(kv, ctx, values);
+  const unknown = [...new Set(values)].filter((v) => !out.has(v));
+  if (unknown.length) {
+    const shown = unknown.slice(0, 5).map((v) => `"${v}"`).join(", ");
+    throw ScimError.invalidValue(
+      `Cannot add member${unknown.length > 1 ? "s" : ""} ${shown}${
+        unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""
+      }: not a user of this IdP (members are referenced by the id Weft returned for the user)`,
+    );
+  }
+  return out;
+}
+
+/** A membership change resolved to user ids, with the member rows read while planning it. */
 interface MemberDelta {
   add: Map<string, MemberRow>;
   remove: Set<string>;
+  /** Member rows as read (versionstamp null = not a member), keyed by user id. */
+  read?: Map<string, Deno.KvEntryMaybe<MemberRow>>;
 }
 
 /** Whether a filter is only `value eq "x"` terms joined by `or`; returns the values. */
@@ -245,6 +281,7 @@ async function planMemberChanges(
   ctx: ChangeContext,
   groupId: string,
   ops: MemberOperation[],
+  displays: Map<string, string>,
 ): Promise<MemberDelta> {
   // Overlay of decided memberships on top of the stored rows; `reset` = stored rows no longer count.
   const overlay = new Map<string, MemberRow | false>();
@@ -257,14 +294,16 @@ async function planMemberChanges(
     }
     return current;
   };
-  const toResolve: string[] = [];
-  for (const op of ops) {
-    if ("values" in op && op.op !== "remove") toResolve.push(...op.values);
-  }
-  const resolved = await resolveMembers(kv, ctx, toResolve);
-  // Removals name users by id or externalId too, but an unknown one is simply not a member.
-  const removeRefs = ops.flatMap((op) => op.op === "remove" && "values" in op ? op.values : []);
-  const removeResolved = await resolveRemovals(kv, ctx, removeRefs);
+  const adds = ops.flatMap((op) => op.op !== "remove" ? op.values : []);
+  const removes = ops.flatMap((op) => {
+    if (op.op !== "remove") return [];
+    if ("values" in op) return op.values;
+    if ("filter" in op) return valueEqTerms(op.filter) ?? [];
+    return [];
+  });
+  const resolved = await resolveMembers(kv, ctx, adds);
+  // A removal naming no user of this IdP names no member either: nothing to do for it.
+  const removeResolved = await resolveRefs(kv, ctx, removes);
 
   for (const op of ops) {
     if (op.op === "add" || op.op === "replace") {
@@ -272,23 +311,21 @@ async function planMemberChanges(
         reset = true;
         overlay.clear();
       }
-      for (const v of op.values) overlay.set(resolved.get(v)!, {});
+      for (const v of op.values) {
+        const display = displays.get(v);
+        overlay.set(resolved.get(v)!, display !== undefined ? { display } : {});
+      }
     } else if ("all" in op) {
       reset = true;
       overlay.clear();
-    } else if ("values" in op) {
-      for (const v of op.values) {
+    } else if ("values" in op || valueEqTerms(op.filter)) {
+      const values = "values" in op ? op.values : valueEqTerms(op.filter)!;
+      for (const v of values) {
         const id = removeResolved.get(v);
         if (id) overlay.set(id, false);
       }
     } else {
-      const terms = valueEqTerms(op.filter);
-      if (terms) {
-        for (const v of terms) overlay.set(v, false);
-        const viaExt = await resolveRemovals(kv, ctx, terms);
-        for (const id of viaExt.values()) overlay.set(id, false);
-        continue;
-      }
+      const filter = op.filter;
       const lookup = attributeLookup("Group");
       const candidates = new Map<string, Member>();
       if (!reset) { for (const [id, m] of await loadCurrent()) candidates.set(id, m); }
@@ -299,18 +336,17 @@ async function planMemberChanges(
       for (const m of candidates.values()) {
         const element = stripUndefined({ value: m.userId, display: m.display, type: "User" });
         const wrapped = { members: [element] };
-        if (
-          matches(
-            { kind: "valuePath", path: { attr: "members" }, filter: op.filter },
-            wrapped,
-            lookup,
-            coreSchemaUrn("Group"),
-          )
-        ) overlay.set(m.userId, false);
+        const hit = matches(
+          { kind: "valuePath", path: { attr: "members" }, filter },
+          wrapped,
+          lookup,
+          coreSchemaUrn("Group"),
+        );
+        if (hit) overlay.set(m.userId, false);
       }
     }
   }
-  const delta: MemberDelta = { add: new Map(), remove: new Set() };
+  const delta: MemberDelta = { add: new Map(), remove: new Set(), read: new Map() };
   if (reset) {
     for (const id of (await loadCurrent()).keys()) {
       if (overlay.get(id) === undefined) delta.remove.add(id);
@@ -322,6 +358,7 @@ async function planMemberChanges(
     ids.map((id) => keys.groupMember(ctx.tenantId, groupId, id)),
   );
   ids.forEach((id, i) => {
+    delta.read!.set(id, rows[i]);
     const want = overlay.get(id)!;
     const has = rows[i].versionstamp !== null;
     if (want === false && has) delta.remove.add(id);
@@ -339,22 +376,6 @@ export function memberDisplays(
   return m;
 }
 
-async function resolveRemovals(
-  kv: Deno.Kv,
-  ctx: ChangeContext,
-  values: string[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (!values.length) return out;
-  const unique = [...new Set(values)];
-  const byExt = await getManyBatched<string>(
-    kv,
-    unique.map((v) => keys.idpUserByExternalId(ctx.tenantId, ctx.idpId, v)),
-  );
-  unique.forEach((v, i) => out.set(v, byExt[i].value ?? v));
-  return out;
-}
-
 /**
  * Adds one chunk of membership changes to `op`, checking each row against what was read so a
  * concurrent change of the same member makes the commit fail (and the caller re-plan).
@@ -366,15 +387,17 @@ async function addChunk(
   groupId: string,
   add: [string, MemberRow][],
   remove: string[],
+  read?: Map<string, Deno.KvEntryMaybe<MemberRow>>,
 ): Promise<{ added: number; removed: number }> {
-  const addRows = await getManyBatched<MemberRow>(
-    kv,
-    add.map(([id]) => keys.groupMember(tenantId, groupId, id)),
-  );
-  const removeRows = await getManyBatched<MemberRow>(
-    kv,
-    remove.map((id) => keys.groupMember(tenantId, groupId, id)),
-  );
+  const rowsOf = async (ids: string[]) =>
+    read && ids.every((id) => read.has(id))
+      ? ids.map((id) => read.get(id)!)
+      : await getManyBatched<MemberRow>(
+        kv,
+        ids.map((id) => keys.groupMember(tenantId, groupId, id)),
+      );
+  const addRows = await rowsOf(add.map(([id]) => id));
+  const removeRows = await rowsOf(remove);
   let added = 0;
   let removed = 0;
   add.forEach(([id, row], i) => {
@@ -417,9 +440,12 @@ export async function completeJournal(
   const parts = await getManyBatched<JournalPart>(kv, partKeys);
   const add = parts.flatMap((p) => p.value?.add ?? []);
   const remove = parts.flatMap((p) => p.value?.remove ?? []);
-  for (let i = 0; i < Math.max(add.length, remove.length); i += MEMBER_CHUNK) {
-    const a = add.slice(i, i + MEMBER_CHUNK);
-    const r = remove.slice(i, i + MEMBER_CHUNK);
+  // Chunks over adds then removes, at most MEMBER_CHUNK row checks per operation.
+  const changes: ([string, MemberRow] | string)[] = [...add, ...remove];
+  for (let i = 0; i < changes.length; i += MEMBER_CHUNK) {
+    const chunk = changes.slice(i, i + MEMBER_CHUNK);
+    const a = chunk.filter((c): c is [string, MemberRow] => Array.isArray(c));
+    const r = chunk.filter((c): c is string => typeof c === "string");
     for (let attempt = 0;; attempt++) {
       if (attempt >= MAX_ATTEMPTS) throw new ContentionError("membership change");
       const op = kv.atomic().check(header);
@@ -490,8 +516,11 @@ async function writeGroup(
   const recordChanged = !prev || changed.some((c) => c !== "members");
   if (prev && changed.length === 0) return { ok: true, changed: false };
 
-  const op = kv.atomic().check({ key: keys.memberJournal(tenantId, groupId), versionstamp: null });
+  // Checks: the record and its unique names when they change, then one per membership row.
+  let checks = 0;
+  const op = kv.atomic();
   if (recordChanged) {
+    checks += 3;
     op.check({
       key: keys.group(tenantId, idpId, groupId),
       versionstamp: prevEntry?.versionstamp ?? null,
@@ -519,11 +548,10 @@ async function writeGroup(
   const add = [...delta.add];
   const remove = [...delta.remove];
   const target = { kind: "group" as const, id: groupId };
-  if (
-    add.length <= MEMBER_CHUNK && remove.length <= MEMBER_CHUNK &&
-    add.length + remove.length <= MEMBER_CHUNK
-  ) {
-    const counts = await addChunk(kv, op, tenantId, groupId, add, remove);
+  if (checks + add.length + remove.length <= ATOMIC_CHECK_LIMIT) {
+    // Fits one operation. It needs no check on the journal: its rows are checked one by one, so
+    // it serialises with a pending large change as if it had run before it.
+    const counts = await addChunk(kv, op, tenantId, groupId, add, remove, delta.read);
     if (add.length || remove.length) {
       op.set(keys.groupMembersTouched(tenantId, groupId), next.lastModified);
     }
@@ -560,6 +588,7 @@ async function writeGroup(
     how,
     changed,
   });
+  op.check({ key: keys.memberJournal(tenantId, groupId), versionstamp: null });
   if (!prev) {
     addEvent(op, ctx, {
       type: "scim_group_received",
@@ -651,15 +680,22 @@ export async function updateGroup(
   const { tenantId, idpId } = ctx;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const current = await getGroup(kv, tenantId, idpId, groupId);
-    if (!current) throw ScimError.notFound(`Group "${groupId}" not found`);
+    const [entry, touched, journal] = await kv.getMany<[Group, string, Journal]>([
+      keys.group(tenantId, idpId, groupId),
+      keys.groupMembersTouched(tenantId, groupId),
+      keys.memberJournal(tenantId, groupId),
+    ]);
+    if (!entry.value) throw ScimError.notFound(`Group "${groupId}" not found`);
+    if (journal.value) {
+      await completeJournal(kv, tenantId, groupId);
+      continue;
+    }
+    const current = versioned(entry, touched);
     if (options.ifMatch !== undefined && options.ifMatch !== current.versionstamp) {
       throw ScimError.preconditionFailed(
         "The group changed since it was read (If-Match does not match meta.version)",
       );
     }
-    const entry = await kv.get<Group>(keys.group(tenantId, idpId, groupId));
-    if (!entry.value) throw ScimError.notFound(`Group "${groupId}" not found`);
     const prev = entry.value;
     const state = mutate({
       displayName: prev.displayName,
@@ -674,25 +710,13 @@ export async function updateGroup(
       extra: state.extra,
       lastModified: now,
     });
-    const delta = await planMemberChanges(kv, ctx, groupId, memberOps);
-    for (const [id, row] of delta.add) {
-      const display = memberDisplayMap.get(id);
-      if (display !== undefined) row.display = display;
-    }
-    // Displays were keyed by the IdP's reference; map externalId references too.
-    if (memberDisplayMap.size) {
-      const resolved = await resolveRemovals(kv, ctx, [...memberDisplayMap.keys()]);
-      for (const [ref, id] of resolved) {
-        const row = delta.add.get(id);
-        if (row && row.display === undefined) row.display = memberDisplayMap.get(ref);
-      }
-    }
+    const delta = await planMemberChanges(kv, ctx, groupId, memberOps, memberDisplayMap);
     const res = await writeGroup(kv, ctx, groupId, entry, next, delta, options.how);
     if (res.ok && !res.changed) return { ...current, changed: false };
     if (res.ok) {
-      const after = await getGroup(kv, tenantId, idpId, groupId);
-      if (!after) throw ScimError.notFound(`Group "${groupId}" not found`);
-      return { ...after, changed: true };
+      // The commit is the newest write to the group, so its versionstamp is the group's version
+      // (`next` carries this write's lastModified whether the record or the membership changed).
+      return { group: next, versionstamp: res.versionstamp!, changed: true };
     }
     await assertUniqueGroup(kv, ctx, groupId, next);
   }

@@ -40,9 +40,8 @@ export const keys = {
     t(tenantId, "idp_tokens", idpId, tokenId),
   /** Prefix of an IdP's tokens. */
   idpTokens: (tenantId: string, idpId: string): Key => t(tenantId, "idp_tokens", idpId),
-  /** Last use of a token, written at most once a minute. */
-  tokenLastUsed: (tenantId: string, tokenId: string): Key =>
-    t(tenantId, "token_last_used", tokenId),
+  /** Last use of a token (by secret hash, read with it in one round trip), at most once a minute. */
+  tokenLastUsed: (tenantId: string, hash: string): Key => t(tenantId, "token_last_used", hash),
 
   /** Canonical user record (its id is the SCIM `id`). */
   user: (tenantId: string, userId: string): Key => t(tenantId, "users", userId),
@@ -140,4 +139,30 @@ export const keys = {
   /** Marker that suppresses repeated `scim_auth_failed` events (expires). */
   authFailureEventMark: (tenantId: string, idpId: string, reason: string): Key =>
     t(tenantId, "auth_failure_event_marks", idpId, reason),
+
+  /** Admin account of the console (architecture §2). */
+  admin: (tenantId: string, adminId: string): Key => t(tenantId, "admins", adminId),
+  /** Prefix of a tenant's admins. */
+  admins: (tenantId: string): Key => t(tenantId, "admins"),
+  /** Unique index: lower-cased admin email → admin id. */
+  adminByEmail: (tenantId: string, emailLower: string): Key =>
+    t(tenantId, "admins_by_email", emailLower),
+  /** One-time admin setup link, keyed by the SHA-256 hex of its secret (expires). */
+  adminSetupLink: (tenantId: string, hash: string): Key => t(tenantId, "admin_setup_links", hash),
+  /** Admin console session record (expires; deleting it signs the session out). */
+  adminSession: (tenantId: string, sessionId: string): Key =>
+    t(tenantId, "admin_sessions", sessionId),
+  /** Index: admin → session id, so every session of an admin can be revoked. */
+  adminSessionOf: (tenantId: string, adminId: string, sessionId: string): Key =>
+    t(tenantId, "admin_sessions_by_admin", adminId, sessionId),
+  /** Prefix of an admin's sessions. */
+  adminSessionsOf: (tenantId: string, adminId: string): Key =>
+    t(tenantId, "admin_sessions_by_admin", adminId),
+  /** The tenant's key for signing console session cookies (HS256, created on first use). */
+  adminSigningKey: (tenantId: string): Key => t(tenantId, "admin_signing_key"),
+  /** Failed sign-in counter per scope (`account`, `ip`) and window (expires with the window). */
+  adminSignInFailures: (tenantId: string, scope: string, id: string, window: number): Key =>
+    t(tenantId, "admin_signin_failures", scope, id, window),
+  /** The tenant's "re-apply attribute mirroring to all users" job and its progress. */
+  mirroringJob: (tenantId: string): Key => t(tenantId, "mirroring_job"),
 };

@@ -115,9 +115,13 @@ function decodeCursor(cursor: string): string | undefined {
   } catch {
     // fall through to the error below
   }
-  throw new ScimError(400, `Cursor "${cursor.slice(0, 40)}" is not valid`, {
-    scimType: "invalidValue",
-  });
+  throw new ScimError(
+    400,
+    `Cursor "${cursor.slice(0, 40)}" is not valid: start again without one`,
+    {
+      scimType: "invalidCursor",
+    },
+  );
 }
 
 function sortKey(

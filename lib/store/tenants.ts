@@ -173,7 +173,7 @@ export async function listTokens(
   for (const entry of index) {
     const [token, used] = await kv.getMany<[ScimToken, TokenLastUsed]>([
       keys.token(tenantId, entry.value),
-      keys.tokenLastUsed(tenantId, String(entry.key.at(-1))),
+      keys.tokenLastUsed(tenantId, entry.value),
     ]);
     if (!token.value) continue;
     const { hash: _hash, ...summary } = token.value;

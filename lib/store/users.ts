@@ -12,7 +12,7 @@ import {
   u64Delta,
   withLockRetry,
 } from "./kv.ts";
-import { deriveUser, getMirroring } from "./mirroring.ts";
+import { DEFAULT_MIRRORING, deriveUser } from "./mirroring.ts";
 import type { ChangeContext, IdpUser, MemberRow, MirroringConfig, User } from "./types.ts";
 import { addEvent, type EventType } from "../audit/events.ts";
 import { ScimError } from "../scim/errors.ts";
@@ -268,7 +268,7 @@ export async function createOrMergeUser(
 ): Promise<UserWriteResult> {
   const { tenantId, idpId } = ctx;
   const nameLower = userNameOf(state).toLowerCase();
-  const mirroring = await getMirroring(kv, tenantId);
+  let mirroring: MirroringConfig | null = null;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = new Date().toISOString();
@@ -279,13 +279,16 @@ export async function createOrMergeUser(
     const unlinkedKey = byExternalId
       ? keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId!)
       : null;
-    const lookups = await kv.getMany<string[]>([
+    // One round trip: the mirroring config rides along with the identity lookups.
+    const [config, ...lookups] = await kv.getMany<unknown[]>([
+      keys.setting(tenantId, "mirroring"),
       keys.idpUserByUserName(tenantId, idpId, nameLower),
       ...(extKey && unlinkedKey ? [extKey, unlinkedKey] : []),
     ]);
-    const byName = lookups[0].value;
-    const byExt = lookups[1]?.value ?? null;
-    const unlinked = lookups[2]?.value ?? null;
+    mirroring ??= (config.value as MirroringConfig | null) ?? DEFAULT_MIRRORING;
+    const byName = lookups[0].value as string | null;
+    const byExt = (lookups[1]?.value ?? null) as string | null;
+    const unlinked = (lookups[2]?.value ?? null) as string | null;
 
     let plan: WritePlan;
     if (byExt || unlinked) {
@@ -413,13 +416,14 @@ export async function updateUser(
   options: UpdateOptions,
 ): Promise<UserWriteResult> {
   const { tenantId, idpId } = ctx;
-  const mirroring = await getMirroring(kv, tenantId);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+    const [linkEntry, userEntry, config] = await kv.getMany<[IdpUser, User, MirroringConfig]>([
       keys.idpUser(tenantId, idpId, userId),
       keys.user(tenantId, userId),
+      keys.setting(tenantId, "mirroring"),
     ]);
+    const mirroring = config.value ?? DEFAULT_MIRRORING;
     const prev = linkEntry.value;
     if (!prev) throw ScimError.notFound(`User "${userId}" not found`);
     if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {

@@ -48,9 +48,6 @@ export function scimOnError(
 export function createScimApp(maxBodyBytes: number): Hono<ScimEnv> {
   const app = new Hono<ScimEnv>();
   app.onError((error, c) => scimOnError(error, c));
-  app.notFound((c) =>
-    scimErrorResponse(ScimError.notFound(`No SCIM endpoint at "${new URL(c.req.url).pathname}"`))
-  );
 
   app.use("*", async (c, next) => {
     const tenant = c.get("tenant");
@@ -107,5 +104,10 @@ export function createScimApp(maxBodyBytes: number): Hono<ScimEnv> {
   app.route("/Users", users);
   app.route("/Groups", groups);
   app.route("/", search);
+  // Last: anything else under a valid base URL (a sub-app's notFound is not used when mounted).
+  app.all("*", (c) =>
+    scimErrorResponse(
+      ScimError.notFound(`No SCIM endpoint at "${new URL(c.req.url).pathname}"`),
+    ));
   return app;
 }
