@@ -110,6 +110,9 @@ export const keys = {
   /** Prefix of every pending membership change of a tenant (completed at start-up). */
   memberJournals: (tenantId: string): Key => t(tenantId, "member_journal"),
 
+  /** Index-paging anchor: the id found at a start index of a listing (expires). */
+  pageAnchor: (tenantId: string, listing: string, scope: string, startIndex: number): Key =>
+    t(tenantId, "page_anchors", listing, scope, startIndex),
   /** Maintained counter (`Deno.KvU64`). */
   counter: (tenantId: string, name: string, scope: string): Key =>
     t(tenantId, "counters", name, scope),

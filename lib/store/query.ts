@@ -42,6 +42,8 @@ export interface Source<T> {
   /** Prefix whose last key part is the resource id. */
   prefix: Deno.KvKey;
   counter: Deno.KvKey;
+  /** Where the index-paging anchor for a start index is kept. */
+  anchorKey(startIndex: number): Deno.KvKey;
   /** Loads records by id (missing ones skipped), in the given order. */
   load(ids: string[]): Promise<T[]>;
   id(item: T): string;
@@ -161,34 +163,7 @@ export async function query<T>(
     }
   }
   // Unfiltered and unsorted: stream in key order, using the maintained counter for the total.
-  if (!options.filter && !options.sortBy) {
-    const total = counterValue(await kv.get(source.counter));
-    const selector: Deno.KvListSelector = afterId
-      ? { prefix: source.prefix, start: [...source.prefix, afterId, ""] }
-      : { prefix: source.prefix };
-    const skip = afterId !== undefined || options.cursor !== undefined ? 0 : options.startIndex - 1;
-    const ids: string[] = [];
-    if (options.count > 0) {
-      const iter = kv.list({ ...selector }, {
-        limit: skip + options.count,
-        batchSize: Math.min(skip + options.count, 500),
-      });
-      let i = 0;
-      for await (const e of iter) {
-        if (i++ >= skip) ids.push(String(e.key.at(-1)));
-      }
-    }
-    const items = await source.load(ids);
-    const page: Page<T> = { totalResults: total, items };
-    if (options.cursor !== undefined && ids.length === options.count && ids.length > 0) {
-      const last = ids[ids.length - 1];
-      const more = await kv.list({ prefix: source.prefix, start: [...source.prefix, last, ""] }, {
-        limit: 1,
-      }).next();
-      if (!more.done) page.nextCursor = encodeCursor(last);
-    }
-    return page;
-  }
+  if (!options.filter && !options.sortBy) return await streamPage(kv, source, options, afterId);
   // Bounded scan.
   const all: T[] = [];
   let examined = 0;
@@ -209,6 +184,71 @@ export async function query<T>(
   }
   await flush();
   return paginate(source, all, options, afterId);
+}
+
+/** Where index paging resumes: the id at a position, valid while the collection size holds. */
+interface PageAnchor {
+  id: string;
+  total: number;
+}
+
+/** How long a page anchor is kept: an import pages through in minutes. */
+const ANCHOR_TTL_MS = 15 * 60_000;
+
+/**
+ * One page in key order. Index paging (`startIndex`) would have to skip every earlier key, making
+ * a full import O(n²); instead each page leaves an anchor (the id at the next start index) that
+ * the next page starts from, so paging the whole directory is O(n). An anchor is used only while
+ * the collection's size is unchanged; otherwise the page is found by skipping, exactly.
+ */
+async function streamPage<T>(
+  kv: Deno.Kv,
+  source: Source<T>,
+  options: ListOptions,
+  afterId: string | undefined,
+): Promise<Page<T>> {
+  const cursorMode = options.cursor !== undefined;
+  const anchorKey = !cursorMode && options.startIndex > 1
+    ? source.anchorKey(options.startIndex)
+    : null;
+  const [counter, anchor] = await kv.getMany<[unknown, PageAnchor]>([
+    source.counter,
+    anchorKey ?? source.counter,
+  ]);
+  const total = counterValue(counter);
+  let start: Deno.KvKey | undefined;
+  let skip = 0;
+  if (afterId !== undefined) start = [...source.prefix, afterId, ""];
+  else if (anchorKey && anchor.value && anchor.value.total === total) {
+    start = [...source.prefix, anchor.value.id];
+  } else if (!cursorMode) skip = options.startIndex - 1;
+  const ids: string[] = [];
+  let next: string | undefined;
+  if (options.count > 0 && skip < total + 1) {
+    const limit = skip + options.count + 1;
+    const selector: Deno.KvListSelector = start
+      ? { prefix: source.prefix, start }
+      : { prefix: source.prefix };
+    let i = 0;
+    for await (const e of kv.list(selector, { limit, batchSize: Math.min(limit, 500) })) {
+      if (i++ < skip) continue;
+      const id = String(e.key.at(-1));
+      if (ids.length < options.count) ids.push(id);
+      else next = id;
+    }
+  }
+  const items = await source.load(ids);
+  const page: Page<T> = { totalResults: total, items };
+  if (cursorMode && next !== undefined && ids.length) {
+    page.nextCursor = encodeCursor(ids[ids.length - 1]);
+  }
+  if (!cursorMode && next !== undefined) {
+    const anchorNext: PageAnchor = { id: next, total };
+    await kv.set(source.anchorKey(options.startIndex + options.count), anchorNext, {
+      expireIn: ANCHOR_TTL_MS,
+    }).catch(() => {/* an anchor is an optimisation; paging stays exact without it */});
+  }
+  return page;
 }
 
 function paginate<T>(

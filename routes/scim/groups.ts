@@ -105,6 +105,7 @@ export function groupSource(
     resourceType: "Group",
     prefix: keys.groups(tenantId, idpId),
     counter: keys.counter(tenantId, "groups", idpId),
+    anchorKey: (startIndex) => keys.pageAnchor(tenantId, "groups", idpId, startIndex),
     async load(ids) {
       const found = await getGroups(kv, tenantId, idpId, ids);
       if (withMembers) {

@@ -77,6 +77,7 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
     resourceType: "User",
     prefix: keys.idpUsers(tenantId, idpId),
     counter: keys.counter(tenantId, "idp_users", idpId),
+    anchorKey: (startIndex) => keys.pageAnchor(tenantId, "idp_users", idpId, startIndex),
     load: (ids) => getLinkedUsers(kv, tenantId, idpId, ids),
     id: (u) => u.link.userId,
     view: (u) => renderUser(u.link, u.versionstamp, location(c, u.link.userId)),
