@@ -327,3 +327,22 @@ Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", asy
   await group(t, "Reused");
   t.close();
 });
+
+Deno.test("DELETE /Users - a user in 100 groups leaves every one of them", async () => {
+  const t = await createTestApp();
+  const [u1] = await users(t, 1);
+  const groups: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const body = await expectScim(
+      await t.scim("POST", "/Groups", { displayName: `G${i}`, members: [{ value: u1 }] }),
+      201,
+    );
+    groups.push(String(body.id));
+  }
+  await expectScim(await t.scim("DELETE", `/Users/${u1}`), 204);
+  for (const g of groups) {
+    assert.deepEqual(await members(t, g), []);
+    assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
+  }
+  t.close();
+});

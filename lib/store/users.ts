@@ -491,8 +491,9 @@ export async function deleteUser(
     if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
       throw ScimError.preconditionFailed("The user changed since it was read");
     }
+    // One operation takes the first memberships (within KV's 100 checks); the rest follow.
     const memberships = await Array.fromAsync(
-      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: 400 }),
+      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
     );
     const op = kv.atomic().check(linkEntry).check(userEntry);
     op.delete(linkEntry.key);
@@ -532,7 +533,34 @@ export async function deleteUser(
       summary: "DELETE: user deprovisioned and unlinked from this IdP",
     });
     const res = await withLockRetry(() => op.commit());
-    if (res.ok) return;
+    if (res.ok) {
+      if (memberships.length === MEMBERSHIPS_PER_OP) await leaveAllGroups(kv, tenantId, userId);
+      return;
+    }
+  }
+  throw new ContentionError("user deletion");
+}
+
+/** Memberships removed in one atomic operation (each needs a check; KV allows 100). */
+const MEMBERSHIPS_PER_OP = 90;
+
+/** Removes every remaining membership of a user, in checked chunks (idempotent). */
+async function leaveAllGroups(kv: Deno.Kv, tenantId: string, userId: string): Promise<void> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS * 100;) {
+    const rows = await Array.fromAsync(
+      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
+    );
+    if (!rows.length) return;
+    const op = kv.atomic();
+    for (const m of rows) {
+      const groupId = String(m.key.at(-1));
+      op.check(m);
+      op.delete(m.key);
+      op.delete(keys.groupMember(tenantId, groupId, userId));
+      op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
+    }
+    const res = await withLockRetry(() => op.commit());
+    if (!res.ok) await backoff(++attempt);
   }
   throw new ContentionError("user deletion");
 }
