@@ -1,6 +1,6 @@
 /**
- * The root app: request ids, client address, tenant from Host, health endpoints, and the SCIM
- * sub-app at `/scim/v2/inbound/:idp`.
+ * The root app: request ids, client address, tenant from Host, health endpoints, the SCIM
+ * sub-app at `/scim/v2/inbound/:idp`, and the admin console at `/admin`.
  * @module
  */
 import { Hono } from "hono";
@@ -10,6 +10,7 @@ import { resolveTenant } from "../lib/http/tenant.ts";
 import { createScimApp, scimOnError } from "./scim/mod.ts";
 import { scimErrorResponse } from "../lib/http/scim.ts";
 import { ScimError } from "../lib/scim/errors.ts";
+import { createAdminApp } from "./admin/mod.tsx";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -103,6 +104,9 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
         ),
       ),
   );
+  // The admin console sets its own CSP and headers (routes/admin/mod.tsx); SCIM is untouched.
+  app.route("/admin", createAdminApp());
+  app.get("/", (c) => c.redirect("/admin"));
   app.notFound((c) => c.text("Not found", 404));
   return app;
 }

@@ -405,6 +405,22 @@ export async function startMirroringJob(
   return { job, started: true };
 }
 
+/**
+ * Takes over a running job whose heartbeat went stale (its process stopped): refreshes the
+ * heartbeat with a check, so exactly one caller resumes it. Returns the job when claimed.
+ */
+export async function claimStalledJob(
+  kv: Deno.Kv,
+  tenantId: string,
+): Promise<MirroringJob | null> {
+  const entry = await kv.get<MirroringJob>(keys.mirroringJob(tenantId));
+  const job = entry.value;
+  if (!job || job.state !== "running" || jobIsLive(job)) return null;
+  const claimed: MirroringJob = { ...job, heartbeat: new Date().toISOString() };
+  const res = await withLockRetry(() => kv.atomic().check(entry).set(entry.key, claimed).commit());
+  return res.ok ? claimed : null;
+}
+
 function sameCanonical(a: User, b: User): boolean {
   const strip = ({ updatedAt: _u, ...rest }: User) => JSON.stringify(rest);
   return strip(a) === strip(b);

@@ -1,0 +1,253 @@
+/**
+ * The Event Log: filters (IdP, type, user or group, time range) that rewrite the URL, so a
+ * filtered view is shareable and the back button returns to the previous one; paging with
+ * cursors; links to each event's detail and to the export. Without JavaScript the filters are a
+ * plain GET form and the pager plain links.
+ * @module
+ */
+import { useEffect, useState } from "preact/hooks";
+import type { AuditEvent } from "../lib/audit/events.ts";
+import { eventLabel, formatTime } from "./_format.ts";
+
+/** The filter fields, as they appear in the URL. */
+export interface EventFilters {
+  idp: string;
+  type: string;
+  target: string;
+  since: string;
+  until: string;
+}
+
+/** Props of {@linkcode EventLog}. */
+export interface EventLogProps {
+  events: AuditEvent[];
+  cursor?: string;
+  /** Whether this page is past the first (a cursor is in the URL). */
+  paged: boolean;
+  filters: EventFilters;
+  idps: { id: string; name: string }[];
+  types: readonly string[];
+  /** Shown instead of the table when the filters were refused (e.g. a bad time). */
+  error?: string;
+}
+
+const FIELDS = ["idp", "type", "target", "since", "until"] as const;
+
+/** The query string of a set of filters (and a cursor). */
+export function filterQuery(f: EventFilters, cursor?: string): string {
+  const p = new URLSearchParams();
+  for (const k of FIELDS) if (f[k]) p.set(k, f[k]);
+  if (cursor) p.set("cursor", cursor);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+function readLocation(): { filters: EventFilters; cursor?: string } {
+  const p = new URLSearchParams(location.search);
+  const filters = Object.fromEntries(FIELDS.map((k) => [k, p.get(k) ?? ""])) as unknown as
+    EventFilters;
+  return { filters, cursor: p.get("cursor") ?? undefined };
+}
+
+/** The Event Log table with its filters. */
+export default function EventLog(props: EventLogProps) {
+  const [filters, setFilters] = useState<EventFilters>(props.filters);
+  const [data, setData] = useState({
+    events: props.events,
+    cursor: props.cursor,
+    paged: props.paged,
+    error: props.error,
+  });
+  const [busy, setBusy] = useState(false);
+
+  async function load(f: EventFilters, cursor: string | undefined, push: boolean) {
+    setBusy(true);
+    const qs = filterQuery(f, cursor);
+    if (push) history.pushState(null, "", `/admin/events${qs}`);
+    try {
+      const res = await fetch(`/admin/api/events${qs}`, { headers: { accept: "application/json" } });
+      const body = await res.json() as {
+        events?: AuditEvent[];
+        cursor?: string;
+        error?: string;
+      };
+      setData({
+        events: body.events ?? [],
+        cursor: body.cursor,
+        paged: !!cursor,
+        error: res.ok ? undefined : body.error ?? `Error ${res.status}`,
+      });
+    } catch {
+      setData((d) => ({ ...d, error: "Weft could not be reached. Try again." }));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  useEffect(() => {
+    const onPop = () => {
+      const { filters: f, cursor } = readLocation();
+      setFilters(f);
+      load(f, cursor, false);
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  function change(name: keyof EventFilters, value: string, apply: boolean) {
+    const next = { ...filters, [name]: value };
+    setFilters(next);
+    if (apply) load(next, undefined, true);
+  }
+
+  const field = (name: keyof EventFilters) => ({
+    id: `filter-${name}`,
+    name,
+    value: filters[name],
+  });
+  const qs = filterQuery(filters);
+  const exportQs = qs ? `${qs}&` : "?";
+
+  return (
+    <div>
+      <form
+        method="get"
+        action="/admin/events"
+        class="filters"
+        role="search"
+        aria-label="Filter events"
+        onSubmit={(e) => {
+          e.preventDefault();
+          load(filters, undefined, true);
+        }}
+      >
+        <div class="field">
+          <label for="filter-idp">Identity provider</label>
+          <select
+            {...field("idp")}
+            onChange={(e) => change("idp", (e.target as HTMLSelectElement).value, true)}
+          >
+            <option value="">All</option>
+            {props.idps.map((i) => <option key={i.id} value={i.id}>{i.name}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-type">Event type</label>
+          <select
+            {...field("type")}
+            onChange={(e) => change("type", (e.target as HTMLSelectElement).value, true)}
+          >
+            <option value="">All</option>
+            {props.types.map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-target">User or group</label>
+          <input
+            {...field("target")}
+            type="search"
+            placeholder="id or userName"
+            onInput={(e) => change("target", (e.target as HTMLInputElement).value, false)}
+          />
+        </div>
+        <div class="field">
+          <label for="filter-since">From (UTC)</label>
+          <input
+            {...field("since")}
+            type="datetime-local"
+            onChange={(e) => change("since", (e.target as HTMLInputElement).value, true)}
+          />
+        </div>
+        <div class="field">
+          <label for="filter-until">Until (UTC)</label>
+          <input
+            {...field("until")}
+            type="datetime-local"
+            onChange={(e) => change("until", (e.target as HTMLInputElement).value, true)}
+          />
+        </div>
+        <div class="field buttons">
+          <button type="submit" class="button primary">Apply</button>
+          <a class="button" href="/admin/events">Clear</a>
+        </div>
+      </form>
+      <p class="toolbar">
+        <span aria-live="polite" class="muted">{busy ? "Loading…" : ""}</span>
+        <span>
+          Export: <a href={`/admin/events/export${exportQs}format=csv`}>CSV</a>
+          {" · "}
+          <a href={`/admin/events/export${exportQs}format=jsonl`}>JSON Lines</a>
+        </span>
+      </p>
+      {data.error
+        ? <p class="error" role="alert">{data.error}</p>
+        : data.events.length === 0
+        ? <p class="empty">No events match these filters.</p>
+        : (
+          <table class="table" aria-busy={busy ? "true" : "false"}>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Type</th>
+                <th scope="col">IdP</th>
+                <th scope="col">Target</th>
+                <th scope="col">Summary</th>
+                <th scope="col">Actor</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.events.map((e) => (
+                <tr key={e.id} data-event-type={e.type}>
+                  <td class="nowrap">
+                    <a href={`/admin/events/${e.id}`}>{formatTime(e.at, true)}</a>
+                  </td>
+                  <td>
+                    <span class={`badge type-${e.type.split("_")[1] ?? "other"}`}>
+                      {eventLabel(e.type)}
+                    </span>
+                  </td>
+                  <td>{props.idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
+                  <td>
+                    {e.target?.kind === "user"
+                      ? <a href={`/admin/users/${e.target.id}`}>user {e.target.id.slice(0, 8)}</a>
+                      : e.target?.kind === "group"
+                      ? <a href={`/admin/groups/${e.idpId}/${e.target.id}`}>group {e.target.id.slice(0, 8)}</a>
+                      : e.target
+                      ? `${e.target.kind} ${e.target.id}`
+                      : "—"}
+                  </td>
+                  <td>{e.summary}</td>
+                  <td class="muted">{e.actor}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      <nav class="pager" aria-label="Event pages">
+        {data.paged && (
+          <a
+            href={`/admin/events${qs}`}
+            onClick={(ev) => {
+              ev.preventDefault();
+              load(filters, undefined, true);
+            }}
+          >
+            ← Newest
+          </a>
+        )}
+        {data.cursor && (
+          <a
+            href={`/admin/events${filterQuery(filters, data.cursor)}`}
+            rel="next"
+            onClick={(ev) => {
+              ev.preventDefault();
+              load(filters, data.cursor, true);
+            }}
+          >
+            Older →
+          </a>
+        )}
+      </nav>
+    </div>
+  );
+}

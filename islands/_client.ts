@@ -1,0 +1,14 @@
+/**
+ * Browser entry (bundled to `static/islands/islands.js`): hydrates every island the server
+ * marked, with the props from its `data-props` attribute.
+ * @module
+ */
+import { h, hydrate } from "preact";
+import { ISLANDS } from "./_registry.ts";
+
+for (const el of document.querySelectorAll<HTMLElement>("[data-island]")) {
+  const component = ISLANDS[el.dataset.island ?? ""];
+  if (!component) continue;
+  const props = JSON.parse(el.dataset.props ?? "{}") as Record<string, unknown>;
+  hydrate(h(component, props as never), el);
+}

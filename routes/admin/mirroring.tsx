@@ -1,0 +1,358 @@
+/**
+ * Attribute mirroring settings: which SCIM attribute (core, enterprise or custom, by path) feeds
+ * which canonical field, each rule enabled or not; a preview of a configuration on a sample user;
+ * and "re-apply to all users" as a resumable background job with progress.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { z } from "zod";
+import {
+  type AdminEnv,
+  actorOf,
+  assertSuperAdmin,
+  canManage,
+  FLASH,
+  page,
+  readForm,
+  seeOther,
+  signedIn,
+  tenantOf,
+} from "./_shared.tsx";
+import { Csrf, Empty, Notice } from "../../components/ui.tsx";
+import { Island } from "../../lib/http/render.tsx";
+import ReapplyProgress from "../../islands/ReapplyProgress.tsx";
+import { getMirroring, MirroringSchema, setMirroring } from "../../lib/store/mirroring.ts";
+import type { MirroringConfig, MirrorRule, User } from "../../lib/store/types.ts";
+import {
+  claimStalledJob,
+  getMirroringJob,
+  jobIsLive,
+  listDirectoryUsers,
+  previewMirroring,
+  runMirroringJob,
+  startMirroringJob,
+} from "../../lib/store/directory.ts";
+import { getLinkedUser } from "../../lib/store/users.ts";
+import { ENTERPRISE_USER_SCHEMA } from "../../lib/scim/urns.ts";
+
+/** `/admin/settings/mirroring`. */
+export const mirroring = new Hono<AdminEnv>();
+
+const BLANK_ROWS = 2;
+const MAX_ROWS = 50;
+
+/** Reads the rule rows of the settings form (`field_N`, `sources_N`, `enabled_N`, `remove_N`). */
+export function rulesFromForm(form: Record<string, string | string[]>): { rules: MirrorRule[] } {
+  const one = (k: string) => {
+    const v = form[k];
+    return Array.isArray(v) ? v[0] ?? "" : v ?? "";
+  };
+  const rules: MirrorRule[] = [];
+  for (let i = 0; i < MAX_ROWS + BLANK_ROWS; i++) {
+    const field = one(`field_${i}`).trim();
+    const sources = one(`sources_${i}`).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    if (!field && sources.length === 0) continue;
+    if (one(`remove_${i}`) === "on") continue;
+    rules.push({ field, sources, enabled: one(`enabled_${i}`) === "on" });
+  }
+  return { rules };
+}
+
+interface Preview {
+  user: User;
+  derived: User;
+  idpName?: string;
+}
+
+async function samplePreview(
+  c: Context<AdminEnv>,
+  config: MirroringConfig,
+  sample: string | undefined,
+): Promise<Preview | null> {
+  const tenant = tenantOf(c);
+  const { kv } = c.get("deps");
+  const found = await listDirectoryUsers(kv, tenant.id, { q: sample || undefined, limit: 1 });
+  const user = found.users[0];
+  if (!user) return null;
+  const link = await getLinkedUser(kv, tenant.id, user.sourceIdpId, user.id);
+  if (!link) return null;
+  return { user, derived: previewMirroring(tenant.id, link.link, config, user) };
+}
+
+function valueOf(u: User, field: string): string | undefined {
+  return field in u.custom ? u.custom[field] : (u as unknown as Record<string, unknown>)[field] as
+    | string
+    | undefined;
+}
+
+function PreviewTable({ preview, config }: { preview: Preview; config: MirroringConfig }) {
+  const fields = [...new Set([...config.rules.map((r) => r.field), ...Object.keys(preview.user.custom)])];
+  return (
+    <table class="table" id="preview">
+      <caption>
+        Preview on <a href={`/admin/users/${preview.user.id}/attributes`}>{preview.user.userName}</a>
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Field</th>
+          <th scope="col">Now</th>
+          <th scope="col">With this configuration</th>
+          <th scope="col">From</th>
+        </tr>
+      </thead>
+      <tbody>
+        {fields.map((f) => {
+          const now = valueOf(preview.user, f);
+          const next = valueOf(preview.derived, f);
+          return (
+            <tr key={f} class={now !== next ? "changed" : undefined}>
+              <th scope="row">{f}</th>
+              <td>{now ?? <span class="muted">—</span>}</td>
+              <td>
+                {next ?? <span class="muted">—</span>}
+                {now !== next && <span class="badge warn">changes</span>}
+              </td>
+              <td>
+                {preview.derived.mirroredFrom[f]
+                  ? <code>{preview.derived.mirroredFrom[f]}</code>
+                  : <span class="muted">no value</span>}
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function SettingsPage(
+  { config, csrf, manage, errors, preview, sample, notice, job }: {
+    config: MirroringConfig;
+    csrf: string;
+    manage: boolean;
+    errors?: string[];
+    preview: Preview | null;
+    sample?: string;
+    notice?: string;
+    job: Awaited<ReturnType<typeof getMirroringJob>>;
+  },
+) {
+  const rows = [
+    ...config.rules,
+    ...Array.from({ length: manage ? BLANK_ROWS : 0 }, () => ({
+      field: "",
+      sources: [],
+      enabled: true,
+    })),
+  ];
+  return (
+    <>
+      {notice && <Notice tone="ok">{notice}</Notice>}
+      {errors && errors.length > 0 && (
+        <Notice tone="bad">
+          <p>The configuration was not saved:</p>
+          <ul>{errors.map((e) => <li key={e}>{e}</li>)}</ul>
+        </Notice>
+      )}
+      <p class="hint">
+        Everything an IdP sends stays on the user's IdP attribute row. These rules decide which of
+        those attributes become the user's canonical fields: the first source path with a value
+        wins. Paths are SCIM attribute paths: core (<code>name.givenName</code>,{" "}
+        <code>emails[type eq "work"].value</code>), enterprise (<code>
+          {ENTERPRISE_USER_SCHEMA}:department
+        </code>) or any custom extension URN.
+      </p>
+      <form method="post" action="/admin/settings/mirroring" id="mirroring-form">
+        <Csrf token={csrf} />
+        <fieldset disabled={!manage}>
+          <legend class="visually-hidden">Mirroring rules</legend>
+          <table class="table rules">
+            <thead>
+              <tr>
+                <th scope="col">Canonical field</th>
+                <th scope="col">← SCIM attribute paths (one per line, first with a value wins)</th>
+                <th scope="col">Enabled</th>
+                {manage && <th scope="col">Remove</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r, i) => (
+                <tr key={i}>
+                  <td>
+                    <label class="visually-hidden" for={`field_${i}`}>Field of rule {i + 1}</label>
+                    <input id={`field_${i}`} name={`field_${i}`} value={r.field} maxLength={64} placeholder={r.field ? undefined : "new field"} />
+                  </td>
+                  <td>
+                    <label class="visually-hidden" for={`sources_${i}`}>Sources of rule {i + 1}</label>
+                    <textarea id={`sources_${i}`} name={`sources_${i}`} rows={Math.max(1, r.sources.length)}>
+                      {r.sources.join("\n")}
+                    </textarea>
+                  </td>
+                  <td>
+                    <input
+                      type="checkbox"
+                      id={`enabled_${i}`}
+                      name={`enabled_${i}`}
+                      checked={r.enabled}
+                      aria-label={`Rule ${i + 1} enabled`}
+                    />
+                  </td>
+                  {manage && (
+                    <td>
+                      <input type="checkbox" id={`remove_${i}`} name={`remove_${i}`} aria-label={`Remove rule ${i + 1}`} />
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {manage && (
+            <div class="actions">
+              <button type="submit" class="button" formaction="/admin/settings/mirroring/preview">
+                Preview on the sample user
+              </button>
+              <button type="submit" class="button primary">Save</button>
+            </div>
+          )}
+        </fieldset>
+        <input type="hidden" name="sample" value={sample} />
+      </form>
+      <section aria-labelledby="preview-h">
+        <h2 id="preview-h">Preview</h2>
+        <form method="get" action="/admin/settings/mirroring" class="filters" aria-label="Sample user">
+          <div class="field grow">
+            <label for="sample">Sample user</label>
+            <input
+              id="sample"
+              name="sample"
+              type="search"
+              value={sample}
+              placeholder="userName or email (the first user when empty)"
+            />
+          </div>
+          <div class="field buttons">
+            <button type="submit" class="button">Preview the saved configuration</button>
+          </div>
+        </form>
+        {preview
+          ? <PreviewTable preview={preview} config={config} />
+          : <Empty>No user to preview on yet.</Empty>}
+      </section>
+      <section aria-labelledby="reapply-h">
+        <h2 id="reapply-h">Re-apply to all users</h2>
+        <p class="hint">
+          New pushes use the saved configuration at once. Re-applying updates the canonical fields of
+          every existing user from what their IdP last sent.
+        </p>
+        <Island name="ReapplyProgress" component={ReapplyProgress} props={{ job }} />
+        {manage && (
+          <form method="post" action="/admin/settings/mirroring/reapply">
+            <Csrf token={csrf} />
+            <button type="submit" class="button" disabled={jobIsLive(job)}>
+              Re-apply to all users
+            </button>
+          </form>
+        )}
+      </section>
+    </>
+  );
+}
+
+const Sample = z.object({ sample: z.string().max(254).optional(), done: z.string().optional() });
+
+mirroring.get("/", async (c) => {
+  const tenant = tenantOf(c);
+  const { kv } = c.get("deps");
+  const q = Sample.parse(c.req.query());
+  const config = await getMirroring(kv, tenant.id);
+  const [preview, job] = await Promise.all([
+    samplePreview(c, config, q.sample),
+    getMirroringJob(kv, tenant.id),
+  ]);
+  return page(c, { title: "Attribute mirroring", section: "mirroring" }, (
+    <SettingsPage
+      config={config}
+      csrf={signedIn(c).session.csrf}
+      manage={canManage(c)}
+      preview={preview}
+      sample={q.sample}
+      notice={FLASH[q.done ?? ""]}
+      job={job}
+    />
+  ));
+});
+
+function zodMessages(error: z.ZodError, rules: MirrorRule[]): string[] {
+  return error.issues.map((i) => {
+    const [, index, part] = i.path;
+    const rule = typeof index === "number" ? rules[index] : undefined;
+    const where = rule ? `Rule “${rule.field || `#${Number(index) + 1}`}”${part ? ` (${String(part)})` : ""}` : "Rules";
+    return `${where}: ${i.message}`;
+  });
+}
+
+async function editedPage(c: Context<AdminEnv>, save: boolean): Promise<Response> {
+  assertSuperAdmin(c, "change attribute mirroring");
+  const tenant = tenantOf(c);
+  const { kv } = c.get("deps");
+  const form = await readForm(c);
+  const input = rulesFromForm(form);
+  const sample = typeof form.sample === "string" ? form.sample.slice(0, 254) : undefined;
+  const parsed = MirroringSchema.safeParse(input);
+  if (parsed.success && save) {
+    await setMirroring(kv, tenant.id, parsed.data, actorOf(c));
+    return seeOther(`/admin/settings/mirroring?done=mirroring-saved${sample ? `&sample=${encodeURIComponent(sample)}` : ""}`);
+  }
+  const config = parsed.success ? parsed.data : input;
+  const [preview, job] = await Promise.all([
+    parsed.success ? samplePreview(c, config, sample) : Promise.resolve(null),
+    getMirroringJob(kv, tenant.id),
+  ]);
+  return page(c, {
+    title: "Attribute mirroring",
+    section: "mirroring",
+    status: parsed.success ? 200 : 400,
+  }, (
+    <SettingsPage
+      config={config}
+      csrf={signedIn(c).session.csrf}
+      manage
+      errors={parsed.success ? undefined : zodMessages(parsed.error, input.rules)}
+      preview={preview}
+      sample={sample}
+      notice={parsed.success ? "Preview of the edited configuration: not saved yet." : undefined}
+      job={job}
+    />
+  ));
+}
+
+mirroring.post("/", (c) => editedPage(c, true));
+mirroring.post("/preview", (c) => editedPage(c, false));
+
+mirroring.post("/reapply", async (c) => {
+  assertSuperAdmin(c, "re-apply attribute mirroring");
+  const tenant = tenantOf(c);
+  const { kv, log } = c.get("deps");
+  const { job, started } = await startMirroringJob(kv, tenant.id, actorOf(c));
+  if (started) {
+    // Runs on after the response; progress is in KV, and a stalled job resumes on the next read.
+    runMirroringJob(kv, tenant.id, job.id).catch((error) =>
+      log.log("error", "mirroring re-apply failed", { error: String(error) })
+    );
+  }
+  return seeOther("/admin/settings/mirroring?done=reapply-started");
+});
+
+/** Resumes a job whose process stopped (stale heartbeat); called by the status endpoint. */
+export async function resumeStalledJob(c: Context<AdminEnv>) {
+  const tenant = tenantOf(c);
+  const { kv, log } = c.get("deps");
+  const claimed = await claimStalledJob(kv, tenant.id);
+  if (claimed) {
+    runMirroringJob(kv, tenant.id, claimed.id).catch((error) =>
+      log.log("error", "mirroring re-apply failed", { error: String(error) })
+    );
+  }
+  return claimed ?? await getMirroringJob(kv, tenant.id);
+}

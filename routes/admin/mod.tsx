@@ -1,0 +1,177 @@
+/**
+ * The admin console, a Hono sub-app mounted at `/admin` (architecture §8): strict security
+ * headers and a CSP without inline script on every response, the session read from its signed
+ * cookie, CSRF refusal of cross-origin or token-less state changes, role guards, HTML error
+ * pages, static assets, and the console's pages and JSON endpoints.
+ * @module
+ */
+import { Hono } from "hono";
+import { getCookie } from "hono/cookie";
+import type { Context, Next } from "hono";
+import { readSession, sessionCookieName } from "../../lib/auth/sessions.ts";
+import { type AdminEnv, HttpError, page } from "./_shared.tsx";
+import { assets } from "./assets.ts";
+import { auth } from "./auth.tsx";
+import { dashboard } from "./dashboard.tsx";
+import { idps } from "./idps.tsx";
+import { users } from "./users.tsx";
+import { groups } from "./groups.tsx";
+import { mirroring } from "./mirroring.tsx";
+import { events } from "./events.tsx";
+import { admins } from "./admins.tsx";
+import { api } from "./api.ts";
+
+/** The console's Content-Security-Policy: only Weft's own files, no inline script or style. */
+export const ADMIN_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Paths that work without a session. */
+const PUBLIC = /^\/admin\/(signin|setup\/[^/]+|assets\/[^/]+)$/;
+
+function isSecure(c: Context<AdminEnv>): boolean {
+  return c.get("origin").startsWith("https:");
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** Whether a state-changing request comes from this console's own origin. */
+function sameOrigin(c: Context<AdminEnv>): boolean {
+  const origin = c.req.header("origin");
+  if (origin) return origin === c.get("origin");
+  // Browsers send Origin on every POST; without it, accept only a same-origin fetch.
+  return c.req.header("sec-fetch-site") === "same-origin";
+}
+
+async function csrfTokenOf(c: Context<AdminEnv>): Promise<string> {
+  const header = c.req.header("x-csrf-token");
+  if (header) return header;
+  const type = c.req.header("content-type") ?? "";
+  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
+    const value = (await c.req.parseBody())["_csrf"];
+    return typeof value === "string" ? value : "";
+  }
+  return "";
+}
+
+/** Builds the console sub-app. */
+export function createAdminApp(): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) {
+      const wantsJson = c.req.path.startsWith("/admin/api/");
+      if (wantsJson) return c.json({ error: error.message }, error.status);
+      return page(c, { title: titleOf(error.status), status: error.status }, errorBody(error));
+    }
+    const deps = c.get("deps");
+    deps.log.log("error", "admin handler failed", {
+      requestId: c.get("requestId"),
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return page(
+      c,
+      { title: "Something went wrong", status: 500 },
+      errorBody(new HttpError(500, `Internal error (request ${c.get("requestId")})`)),
+    );
+  });
+
+  // Headers for every console response, pages and errors alike.
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("content-security-policy", ADMIN_CSP);
+    c.header("referrer-policy", "same-origin");
+    c.header("x-content-type-options", "nosniff");
+    c.header("x-frame-options", "DENY");
+    c.header("cross-origin-opener-policy", "same-origin");
+    c.header("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()");
+    if (isSecure(c)) c.header("strict-transport-security", "max-age=31536000");
+  });
+
+  app.route("/assets", assets);
+
+  // Tenant, session and CSRF.
+  app.use("*", async (c: Context<AdminEnv>, next: Next) => {
+    c.set("session", null);
+    c.set("admin", null);
+    const tenant = c.get("tenant");
+    if (!tenant) throw new HttpError(404, "No tenant is served at this host");
+    const jwt = getCookie(c, sessionCookieName(isSecure(c)));
+    const found = await readSession(c.get("deps").kv, tenant.id, jwt);
+    if (found) {
+      c.set("session", found.session);
+      c.set("admin", found.admin);
+    }
+    if (!SAFE_METHODS.has(c.req.method)) {
+      if (!sameOrigin(c)) {
+        throw new HttpError(403, "Request refused: it did not come from this console's origin");
+      }
+      if (found && !timingSafeEqual(await csrfTokenOf(c), found.session.csrf)) {
+        throw new HttpError(403, "Request refused: the form's security token is missing or stale");
+      }
+    }
+    if (!found && !PUBLIC.test(c.req.path)) {
+      if (c.req.path.startsWith("/admin/api/")) {
+        return c.json({ error: "Your session has ended: sign in again" }, 401);
+      }
+      if (!SAFE_METHODS.has(c.req.method)) {
+        throw new HttpError(403, "Your session has ended: sign in again");
+      }
+      const next = new URL(c.req.url);
+      return c.redirect(`/admin/signin?next=${encodeURIComponent(next.pathname + next.search)}`);
+    }
+    await next();
+  });
+
+  app.route("/", auth);
+  app.route("/", dashboard);
+  app.route("/idps", idps);
+  app.route("/users", users);
+  app.route("/groups", groups);
+  app.route("/settings/mirroring", mirroring);
+  app.route("/events", events);
+  app.route("/admins", admins);
+  app.route("/api", api);
+  app.all("*", () => {
+    throw new HttpError(404, "There is no console page here");
+  });
+  return app;
+}
+
+function titleOf(status: number): string {
+  return status === 404
+    ? "Not found"
+    : status === 403
+    ? "Not allowed"
+    : status === 429
+    ? "Too many attempts"
+    : status >= 500
+    ? "Something went wrong"
+    : "Cannot do that";
+}
+
+function errorBody(error: HttpError) {
+  return (
+    <div class="notice bad" role="alert">
+      <p>{error.message}</p>
+      <p>
+        <a href="/admin">Back to the dashboard</a>
+      </p>
+    </div>
+  );
+}

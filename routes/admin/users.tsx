@@ -1,0 +1,421 @@
+/**
+ * Users: the list (search by userName or email prefix, status and IdP filters, cursor paging)
+ * and the user's page with tabs: Profile (canonical fields and where each is mirrored from),
+ * IdP Attributes (everything each IdP sent), Groups and Events.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { z } from "zod";
+import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.tsx";
+import { Badge, Empty, Pager, Tabs, Time } from "../../components/ui.tsx";
+import { listIdps } from "../../lib/store/tenants.ts";
+import { getUser } from "../../lib/store/users.ts";
+import { CORE_FIELDS } from "../../lib/store/mirroring.ts";
+import { selectValues } from "../../lib/scim/patch.ts";
+import {
+  groupsOfUser,
+  idpRowsOfUser,
+  listDirectoryUsers,
+  type UserListQuery,
+} from "../../lib/store/directory.ts";
+import { listEvents } from "../../lib/audit/events.ts";
+import type { Idp, IdpUser, User } from "../../lib/store/types.ts";
+import { eventLabel } from "../../islands/_format.ts";
+
+/** `/admin/users`. */
+export const users = new Hono<AdminEnv>();
+
+const ListQuery = z.object({
+  q: z.string().max(200).optional(),
+  status: z.enum(["", "active", "deactivated"]).optional(),
+  idp: z.string().max(64).optional(),
+  cursor: z.string().max(2000).optional(),
+});
+
+function query(params: Record<string, string | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+function StatusBadge({ status }: { status: User["status"] }) {
+  return status === "active" ? <Badge tone="ok">active</Badge> : <Badge tone="warn">deactivated</Badge>;
+}
+
+users.get("/", async (c) => {
+  const tenant = tenantOf(c);
+  const { kv } = c.get("deps");
+  const f = parseInput(ListQuery, c.req.query());
+  const idps = await listIdps(kv, tenant.id);
+  const q: UserListQuery = {
+    q: f.q,
+    status: f.status || undefined,
+    idpId: f.idp || undefined,
+    cursor: f.cursor,
+  };
+  const result = await listDirectoryUsers(kv, tenant.id, q);
+  const names = new Map(idps.map((i) => [i.id, i.name]));
+  const keep = { q: f.q, status: f.status, idp: f.idp };
+  return page(c, { title: "Users", section: "users" }, (
+    <>
+      <form method="get" action="/admin/users" class="filters" role="search" aria-label="Find users">
+        <div class="field grow">
+          <label for="q">Search</label>
+          <input
+            id="q"
+            name="q"
+            type="search"
+            value={f.q}
+            placeholder="userName or email starts with…"
+          />
+        </div>
+        <div class="field">
+          <label for="status">Status</label>
+          <select id="status" name="status">
+            <option value="">Any</option>
+            <option value="active" selected={f.status === "active"}>Active</option>
+            <option value="deactivated" selected={f.status === "deactivated"}>Deactivated</option>
+          </select>
+        </div>
+        <div class="field">
+          <label for="idp">Identity provider</label>
+          <select id="idp" name="idp">
+            <option value="">Any</option>
+            {idps.map((i) => <option key={i.id} value={i.id} selected={f.idp === i.id}>{i.name}</option>)}
+          </select>
+        </div>
+        <div class="field buttons">
+          <button type="submit" class="button primary">Search</button>
+        </div>
+      </form>
+      {result.users.length === 0
+        ? (
+          <Empty>
+            {result.partial ? "No match in this stretch of the directory." : "No users match."}
+          </Empty>
+        )
+        : (
+          <table class="table" id="users">
+            <thead>
+              <tr>
+                <th scope="col">userName</th>
+                <th scope="col">Name</th>
+                <th scope="col">Email</th>
+                <th scope="col">Status</th>
+                <th scope="col">Source IdP</th>
+                <th scope="col">Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {result.users.map((u) => (
+                <tr key={u.id}>
+                  <td>
+                    <a href={`/admin/users/${u.id}`}>{u.userName}</a>
+                  </td>
+                  <td>{u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}</td>
+                  <td>{u.email ?? "—"}</td>
+                  <td>
+                    <StatusBadge status={u.status} />
+                  </td>
+                  <td>{names.get(u.sourceIdpId) ?? u.sourceIdpId}</td>
+                  <td>
+                    <Time iso={u.updatedAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      {result.partial && (
+        <p class="muted">Only part of the directory was examined for this page: continue below.</p>
+      )}
+      <Pager
+        label="User pages"
+        first={f.cursor ? `/admin/users${query(keep)}` : undefined}
+        next={result.cursor ? `/admin/users${query({ ...keep, cursor: result.cursor })}` : undefined}
+      />
+    </>
+  ));
+});
+
+async function userOf(c: Context<AdminEnv>): Promise<{ user: User; idps: Idp[] }> {
+  const tenant = tenantOf(c);
+  const { kv } = c.get("deps");
+  const user = await getUser(kv, tenant.id, c.req.param("id") ?? "");
+  if (!user) throw new HttpError(404, "This user does not exist in this tenant");
+  return { user, idps: await listIdps(kv, tenant.id) };
+}
+
+function UserTabs({ user, current }: { user: User; current: string }) {
+  const base = `/admin/users/${user.id}`;
+  return (
+    <Tabs
+      label="User sections"
+      current={current}
+      tabs={[
+        { id: "profile", href: base, label: "Profile" },
+        { id: "attributes", href: `${base}/attributes`, label: "IdP Attributes" },
+        { id: "groups", href: `${base}/groups`, label: "Groups" },
+        { id: "events", href: `${base}/events`, label: "Events" },
+      ]}
+    />
+  );
+}
+
+function userTitle(user: User): string {
+  return user.displayName || user.userName || user.id;
+}
+
+users.get("/:id", async (c) => {
+  const { user, idps } = await userOf(c);
+  const source = idps.find((i) => i.id === user.sourceIdpId);
+  const fields: [string, string | undefined][] = [
+    ...CORE_FIELDS.map((f) => [f, user[f]] as [string, string | undefined]),
+    ...Object.entries(user.custom),
+  ];
+  return page(c, { title: userTitle(user), section: "users" }, (
+    <>
+      <UserTabs user={user} current="profile" />
+      <p>
+        <StatusBadge status={user.status} /> Source IdP:{" "}
+        {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
+      </p>
+      <table class="table" id="profile">
+        <caption>Canonical fields</caption>
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">Value</th>
+            <th scope="col">Mirrored from</th>
+          </tr>
+        </thead>
+        <tbody>
+          {fields.map(([name, value]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              <td>{value ?? <span class="muted">—</span>}</td>
+              <td>
+                {user.mirroredFrom[name]
+                  ? (
+                    <>
+                      <code>{user.mirroredFrom[name]}</code>{" "}
+                      <span class="muted">({source?.name ?? user.sourceIdpId})</span>
+                    </>
+                  )
+                  : <span class="muted">not mirrored</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <dl class="details">
+        <dt>Weft id (SCIM id)</dt>
+        <dd>
+          <code>{user.id}</code>
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <Time iso={user.createdAt} />
+        </dd>
+        <dt>Updated</dt>
+        <dd>
+          <Time iso={user.updatedAt} />
+        </dd>
+      </dl>
+    </>
+  ));
+});
+
+/** Every leaf of a SCIM resource as `[path, value]` rows. */
+export function flattenResource(value: unknown, path = ""): [string, string][] {
+  if (value === null || value === undefined) return [[path, String(value)]];
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [[path, "[]"]];
+    return value.flatMap((v, i) => flattenResource(v, `${path}[${i}]`));
+  }
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return [[path, "{}"]];
+    return entries.flatMap(([k, v]) => flattenResource(v, path ? `${path}.${k}` : k));
+  }
+  return [[path, String(value)]];
+}
+
+/** The attribute a leaf path or source path starts with (an extension's URN counts as one). */
+function topOf(path: string): string {
+  const p = path.toLowerCase();
+  if (!p.startsWith("urn:")) return p.split(/[.[]/)[0];
+  const i = p.lastIndexOf(":");
+  return `${p.slice(0, i)}:${p.slice(i + 1).split(/[.[]/)[0]}`;
+}
+
+/** For the source IdP's row: which leaves fed which canonical field. */
+function mirroredLeaves(user: User, link: IdpUser): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (link.idpId !== user.sourceIdpId) return out;
+  const leaves = flattenResource(link.resource);
+  for (const [field, source] of Object.entries(user.mirroredFrom)) {
+    const value = (CORE_FIELDS as readonly string[]).includes(field)
+      ? (user as unknown as Record<string, string | undefined>)[field]
+      : user.custom[field];
+    if (value === undefined) continue;
+    if (source.toLowerCase() === "externalid") {
+      out.set("externalId", [...(out.get("externalId") ?? []), field]);
+      continue;
+    }
+    // The leaf holding the mirrored value under the source's attribute.
+    const values = selectValues(link.resource, source, "User").map(String);
+    if (!values.includes(value)) continue;
+    const top = source.toLowerCase().startsWith("urn:")
+      ? source.slice(0, source.lastIndexOf(":")).toLowerCase()
+      : topOf(source);
+    const leaf = leaves.find(([p, v]) => v === value && topOf(p) === top);
+    if (leaf) out.set(leaf[0], [...(out.get(leaf[0]) ?? []), field]);
+  }
+  return out;
+}
+
+users.get("/:id/attributes", async (c) => {
+  const { user, idps } = await userOf(c);
+  const rows = await idpRowsOfUser(c.get("deps").kv, tenantOf(c).id, user.id, idps);
+  return page(c, { title: userTitle(user), section: "users" }, (
+    <>
+      <UserTabs user={user} current="attributes" />
+      {rows.length === 0 && <Empty>No IdP holds this user any more (deleted by its IdP).</Empty>}
+      {rows.map((row) => {
+        const idp = idps.find((i) => i.id === row.idpId);
+        const mirrored = mirroredLeaves(user, row);
+        const leaves = flattenResource(row.resource);
+        return (
+          <section key={row.idpId} class="card idp-row" data-idp={row.idpId}>
+            <h2>
+              {idp?.name ?? row.idpId}{" "}
+              {row.idpId === user.sourceIdpId && <Badge tone="info">source</Badge>}{" "}
+              {row.active ? <Badge tone="ok">active</Badge> : <Badge tone="warn">inactive</Badge>}
+            </h2>
+            <dl class="details">
+              <dt>externalId</dt>
+              <dd>
+                {row.externalId ? <code>{row.externalId}</code> : <span class="muted">none sent</span>}
+                {mirrored.has("externalId") && (
+                  <Badge tone="info">mirrored → {mirrored.get("externalId")!.join(", ")}</Badge>
+                )}
+              </dd>
+              <dt>Last received</dt>
+              <dd>
+                <Time iso={row.receivedAt} seconds />
+              </dd>
+              <dt>First received</dt>
+              <dd>
+                <Time iso={row.created} />
+              </dd>
+            </dl>
+            <table class="table attributes">
+              <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Attribute</th>
+                  <th scope="col">Value</th>
+                  <th scope="col">Mirrored</th>
+                </tr>
+              </thead>
+              <tbody>
+                {leaves.map(([path, value]) => (
+                  <tr key={path}>
+                    <th scope="row">
+                      <code>{path}</code>
+                    </th>
+                    <td class="value">{value}</td>
+                    <td>
+                      {mirrored.has(path) && (
+                        <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        );
+      })}
+    </>
+  ));
+});
+
+users.get("/:id/groups", async (c) => {
+  const { user, idps } = await userOf(c);
+  const groups = await groupsOfUser(c.get("deps").kv, tenantOf(c).id, user.id, idps);
+  return page(c, { title: userTitle(user), section: "users" }, (
+    <>
+      <UserTabs user={user} current="groups" />
+      {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
+        <table class="table">
+          <thead>
+            <tr>
+              <th scope="col">Group</th>
+              <th scope="col">IdP</th>
+              <th scope="col">externalId</th>
+            </tr>
+          </thead>
+          <tbody>
+            {groups.map((g) => (
+              <tr key={g.id}>
+                <td>
+                  <a href={`/admin/groups/${g.idpId}/${g.id}`}>{g.displayName}</a>
+                </td>
+                <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
+                <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  ));
+});
+
+users.get("/:id/events", async (c) => {
+  const { user, idps } = await userOf(c);
+  const { events } = await listEvents(c.get("deps").kv, tenantOf(c).id, {
+    targetId: user.id,
+    limit: 100,
+  });
+  return page(c, { title: userTitle(user), section: "users" }, (
+    <>
+      <UserTabs user={user} current="events" />
+      {events.length === 0 ? <Empty>No events for this user.</Empty> : (
+        <table class="table" id="user-events">
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Type</th>
+              <th scope="col">IdP</th>
+              <th scope="col">Summary</th>
+              <th scope="col">Changed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id} data-event-type={e.type}>
+                <td class="nowrap">
+                  <a href={`/admin/events/${e.id}`}>
+                    <Time iso={e.at} seconds />
+                  </a>
+                </td>
+                <td>{eventLabel(e.type)}</td>
+                <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
+                <td>{e.summary}</td>
+                <td>{e.changed?.join(", ") ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p>
+        <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>
+      </p>
+    </>
+  ));
+});
