@@ -1,0 +1,413 @@
+/**
+ * Turns the result files (`bench/results/runs.json`, `bench/results/scaling.json`) into
+ * `docs/benchmarks.md` and the ratio chart `docs/benchmarks.svg`. The hand-written analysis in
+ * `bench/notes.md` is included as it is.
+ * @module
+ */
+import { join } from "node:path";
+import type { PhaseStats } from "./load.ts";
+import { isPeer, type SystemName } from "./systems.ts";
+import { PHASES, type WorkloadOptions } from "./workloads.ts";
+import { KNOWN_GAPS } from "./gaps.ts";
+import type { ScalingResult } from "./scaling.ts";
+
+/** One system's results in one run. */
+export interface SystemRun {
+  system: SystemName;
+  wallMs: number;
+  peakRssMiB: number;
+  phases: PhaseStats[];
+  memberMismatches: number;
+  pageLatencies: number[];
+  failure?: string;
+}
+
+/** The machine a run was measured on. */
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  deno: string;
+  node: string;
+}
+
+/** bench/results/runs.json. */
+export interface RunsFile {
+  date: string;
+  machine: Machine;
+  command: string;
+  options: WorkloadOptions;
+  runs: SystemRun[][];
+}
+
+/** Describes this machine. */
+export async function machineInfo(): Promise<Machine> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  let node = "absent";
+  try {
+    const out = await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output();
+    node = new TextDecoder().decode(out.stdout).trim();
+  } catch {
+    // no Node on this machine: the peers cannot run
+  }
+  return {
+    cpus: navigator.hardwareConcurrency,
+    cpuModel: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
+    memoryGiB: Math.round(Number(/MemTotal:\s+(\d+)/.exec(meminfo)?.[1] ?? 0) / 1024 / 1024),
+    deno: Deno.version.deno,
+    node,
+  };
+}
+
+/** Formats a number with thousands separators. */
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+/** The median of some numbers. */
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function phaseOf(run: SystemRun | undefined, phase: string): PhaseStats | undefined {
+  return run?.phases.find((p) => p.phase === phase);
+}
+
+function bySystem(run: SystemRun[]): Map<SystemName, SystemRun> {
+  return new Map(run.map((r) => [r.system, r]));
+}
+
+/** Per phase and run: Weft ÷ baseline and Weft ÷ fastest peer (throughput). */
+export interface PhaseRatios {
+  phase: string;
+  vsBaseline: number[];
+  vsPeer: number[];
+  /** Which peer was fastest in each run, and whether it had errors in that phase. */
+  fastestPeer: { system: SystemName; errors: number }[];
+}
+
+/** Ratios per phase across runs. */
+export function ratios(file: RunsFile): PhaseRatios[] {
+  return PHASES.map((phase) => {
+    const out: PhaseRatios = { phase, vsBaseline: [], vsPeer: [], fastestPeer: [] };
+    for (const run of file.runs) {
+      const m = bySystem(run);
+      const weft = phaseOf(m.get("weft"), phase);
+      if (!weft) continue;
+      const base = phaseOf(m.get("baseline"), phase);
+      if (base?.rps) out.vsBaseline.push(weft.rps / base.rps);
+      const peers = run.filter((r) => isPeer(r.system) && phaseOf(r, phase)?.rps);
+      if (peers.length) {
+        const best = peers.reduce((a, b) =>
+          phaseOf(a, phase)!.rps >= phaseOf(b, phase)!.rps ? a : b
+        );
+        const p = phaseOf(best, phase)!;
+        out.vsPeer.push(weft.rps / p.rps);
+        out.fastestPeer.push({ system: best.system, errors: p.errors });
+      }
+    }
+    return out;
+  });
+}
+
+function runTable(run: SystemRun[], index: number): string {
+  const m = bySystem(run);
+  const weft = m.get("weft");
+  const systems = run.map((r) => r.system);
+  const lines = [
+    `#### Run ${index + 1}`,
+    "",
+    "| phase | system | requests | req/s | p50 ms | p99 ms | errors | Weft ÷ system |",
+    "| ----- | ------ | -------: | ----: | -----: | -----: | -----: | ------------: |",
+  ];
+  for (const phase of PHASES) {
+    const w = phaseOf(weft, phase);
+    for (const s of systems) {
+      const p = phaseOf(m.get(s), phase);
+      if (!p) {
+        lines.push(
+          `| ${phase} | ${s} | — | — | — | — | ${m.get(s)?.failure ? "failed" : "—"} | — |`,
+        );
+        continue;
+      }
+      const ratio = w && p.rps ? fmt(w.rps / p.rps, 2) : "—";
+      const errors = p.errors ? `**${fmt(p.errors)}**` : "0";
+      const flag = p.incomplete ? " (incomplete)" : "";
+      lines.push(
+        `| ${phase} | ${s} | ${fmt(p.requests)}${flag} | ${fmt(p.rps)} | ${fmt(p.p50, 1)} | ${
+          fmt(p.p99, 1)
+        } | ${errors} | ${s === "weft" ? "1.00" : ratio} |`,
+      );
+    }
+  }
+  lines.push("");
+  lines.push("| system | wall time s | server peak RSS MiB | groups with wrong member count |");
+  lines.push("| ------ | ----------: | ------------------: | -----------------------------: |");
+  for (const r of run) {
+    lines.push(
+      `| ${r.system} | ${fmt(r.wallMs / 1000, 1)} | ${fmt(r.peakRssMiB, 1)} | ${
+        r.failure ? `failed: ${r.failure}` : fmt(r.memberMismatches)
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function gapsSection(file: RunsFile): string {
+  const lines = [
+    "### What the peers cannot do",
+    "",
+    "Errors are counted, never retried or hidden; the first error body of each is quoted.",
+    "",
+  ];
+  const seen = new Set<string>();
+  for (const run of file.runs) {
+    for (const r of run) {
+      if (!isPeer(r.system)) continue;
+      for (const p of r.phases) {
+        const key = `${r.system}/${p.phase}`;
+        if (!p.errors || seen.has(key)) continue;
+        seen.add(key);
+        const reason = KNOWN_GAPS[r.system]?.[p.phase];
+        lines.push(
+          `- **${r.system}, ${p.phase}**: ${fmt(p.errors)} of ${fmt(p.requests)} requests failed${
+            reason ? ` — ${reason}` : ""
+          }. First: \`${p.errorSamples[0]?.slice(0, 220).replaceAll("`", "'")}\``,
+        );
+      }
+      if (r.memberMismatches && !seen.has(`${r.system}/members`)) {
+        seen.add(`${r.system}/members`);
+        lines.push(
+          `- **${r.system}**: ${r.memberMismatches} group(s) ended with a member count different from the members added.`,
+        );
+      }
+    }
+  }
+  if (lines.length === 4) {
+    lines.push("- Neither peer answered any request of this workload with an error.");
+  }
+  return lines.join("\n");
+}
+
+function summary(file: RunsFile): string {
+  const rs = ratios(file);
+  const lines = [
+    "| phase | Weft ÷ baseline (median) | runs | target ≥ 0.7 | Weft ÷ fastest peer (median) | runs | target ≥ 2 |",
+    "| ----- | -----------------------: | ---- | :----------: | ---------------------------: | ---- | :--------: |",
+  ];
+  for (const r of rs) {
+    const mb = median(r.vsBaseline);
+    const mp = median(r.vsPeer);
+    const peers = [...new Set(r.fastestPeer.map((f) => f.system))].join("/");
+    const withErrors = r.fastestPeer.some((f) => f.errors) ? ", with errors" : "";
+    lines.push(
+      `| ${r.phase} | ${fmt(mb, 2)} | ${r.vsBaseline.map((x) => fmt(x, 2)).join(", ")} | ${
+        mb >= 0.7 ? "met" : "**not met**"
+      } | ${fmt(mp, 2)} (${peers}${withErrors}) | ${r.vsPeer.map((x) => fmt(x, 2)).join(", ")} | ${
+        mp >= 2 ? "met" : "**not met**"
+      } |`,
+    );
+  }
+  const rss = file.runs.flatMap((run) =>
+    run.filter((r) => r.system === "weft").map((r) => r.peakRssMiB)
+  );
+  lines.push("");
+  lines.push(`Weft's server peak RSS over the runs: ${rss.map((x) => fmt(x, 1)).join(", ")} MiB.`);
+  return lines.join("\n");
+}
+
+/** The ratio chart: Weft ÷ baseline (linear) and Weft ÷ fastest peer (log), median and range. */
+export function chart(file: RunsFile): string {
+  const rs = ratios(file);
+  const W = 760, rowH = 34, top = 58, left = 110, panel = 290, gap = 40;
+  const H = top + rs.length * rowH + 40;
+  const xBase = (v: number) => left + (Math.min(v, 1.5) / 1.5) * panel;
+  const lmin = Math.log10(0.5), lmax = Math.log10(50);
+  const x2 = left + panel + gap;
+  const xPeer = (v: number) =>
+    x2 + ((Math.log10(Math.min(Math.max(v, 0.5), 50)) - lmin) / (lmax - lmin)) * panel;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14" font-weight="bold">Weft throughput ratios per phase (median of ${file.runs.length} runs; whiskers: min–max)</text>`,
+    `<text x="${left}" y="42">Weft ÷ KV baseline (target ≥ 0.7)</text>`,
+    `<text x="${x2}" y="42">Weft ÷ fastest peer, log scale (target ≥ 2)</text>`,
+  ];
+  const axisY = top + rs.length * rowH;
+  for (const v of [0, 0.5, 1, 1.5]) {
+    out.push(
+      `<line x1="${xBase(v)}" y1="${top - 6}" x2="${xBase(v)}" y2="${axisY}" stroke="#ddd"/>`,
+    );
+    out.push(`<text x="${xBase(v)}" y="${axisY + 16}" text-anchor="middle">${v}</text>`);
+  }
+  for (const v of [0.5, 1, 2, 5, 10, 20, 50]) {
+    out.push(
+      `<line x1="${xPeer(v)}" y1="${top - 6}" x2="${xPeer(v)}" y2="${axisY}" stroke="#ddd"/>`,
+    );
+    out.push(`<text x="${xPeer(v)}" y="${axisY + 16}" text-anchor="middle">${v}</text>`);
+  }
+  out.push(
+    `<line x1="${xBase(0.7)}" y1="${top - 6}" x2="${
+      xBase(0.7)
+    }" y2="${axisY}" stroke="#c00" stroke-dasharray="4 3"/>`,
+  );
+  out.push(
+    `<line x1="${xPeer(2)}" y1="${top - 6}" x2="${
+      xPeer(2)
+    }" y2="${axisY}" stroke="#c00" stroke-dasharray="4 3"/>`,
+  );
+  rs.forEach((r, i) => {
+    const y = top + i * rowH + 6;
+    out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${r.phase}</text>`);
+    const bar = (xs: number[], x: (v: number) => number, x0: number, ok: boolean) => {
+      if (!xs.length) return;
+      const m = median(xs);
+      out.push(
+        `<rect x="${x0}" y="${y}" width="${Math.max(1, x(m) - x0)}" height="18" fill="${
+          ok ? "#4a7fb5" : "#d08a3a"
+        }"/>`,
+      );
+      out.push(
+        `<line x1="${x(Math.min(...xs))}" y1="${y + 9}" x2="${x(Math.max(...xs))}" y2="${
+          y + 9
+        }" stroke="#222"/>`,
+      );
+      out.push(`<text x="${x(Math.max(...xs)) + 4}" y="${y + 13}">${fmt(m, 2)}</text>`);
+    };
+    bar(r.vsBaseline, xBase, xBase(0), median(r.vsBaseline) >= 0.7);
+    bar(r.vsPeer, xPeer, xPeer(0.5), median(r.vsPeer) >= 2);
+  });
+  out.push(
+    `<text x="${left}" y="${
+      H - 6
+    }" fill="#555">blue: target met; orange: not met; red dashes: target</text>`,
+  );
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+function scalingSection(s: ScalingResult): string {
+  const verdict = (ok: boolean) => ok ? "met" : "**not met**";
+  return [
+    "## Scaling runs",
+    "",
+    `Date ${s.date}; command \`${s.command}\`; Weft alone on a fresh store, latency probes with one`,
+    "client in flight (no queueing), load with eight.",
+    "",
+    "| check | small | large | ratio | target | verdict |",
+    "| ----- | ----: | ----: | ----: | -----: | :-----: |",
+    `| lookup by userName/externalId, p50 ms (${fmt(s.lookup.small.users)} vs ${
+      fmt(s.lookup.large.users)
+    } users stored) | ${fmt(s.lookup.small.p50, 2)} | ${fmt(s.lookup.large.p50, 2)} | ${
+      fmt(s.lookup.ratio, 2)
+    } | ≤ 1.5 | ${verdict(s.lookup.ratio <= 1.5)} |`,
+    `| lookup, mean ms | ${fmt(s.lookup.small.mean, 2)} | ${fmt(s.lookup.large.mean, 2)} | ${
+      fmt(s.lookup.large.mean / s.lookup.small.mean, 2)
+    } | — | — |`,
+    `| add 100 members, p50 ms (empty group vs ${fmt(s.members.fullSize)}-member group) | ${
+      fmt(s.members.empty.p50, 1)
+    } | ${fmt(s.members.full.p50, 1)} | ${fmt(s.members.ratio, 2)} | ≤ 1.5 | ${
+      verdict(s.members.ratio <= 1.5)
+    } |`,
+    `| \`GET /Groups/{id}?excludedAttributes=members\`, p50 ms (empty vs ${
+      fmt(s.members.fullSize)
+    } members) | ${fmt(s.excluded.empty.p50, 2)} | ${fmt(s.excluded.full.p50, 2)} | ${
+      fmt(s.excluded.ratio, 2)
+    } | ≈ 1 | ${verdict(s.excluded.ratio <= 1.5)} |`,
+    `| for contrast: \`GET /Groups/{id}\` with members, p50 ms | ${
+      fmt(s.excluded.withMembersEmpty.p50, 2)
+    } | ${fmt(s.excluded.withMembersFull.p50, 2)} | ${
+      fmt(s.excluded.withMembersFull.p50 / s.excluded.withMembersEmpty.p50, 1)
+    } | — | — |`,
+    `| paging ${fmt(s.paging.users)} users by 100: mean ms of the first vs last 10 % of pages | ${
+      fmt(s.paging.firstMean, 2)
+    } | ${fmt(s.paging.lastMean, 2)} | ${fmt(s.paging.ratio, 2)} | flat (≤ 1.5) | ${
+      verdict(s.paging.ratio <= 1.5)
+    } |`,
+    `| server peak RSS through the ${fmt(s.lookup.large.users)}-user run, MiB | | ${
+      fmt(s.peakRssMiB, 1)
+    } | | ≤ 150 | ${verdict(s.peakRssMiB <= 150)} |`,
+    "",
+    `Loading the large directory: ${fmt(s.load.requests)} requests (match + create) at ${
+      fmt(s.load.rps)
+    } req/s, p99 ${fmt(s.load.p99, 1)} ms, ${fmt(s.load.errors)} errors; filling the big group: ${
+      fmt(s.fill.requests)
+    } PATCHes at ${fmt(s.fill.rps)} req/s, ${fmt(s.fill.errors)} errors.`,
+    "",
+    `Per-page time across the ${
+      fmt(s.paging.users)
+    }-user directory (mean ms per tenth of the pages): ${
+      s.paging.deciles.map((d) => fmt(d, 1)).join(", ")
+    }.`,
+  ].join("\n");
+}
+
+/** Writes docs/benchmarks.md and docs/benchmarks.svg from whatever result files exist. */
+export async function writeReport(results: string, docs: string): Promise<void> {
+  const read = async <T>(name: string): Promise<T | null> => {
+    try {
+      return JSON.parse(await Deno.readTextFile(join(results, name))) as T;
+    } catch {
+      return null;
+    }
+  };
+  const runs = await read<RunsFile>("runs.json");
+  const scaling = await read<ScalingResult>("scaling.json");
+  const notes = await Deno.readTextFile(join(results, "..", "notes.md")).catch(() => "");
+  const parts: string[] = [
+    "# Benchmarks",
+    "",
+    "<!-- Generated by `deno task bench` (bench/report.ts) from bench/results/*.json and bench/notes.md. -->",
+    "",
+    "Okta- and Entra-shaped provisioning traffic replayed against Weft, against a bare `Deno.serve`",
+    "handler doing only the minimum Deno KV work of each operation (the store's limit,",
+    "`bench/baseline.ts`), and against two SCIM servers installed from npm at bench time: Better",
+    "Auth's SCIM plugin on SQLite and SCIMMY with its Express routers over an in-memory store.",
+    "Every system gets the same requests in the same run, one system at a time, on a fresh store,",
+    "from `bench/load.ts` (8 clients in flight; every phase bounded by a request budget and a",
+    "deadline; loopback only). Phases are described in `bench/workloads.ts`.",
+    "",
+    "Rerun: `deno task bench` (three runs, N = 10,000), `deno task bench --scaling`,",
+    "`deno task bench:smoke` (CI: N = 500, fails on any error beyond a peer's known gaps).",
+    "",
+  ];
+  if (runs) {
+    const m = runs.machine;
+    parts.push(
+      "## Side by side",
+      "",
+      `Date ${runs.date}; machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, ` +
+        `Deno ${m.deno}, Node ${m.node}; command \`${runs.command}\`; N = ${
+          fmt(runs.options.users)
+        } users, ${runs.options.groups} groups, ${runs.options.batch} members per PATCH, ${runs.options.concurrency} clients.`,
+      "",
+      "The machine is shared and noisy: ratios are taken within one run (systems side by side, order",
+      'rotated between runs) and the median of the runs is reported. "Weft ÷ system" is Weft\'s',
+      "requests per second divided by the system's in the same phase and run.",
+      "",
+      "### Targets",
+      "",
+      summary(runs),
+      "",
+      "![Weft's throughput ratios per phase](benchmarks.svg)",
+      "",
+      gapsSection(runs),
+      "",
+      "### Every run",
+      "",
+      ...runs.runs.map((run, i) => runTable(run, i) + "\n"),
+    );
+    await Deno.writeTextFile(join(docs, "benchmarks.svg"), chart(runs));
+  }
+  if (scaling) parts.push(scalingSection(scaling), "");
+  if (notes) parts.push(notes.trim(), "");
+  await Deno.mkdir(docs, { recursive: true });
+  await Deno.writeTextFile(join(docs, "benchmarks.md"), parts.join("\n"));
+}

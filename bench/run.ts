@@ -1,0 +1,222 @@
+/**
+ * `deno task bench`: replays Okta/Entra provisioning traffic against Weft, the KV baseline and two
+ * npm peers, side by side, and writes `docs/benchmarks.md` with its chart.
+ *
+ * ```sh
+ * deno task bench                       # 3 runs, N = 10,000, every system; writes the docs
+ * deno task bench:smoke                 # N = 500, one run; fails on any error or incomplete run
+ * deno task bench --scaling             # 1k vs 100k users, empty vs 50k-member group (Weft)
+ * deno task bench --report              # rewrite the docs from bench/results/*.json
+ * deno run -A --unstable-kv bench/run.ts --users 2000 --runs 1 --systems weft,baseline
+ * ```
+ *
+ * All traffic goes to servers this process starts on 127.0.0.1; every phase is bounded by a
+ * request budget and a deadline.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import type { PhaseStats } from "./load.ts";
+import { installPeers } from "./peers/install.ts";
+import { isPeer, ROOT, type Running, startSystem, type SystemName, SYSTEMS } from "./systems.ts";
+import { replay, type WorkloadOptions } from "./workloads.ts";
+import { machineInfo, type RunsFile, type SystemRun, writeReport } from "./report.ts";
+import { runScaling } from "./scaling.ts";
+import { KNOWN_GAPS } from "./gaps.ts";
+
+const STRING_OPTIONS = ["users", "groups", "clients", "runs", "systems", "phase-timeout", "out"];
+const BOOLEAN_OPTIONS = ["smoke", "report", "scaling", "keep", "no-report"];
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: Object.fromEntries([
+    ...STRING_OPTIONS.map((k) => [k, { type: "string" as const }]),
+    ...BOOLEAN_OPTIONS.map((k) => [k, { type: "boolean" as const }]),
+  ]),
+}) as { values: Record<string, string | boolean | undefined> };
+
+// deno-lint-ignore no-console
+const log = (line: string) => console.log(line);
+
+function num(name: string, fallback: number): number {
+  const v = args[name];
+  if (v === undefined || v === false) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+const RESULTS = join(ROOT, "bench", "results");
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+function phaseLine(system: string, p: PhaseStats): string {
+  const flags = [
+    p.errors ? `${p.errors} errors` : "",
+    p.incomplete ? "INCOMPLETE" : "",
+    p.failedTasks ? `${p.failedTasks} failed tasks` : "",
+  ].filter(Boolean).join(", ");
+  return `  ${system.padEnd(12)} ${p.phase.padEnd(11)} ${fmt(p.requests).padStart(7)} req ` +
+    `${fmt(p.rps).padStart(6)} req/s  p50 ${fmt(p.p50, 1).padStart(6)} ms  p99 ` +
+    `${fmt(p.p99, 1).padStart(7)} ms${flags ? "  " + flags : ""}`;
+}
+
+/** Problems that make a smoke run fail: errors beyond a peer's known gaps, incomplete runs. */
+export function problems(run: SystemRun): string[] {
+  const out: string[] = [];
+  if (run.failure) return [`${run.system}: ${run.failure}`];
+  for (const p of run.phases) {
+    if (p.incomplete) out.push(`${run.system}/${p.phase}: incomplete`);
+    const serverSide = Object.entries(p.errorsByStatus)
+      .filter(([s]) => Number(s) === 0 || Number(s) >= 500)
+      .reduce((a, [, n]) => a + n, 0);
+    if (serverSide) out.push(`${run.system}/${p.phase}: ${serverSide} transport or 5xx errors`);
+    const allowed = isPeer(run.system) && KNOWN_GAPS[run.system]?.[p.phase];
+    if (p.errors - serverSide > 0 && !allowed) {
+      out.push(`${run.system}/${p.phase}: ${p.errors - serverSide} errors (${p.errorSamples[0]})`);
+    }
+    if (p.failedTasks && !allowed) {
+      out.push(`${run.system}/${p.phase}: ${p.failedTasks} failed tasks`);
+    }
+  }
+  if (run.memberMismatches && !(isPeer(run.system) && KNOWN_GAPS[run.system]?.groups)) {
+    out.push(`${run.system}: ${run.memberMismatches} groups with the wrong member count`);
+  }
+  return out;
+}
+
+async function runSystem(
+  name: SystemName,
+  o: WorkloadOptions,
+  peersDir: string | undefined,
+): Promise<SystemRun> {
+  let sys: Running | undefined;
+  const started = performance.now();
+  try {
+    sys = await startSystem(name, { peersDir, keep: args.keep === true });
+    const result = await replay(sys, o, (p) => log(phaseLine(name, p)));
+    return {
+      system: name,
+      wallMs: performance.now() - started,
+      peakRssMiB: await sys.peakRssMiB(),
+      ...result,
+    };
+  } catch (error) {
+    const failure = error instanceof Error ? error.message : String(error);
+    log(`  ${name}: FAILED: ${failure}`);
+    return {
+      system: name,
+      wallMs: performance.now() - started,
+      peakRssMiB: sys ? await sys.peakRssMiB() : 0,
+      phases: [],
+      memberMismatches: 0,
+      pageLatencies: [],
+      failure,
+    };
+  } finally {
+    await sys?.stop();
+  }
+}
+
+/** Formats generated files the way `deno fmt --check` expects them. */
+async function formatFiles(...paths: string[]): Promise<void> {
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", ...paths], cwd: ROOT })
+    .output();
+}
+
+const DOCS = [join(ROOT, "docs", "benchmarks.md")];
+
+async function main(): Promise<number> {
+  if (args.report) {
+    await writeReport(RESULTS, join(ROOT, "docs"));
+    await formatFiles(...DOCS);
+    log("wrote docs/benchmarks.md and docs/benchmarks.svg");
+    return 0;
+  }
+  if (args.scaling) {
+    const result = await runScaling({
+      concurrency: num("clients", 8),
+      phaseTimeoutMs: num("phase-timeout", 1800) * 1000,
+      large: num("users", 100_000),
+      log,
+    });
+    await Deno.mkdir(RESULTS, { recursive: true });
+    await Deno.writeTextFile(join(RESULTS, "scaling.json"), JSON.stringify(result, null, 1) + "\n");
+    await formatFiles(join(RESULTS, "scaling.json"));
+    if (!args["no-report"]) {
+      await writeReport(RESULTS, join(ROOT, "docs"));
+      await formatFiles(...DOCS);
+    }
+    return 0;
+  }
+  const smoke = args.smoke === true;
+  const users = num("users", smoke ? 500 : 10_000);
+  const o: WorkloadOptions = {
+    users,
+    groups: num("groups", Math.max(1, Math.round(users / 1000))),
+    batch: 100,
+    concurrency: num("clients", 8),
+    phaseTimeoutMs: num("phase-timeout", smoke ? 300 : 1200) * 1000,
+  };
+  const runs = num("runs", smoke ? 1 : 3);
+  const systems =
+    (typeof args.systems === "string" ? args.systems.split(",") : [...SYSTEMS]) as SystemName[];
+  for (const s of systems) {
+    if (!SYSTEMS.includes(s)) {
+      throw new Error(`Unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
+    }
+  }
+  const needsPeers = systems.some(isPeer);
+  const peersDir = needsPeers ? await installPeers(log) : undefined;
+  const file: RunsFile = {
+    date: new Date().toISOString(),
+    machine: await machineInfo(),
+    command: `deno task bench ${Deno.args.join(" ")}`.trim(),
+    options: o,
+    runs: [],
+  };
+  const failed: string[] = [];
+  for (let r = 0; r < runs; r++) {
+    // Rotate the order so no system always runs first (or last) on a noisy machine.
+    const order = systems.map((_, i) => systems[(i + r) % systems.length]);
+    log(`run ${r + 1}/${runs}: N = ${fmt(users)}, ${o.groups} groups, ${o.concurrency} clients`);
+    const results: SystemRun[] = [];
+    for (const name of order) {
+      const res = await runSystem(name, o, peersDir);
+      log(
+        `  ${name.padEnd(12)} wall ${fmt(res.wallMs / 1000, 1)} s, peak RSS ${
+          fmt(res.peakRssMiB, 1)
+        } MiB${res.memberMismatches ? `, ${res.memberMismatches} groups wrong` : ""}`,
+      );
+      results.push(res);
+      failed.push(...problems(res));
+    }
+    file.runs.push(results);
+  }
+  if (smoke) {
+    if (failed.length) {
+      log(`bench smoke: FAILED\n  ${failed.join("\n  ")}`);
+      return 1;
+    }
+    log(`bench smoke: every system completed (${systems.join(", ")}); peer gaps as known`);
+    return 0;
+  }
+  await Deno.mkdir(RESULTS, { recursive: true });
+  const out = typeof args.out === "string" ? args.out : join(RESULTS, "runs.json");
+  await Deno.writeTextFile(out, JSON.stringify(file, null, 1) + "\n");
+  await formatFiles(out);
+  log(`wrote ${out}`);
+  if (!args["no-report"]) {
+    await writeReport(RESULTS, join(ROOT, "docs"));
+    await formatFiles(...DOCS);
+    log("wrote docs/benchmarks.md and docs/benchmarks.svg");
+  }
+  if (failed.length) log(`problems:\n  ${failed.join("\n  ")}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

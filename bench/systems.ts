@@ -1,0 +1,210 @@
+/**
+ * The systems under test, each started fresh (new store) on a free loopback port: Weft itself
+ * (`deno serve main.ts`, as in production), the KV baseline, and the two npm peers. Each gives
+ * the generator a SCIM base URL and token, and reports its server's peak RSS (`VmHWM`).
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Target } from "./load.ts";
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** A running system. */
+export interface Running extends Target {
+  name: SystemName;
+  pid: number;
+  /** Peak resident set size of the server process in MiB (from /proc). */
+  peakRssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Every system the harness knows. */
+export const SYSTEMS = ["weft", "baseline", "better-auth", "scimmy"] as const;
+/** A system name. */
+export type SystemName = typeof SYSTEMS[number];
+
+/** Whether a system is a peer (its errors can be capability gaps rather than failures). */
+export function isPeer(name: SystemName): boolean {
+  return name === "better-auth" || name === "scimmy";
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Peak RSS of a process in MiB, from `VmHWM` in /proc/<pid>/status (0 if unreadable). */
+export async function peakRss(pid: number): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function randomToken(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return text;
+}
+
+async function waitReady(url: string, child: Deno.ChildProcess, what: string): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  for (let i = 0; i < 300; i++) {
+    if (exited) throw new Error(`${what} exited before it was ready`);
+    const ok = await fetch(url).then((r) => r.body?.cancel().then(() => true) ?? true, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not become ready in 30 s`);
+}
+
+/** Spawns a server whose output goes to a log file in `dir`. */
+async function spawn(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  dir: string,
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(cmd, {
+    args,
+    env,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await Deno.open(join(dir, "server.log"), { write: true, create: true, append: true });
+  const err = await Deno.open(join(dir, "server.log"), { write: true, create: true, append: true });
+  child.stdout.pipeTo(out.writable).catch(() => {});
+  child.stderr.pipeTo(err.writable).catch(() => {});
+  return child;
+}
+
+function running(
+  name: SystemName,
+  child: Deno.ChildProcess,
+  target: Target,
+  dir: string,
+  keep: boolean,
+): Running {
+  return {
+    name,
+    ...target,
+    pid: child.pid,
+    peakRssMiB: () => peakRss(child.pid),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(timer);
+      if (!keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Options for starting a system. */
+export interface StartOptions {
+  /** Folder with the installed npm peers (see `peers/install.ts`). */
+  peersDir?: string;
+  /** Keep the temp folder (store and server log) after stopping. */
+  keep?: boolean;
+}
+
+/** Starts one system on a fresh store. */
+export async function startSystem(name: SystemName, options: StartOptions = {}): Promise<Running> {
+  const dir = await Deno.makeTempDir({ prefix: `weft-bench-${name}-` });
+  const port = freePort();
+  const keep = options.keep ?? false;
+  const deno = Deno.execPath();
+  if (name === "weft") {
+    const env = {
+      WEFT_KV_PATH: join(dir, "weft.kv"),
+      WEFT_DEFAULT_TENANT: "bench",
+      WEFT_LOG: "warn",
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+    };
+    const cli = (...args: string[]) =>
+      run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env);
+    await cli("tenant", "create", "bench");
+    const idp = /inbound\/([\w-]+)/.exec(
+      await cli("idp", "create", "--tenant", "bench", "--name", "Okta", "--kind", "okta"),
+    )?.[1];
+    if (!idp) throw new Error("Cannot read the IdP id from the CLI output");
+    const token = /weft_scim_[\w-]+/.exec(
+      await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "bench"),
+    )?.[0];
+    if (!token) throw new Error("Cannot read the token from the CLI output");
+    const child = await spawn(deno, ["serve", "-A", "--unstable-kv", "main.ts"], env, ROOT, dir);
+    await waitReady(`http://127.0.0.1:${port}/healthz`, child, "Weft");
+    const base = `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`;
+    return running(name, child, { base, token }, dir, keep);
+  }
+  if (name === "baseline") {
+    const token = randomToken("base_");
+    const env = {
+      BASELINE_PORT: String(port),
+      BASELINE_KV: join(dir, "baseline.kv"),
+      BASELINE_TOKEN: token,
+    };
+    const script = join(ROOT, "bench", "baseline.ts");
+    const child = await spawn(deno, ["run", "-A", "--unstable-kv", script], env, ROOT, dir);
+    const base = `http://127.0.0.1:${port}/scim/v2`;
+    await waitReady(`${base}/Groups/none`, child, "the baseline");
+    return running(name, child, { base, token }, dir, keep);
+  }
+  if (!options.peersDir) throw new Error(`Cannot start ${name}: the peers are not installed`);
+  const token = randomToken("peer_");
+  const env: Record<string, string> = {
+    PORT: String(port),
+    TOKEN: token,
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    NODE_ENV: "production",
+  };
+  if (name === "better-auth") {
+    env.DB = join(dir, "better-auth.sqlite");
+    env.SECRET = randomToken("secret_");
+    const child = await spawn("node", ["better_auth.mjs"], env, options.peersDir, dir);
+    const base = `http://127.0.0.1:${port}/api/auth/scim/v2`;
+    await waitReady(`${base}/ServiceProviderConfig`, child, "Better Auth");
+    return running(name, child, { base, token }, dir, keep);
+  }
+  const child = await spawn("node", ["scimmy.mjs"], env, options.peersDir, dir);
+  const base = `http://127.0.0.1:${port}/scim/v2`;
+  await waitReady(`${base}/ServiceProviderConfig`, child, "SCIMMY");
+  return running(name, child, { base, token }, dir, keep);
+}
