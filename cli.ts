@@ -20,7 +20,10 @@ import {
 } from "./lib/store/tenants.ts";
 import { getMirroring, setMirroring } from "./lib/store/mirroring.ts";
 import { EVENT_TYPES, type EventType, listEvents } from "./lib/audit/events.ts";
-import { scimBaseUrl } from "./lib/bootstrap.ts";
+import { publicOrigin, scimBaseUrl } from "./lib/bootstrap.ts";
+import { ADMIN_ROLES, getAdminByEmail, listAdmins } from "./lib/store/admins.ts";
+import { createSetupLink } from "./lib/auth/admin.ts";
+import { revokeAdminSessions } from "./lib/auth/sessions.ts";
 import type { IdpKind, Tenant } from "./lib/store/types.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
@@ -35,7 +38,10 @@ const USAGE = `Usage: deno task weft <command> [options]
   token revoke --tenant <subdomain> --idp <idp-id> --token <token-id>
   mirroring show --tenant <subdomain>
   mirroring set --tenant <subdomain> --file <config.json>
-  events --tenant <subdomain> [--idp <idp-id>] [--type <event type>] [--limit <n>]`;
+  events --tenant <subdomain> [--idp <idp-id>] [--type <event type>] [--limit <n>]
+  admin setup-link --tenant <subdomain> [--role super_admin|admin] [--email <email>]
+  admin list --tenant <subdomain>
+  admin revoke-sessions --tenant <subdomain> --email <email>`;
 
 const KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
 
@@ -66,6 +72,8 @@ async function main(args: string[]): Promise<number> {
       type: { type: "string" },
       limit: { type: "string" },
       "expires-days": { type: "string" },
+      role: { type: "string" },
+      email: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -201,6 +209,35 @@ async function main(args: string[]): Promise<number> {
         for (const e of events) {
           out(`${e.at}\t${e.type}\t${e.idpId ?? "-"}\t${e.target?.id ?? "-"}\t${e.summary}`);
         }
+        return 0;
+      }
+      case "admin setup-link": {
+        const tenant = await tenantOf();
+        const role = z.enum(ADMIN_ROLES).safeParse(values.role ?? "super_admin");
+        if (!role.success) throw new UsageError("--role must be super_admin or admin");
+        const { url, link } = await createSetupLink(
+          kv,
+          tenant.id,
+          publicOrigin(config, tenant.subdomain),
+          { role: role.data, email: values.email, createdBy: "cli" },
+        );
+        out(
+          `One-time setup link for a ${role.data} of ${tenant.subdomain} (expires ${link.expiresAt}):\n${url}`,
+        );
+        return 0;
+      }
+      case "admin list": {
+        const tenant = await tenantOf();
+        for (const a of await listAdmins(kv, tenant.id)) {
+          out(`${a.id}\t${a.email}\t${a.role}\tcreated ${a.createdAt}`);
+        }
+        return 0;
+      }
+      case "admin revoke-sessions": {
+        const tenant = await tenantOf();
+        const admin = await getAdminByEmail(kv, tenant.id, required(values.email, "email"));
+        if (!admin) throw new UsageError(`No admin "${values.email}"`);
+        out(`Revoked ${await revokeAdminSessions(kv, tenant.id, admin.id)} session(s).`);
         return 0;
       }
       default:

@@ -14,6 +14,8 @@ import {
 } from "./store/tenants.ts";
 import { completeAllJournals } from "./store/groups.ts";
 import { tenantOrigin } from "./http/tenant.ts";
+import { hasAdmins } from "./store/admins.ts";
+import { createSetupLink } from "./auth/admin.ts";
 
 /** What the operator should be told at start-up. */
 export interface StartupReport {
@@ -60,6 +62,17 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
         `Completed ${done} interrupted membership change(s) for tenant ${tenant.subdomain}.`,
       );
     }
+    if (tenants.length <= 5 && !(await hasAdmins(kv, tenant.id))) {
+      // No one can sign in to this tenant's console yet: a fresh one-time link each start.
+      const { url } = await createSetupLink(kv, tenant.id, publicOrigin(config, tenant.subdomain), {
+        role: "super_admin",
+        createdBy: "first-run",
+      });
+      lines.push(
+        `Tenant ${tenant.subdomain} has no console admin yet. Create the first super admin (one-time link, 24 h):`,
+        `    ${url}`,
+      );
+    }
     if (lines.length === 0 || tenants.length <= 5) {
       for (const idp of await listIdps(kv, tenant.id)) {
         lines.push(
@@ -75,8 +88,12 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
 
 /** The SCIM base URL of an IdP, exactly as the IdP must call it (with a trailing slash). */
 export function scimBaseUrl(config: Config, subdomain: string, idpId: string): string {
-  const origin = config.defaultTenant === subdomain && config.baseDomain === "localhost"
+  return `${publicOrigin(config, subdomain)}/scim/v2/inbound/${idpId}/`;
+}
+
+/** The origin a tenant is reached at, for URLs printed to the operator. */
+export function publicOrigin(config: Config, subdomain: string): string {
+  return config.defaultTenant === subdomain && config.baseDomain === "localhost"
     ? `${config.publicScheme}://127.0.0.1:${config.port}`
     : tenantOrigin(config, subdomain);
-  return `${origin}/scim/v2/inbound/${idpId}/`;
 }
