@@ -20,7 +20,9 @@ export function ActivityChart({ activity, label }: { activity: Activity; label: 
       <svg
         viewBox={`0 0 ${w} ${h + 20}`}
         role="img"
-        aria-label={`${label}: ${total} events in the last ${counts.length / 24} days, at most ${max} in one hour`}
+        aria-label={`${label}: ${total} events in the last ${
+          counts.length / 24
+        } days, at most ${max} in one hour`}
       >
         <line x1={pad} y1={h} x2={w} y2={h} class="axis" />
         <text x="0" y="12" class="tick">{max}</text>

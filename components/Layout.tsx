@@ -66,7 +66,9 @@ export function Layout({ ctx, title, children }: LayoutProps) {
           {ctx.admin && (
             <div class="who">
               <span>{ctx.admin.email}</span>
-              <span class="badge">{ctx.admin.role === "super_admin" ? "Super admin" : "Admin"}</span>
+              <span class="badge">
+                {ctx.admin.role === "super_admin" ? "Super admin" : "Admin"}
+              </span>
               <form method="post" action="/admin/signout" class="inline">
                 <input type="hidden" name="_csrf" value={ctx.csrf} />
                 <button type="submit" class="link">Sign out</button>

@@ -43,7 +43,10 @@ export function Time({ iso, seconds }: { iso?: string; seconds?: boolean }) {
 
 /** A message box. */
 export function Notice(
-  { tone = "info", children }: { tone?: "info" | "ok" | "warn" | "bad"; children: ComponentChildren },
+  { tone = "info", children }: {
+    tone?: "info" | "ok" | "warn" | "bad";
+    children: ComponentChildren;
+  },
 ) {
   return (
     <div class={`notice ${tone}`} role={tone === "bad" ? "alert" : "status"}>

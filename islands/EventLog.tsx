@@ -44,8 +44,9 @@ export function filterQuery(f: EventFilters, cursor?: string): string {
 
 function readLocation(): { filters: EventFilters; cursor?: string } {
   const p = new URLSearchParams(location.search);
-  const filters = Object.fromEntries(FIELDS.map((k) => [k, p.get(k) ?? ""])) as unknown as
-    EventFilters;
+  const filters = Object.fromEntries(
+    FIELDS.map((k) => [k, p.get(k) ?? ""]),
+  ) as unknown as EventFilters;
   return { filters, cursor: p.get("cursor") ?? undefined };
 }
 
@@ -65,7 +66,9 @@ export default function EventLog(props: EventLogProps) {
     const qs = filterQuery(f, cursor);
     if (push) history.pushState(null, "", `/admin/events${qs}`);
     try {
-      const res = await fetch(`/admin/api/events${qs}`, { headers: { accept: "application/json" } });
+      const res = await fetch(`/admin/api/events${qs}`, {
+        headers: { accept: "application/json" },
+      });
       const body = await res.json() as {
         events?: AuditEvent[];
         cursor?: string;
@@ -211,7 +214,11 @@ export default function EventLog(props: EventLogProps) {
                     {e.target?.kind === "user"
                       ? <a href={`/admin/users/${e.target.id}`}>user {e.target.id.slice(0, 8)}</a>
                       : e.target?.kind === "group"
-                      ? <a href={`/admin/groups/${e.idpId}/${e.target.id}`}>group {e.target.id.slice(0, 8)}</a>
+                      ? (
+                        <a href={`/admin/groups/${e.idpId}/${e.target.id}`}>
+                          group {e.target.id.slice(0, 8)}
+                        </a>
+                      )
                       : e.target
                       ? `${e.target.kind} ${e.target.id}`
                       : "—"}

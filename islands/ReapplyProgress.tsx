@@ -20,7 +20,9 @@ export default function ReapplyProgress(props: ReapplyProgressProps) {
     if (!running) return;
     const timer = setInterval(async () => {
       try {
-        const res = await fetch("/admin/api/mirroring/job", { headers: { accept: "application/json" } });
+        const res = await fetch("/admin/api/mirroring/job", {
+          headers: { accept: "application/json" },
+        });
         if (res.ok) setJob(await res.json() as MirroringJob);
       } catch {
         // keep the last known progress; the next tick retries
@@ -40,7 +42,11 @@ export default function ReapplyProgress(props: ReapplyProgressProps) {
         {job.processed} users processed, {job.changed} changed
         {job.skipped ? `, ${job.skipped} skipped (no longer linked to their IdP)` : ""}.
         {job.state === "done" && job.finishedAt ? ` ${formatTime(job.finishedAt)}.` : ""}
-        {job.state === "running" && <> <a href="/admin/settings/mirroring">Refresh</a></>}
+        {job.state === "running" && (
+          <>
+            <a href="/admin/settings/mirroring">Refresh</a>
+          </>
+        )}
       </p>
     </div>
   );

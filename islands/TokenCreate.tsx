@@ -66,7 +66,10 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
       });
       const body = await res.json() as { secret?: string; error?: string };
       if (!res.ok || !body.secret) {
-        setStep({ kind: "name", error: body.error ?? `The token was not created (${res.status}).` });
+        setStep({
+          kind: "name",
+          error: body.error ?? `The token was not created (${res.status}).`,
+        });
         return;
       }
       setMinted(true);
@@ -129,7 +132,11 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
                 Paste it into the IdP without the word “Bearer”: the IdP adds it itself.
               </p>
               <div class="actions">
-                <button type="button" class="button primary" onClick={() => dialog.current?.close()}>
+                <button
+                  type="button"
+                  class="button primary"
+                  onClick={() => dialog.current?.close()}
+                >
                   Done
                 </button>
               </div>

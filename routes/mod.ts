@@ -10,7 +10,7 @@ import { resolveTenant } from "../lib/http/tenant.ts";
 import { createScimApp, scimOnError } from "./scim/mod.ts";
 import { scimErrorResponse } from "../lib/http/scim.ts";
 import { ScimError } from "../lib/scim/errors.ts";
-import { createAdminApp } from "./admin/mod.tsx";
+import { ADMIN_SECURE_HEADERS, createAdminApp } from "./admin/mod.tsx";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -51,7 +51,16 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
       return normalizePath(url.slice(start, end < 0 ? undefined : end));
     },
   });
-  app.use("*", secureHeaders());
+  const defaultHeaders = secureHeaders();
+  const adminHeaders = secureHeaders(ADMIN_SECURE_HEADERS);
+  app.use(
+    "*",
+    (c, next) =>
+      (c.req.path === "/admin" || c.req.path.startsWith("/admin/") ? adminHeaders : defaultHeaders)(
+        c,
+        next,
+      ),
+  );
   app.use("*", async (c, next) => {
     const requestId = c.req.header("x-request-id")?.slice(0, 64).replace(/[^\w.-]/g, "") ||
       crypto.randomUUID();
@@ -104,7 +113,6 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
         ),
       ),
   );
-  // The admin console sets its own CSP and headers (routes/admin/mod.tsx); SCIM is untouched.
   app.route("/admin", createAdminApp());
   app.get("/", (c) => c.redirect("/admin"));
   app.notFound((c) => c.text("Not found", 404));

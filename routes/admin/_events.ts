@@ -5,7 +5,12 @@
  * @module
  */
 import { z } from "zod";
-import { type AuditEvent, EVENT_TYPES, type EventQuery, listEvents } from "../../lib/audit/events.ts";
+import {
+  type AuditEvent,
+  EVENT_TYPES,
+  type EventQuery,
+  listEvents,
+} from "../../lib/audit/events.ts";
 import { keys } from "../../lib/store/keys.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import type { EventFilters } from "../../islands/EventLog.tsx";
@@ -18,9 +23,15 @@ export const EventParams = z.object({
   idp: z.string().max(64).optional().default(""),
   type: z.union([z.literal(""), z.enum(EVENT_TYPES)]).optional().default(""),
   target: z.string().trim().max(254).optional().default(""),
-  since: z.union([z.literal(""), z.string().regex(LOCAL_TIME, "must be a time like 2025-01-31T13:00")])
+  since: z.union([
+    z.literal(""),
+    z.string().regex(LOCAL_TIME, "must be a time like 2025-01-31T13:00"),
+  ])
     .optional().default(""),
-  until: z.union([z.literal(""), z.string().regex(LOCAL_TIME, "must be a time like 2025-01-31T13:00")])
+  until: z.union([
+    z.literal(""),
+    z.string().regex(LOCAL_TIME, "must be a time like 2025-01-31T13:00"),
+  ])
     .optional().default(""),
   cursor: z.string().max(2000).optional(),
 });
@@ -32,7 +43,10 @@ export function parseEventParams(
   const res = EventParams.safeParse(query);
   if (!res.success) {
     const i = res.error.issues[0];
-    throw new HttpError(400, `Filter “${String(i?.path[0] ?? "?")}” ${i?.message ?? "is not valid"}`);
+    throw new HttpError(
+      400,
+      `Filter “${String(i?.path[0] ?? "?")}” ${i?.message ?? "is not valid"}`,
+    );
   }
   const { cursor, ...filters } = res.data;
   return { filters, cursor };
@@ -47,10 +61,12 @@ function utc(value: string): string {
 /** Resolves a user or group given by userName (any IdP) to its id; ids pass through. */
 async function resolveTarget(kv: Deno.Kv, tenantId: string, target: string): Promise<string> {
   for (const idp of await listIdps(kv, tenantId)) {
-    const id = (await kv.get<string>(keys.idpUserByUserName(tenantId, idp.id, target.toLowerCase())))
-      .value;
+    const id =
+      (await kv.get<string>(keys.idpUserByUserName(tenantId, idp.id, target.toLowerCase())))
+        .value;
     if (id) return id;
-    const gid = (await kv.get<string>(keys.groupByName(tenantId, idp.id, target.toLowerCase()))).value;
+    const gid =
+      (await kv.get<string>(keys.groupByName(tenantId, idp.id, target.toLowerCase()))).value;
     if (gid) return gid;
   }
   return target;

@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import {
-  type AdminEnv,
   actorOf,
+  type AdminEnv,
   assertSuperAdmin,
   FLASH,
   HttpError,
@@ -42,88 +42,98 @@ admins.get("/", async (c) => {
   const list = await listAdmins(kv, tenant.id);
   const sessions = await Promise.all(list.map((a) => listAdminSessions(kv, tenant.id, a.id)));
   const done = FLASH[c.req.query("done") ?? ""];
-  return page(c, { title: "Admins", section: "admins" }, (
-    <>
-      {done && <Notice tone="ok">{done}</Notice>}
-      <table class="table" id="admins">
-        <thead>
-          <tr>
-            <th scope="col">Email</th>
-            <th scope="col">Role</th>
-            <th scope="col">Created</th>
-            <th scope="col">Open sessions</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((a, i) => (
-            <tr key={a.id}>
-              <td>
-                {a.email} {a.id === me.id && <Badge tone="info">you</Badge>}
-              </td>
-              <td>{a.role === "super_admin" ? "Super admin" : "Admin (read-only tokens and settings)"}</td>
-              <td>
-                <Time iso={a.createdAt} />
-              </td>
-              <td>
-                {sessions[i].length}
-                {sessions[i][0] && (
-                  <span class="muted small"> (latest from {sessions[i][0].ip})</span>
-                )}
-              </td>
-              <td class="actions-cell">
-                {sessions[i].length > 0 && (
-                  <Island
-                    name="ConfirmForm"
-                    component={ConfirmForm}
-                    props={{
-                      action: `/admin/admins/${a.id}/revoke-sessions`,
-                      csrf: session.csrf,
-                      label: "Sign out everywhere",
-                      title: `Sign ${a.email} out everywhere?`,
-                      message: "Every open session of this admin ends at once.",
-                    }}
-                  />
-                )}
-                {a.id !== me.id && (
-                  <Island
-                    name="ConfirmForm"
-                    component={ConfirmForm}
-                    props={{
-                      action: `/admin/admins/${a.id}/remove`,
-                      csrf: session.csrf,
-                      label: "Remove",
-                      title: `Remove ${a.email}?`,
-                      message: "The account is deleted and its sessions end at once.",
-                      danger: true,
-                    }}
-                  />
-                )}
-              </td>
+  return page(
+    c,
+    { title: "Admins", section: "admins" },
+    (
+      <>
+        {done && <Notice tone="ok">{done}</Notice>}
+        <table class="table" id="admins">
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Role</th>
+              <th scope="col">Created</th>
+              <th scope="col">Open sessions</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-      <section aria-labelledby="invite-h" class="card narrow">
-        <h2 id="invite-h">Invite an admin</h2>
-        <p class="hint">
-          Creates a one-time setup link, valid for 24 hours. Send it over a channel you trust.
-        </p>
-        <form method="post" action="/admin/admins/links" class="stack">
-          <Csrf token={session.csrf} />
-          <Field id="email" label="Email (optional: binds the link to it)" type="email" />
-          <div class="field">
-            <label for="role">Role</label>
-            <select id="role" name="role">
-              <option value="admin">Admin: read-only on tokens and settings</option>
-              <option value="super_admin">Super admin: everything</option>
-            </select>
-          </div>
-          <button type="submit" class="button primary">Create setup link</button>
-        </form>
-      </section>
-    </>
-  ));
+          </thead>
+          <tbody>
+            {list.map((a, i) => (
+              <tr key={a.id}>
+                <td>
+                  {a.email} {a.id === me.id && <Badge tone="info">you</Badge>}
+                </td>
+                <td>
+                  {a.role === "super_admin"
+                    ? "Super admin"
+                    : "Admin (read-only tokens and settings)"}
+                </td>
+                <td>
+                  <Time iso={a.createdAt} />
+                </td>
+                <td>
+                  {sessions[i].length}
+                  {sessions[i][0] && (
+                    <span class="muted small">(latest from {sessions[i][0].ip})</span>
+                  )}
+                </td>
+                <td class="actions-cell">
+                  {sessions[i].length > 0 && (
+                    <Island
+                      name="ConfirmForm"
+                      component={ConfirmForm}
+                      props={{
+                        action: `/admin/admins/${a.id}/revoke-sessions`,
+                        csrf: session.csrf,
+                        label: "Sign out everywhere",
+                        title: `Sign ${a.email} out everywhere?`,
+                        message: "Every open session of this admin ends at once.",
+                      }}
+                    />
+                  )}
+                  {a.id !== me.id && (
+                    <Island
+                      name="ConfirmForm"
+                      component={ConfirmForm}
+                      props={{
+                        action: `/admin/admins/${a.id}/remove`,
+                        csrf: session.csrf,
+                        label: "Remove",
+                        title: `Remove ${a.email}?`,
+                        message: "The account is deleted and its sessions end at once.",
+                        danger: true,
+                      }}
+                    />
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <section aria-labelledby="invite-h" class="card narrow">
+          <h2 id="invite-h">Invite an admin</h2>
+          <p class="hint">
+            Creates a one-time setup link, valid for 24 hours. Send it over a channel you trust.
+          </p>
+          <form method="post" action="/admin/admins/links" class="stack">
+            <Csrf token={session.csrf} />
+            <Field id="email" label="Email (optional: binds the link to it)" type="email" />
+            <div class="field">
+              <label for="role">Role</label>
+              <select id="role" name="role">
+                <option value="admin">Admin: read-only on tokens and settings</option>
+                <option value="super_admin">Super admin: everything</option>
+              </select>
+            </div>
+            <button type="submit" class="button primary">Create setup link</button>
+          </form>
+        </section>
+      </>
+    ),
+  );
 });
 
 const Invite = z.object({
@@ -138,22 +148,30 @@ admins.post("/links", async (c) => {
     email: f.email || undefined,
     createdBy: actorOf(c),
   });
-  return page(c, { title: "Setup link created", section: "admins", status: 201 }, (
-    <div class="narrow">
-      <div class="secret-box" role="region" aria-label="Setup link">
-        <p class="warning">
-          <strong>Copy this link now.</strong> It cannot be shown again, works once, and expires
-          {" "}
-          <Time iso={link.expiresAt} />.
+  return page(
+    c,
+    { title: "Setup link created", section: "admins", status: 201 },
+    (
+      <div class="narrow">
+        <div class="secret-box" role="region" aria-label="Setup link">
+          <p class="warning">
+            <strong>Copy this link now.</strong> It cannot be shown again, works once, and expires
+            {" "}
+            <Time iso={link.expiresAt} />.
+          </p>
+          <code class="secret" id="setup-link">{url}</code>
+          <Island
+            name="CopyButton"
+            component={CopyButton}
+            props={{ text: url, label: "setup link" }}
+          />
+        </div>
+        <p>
+          <a href="/admin/admins">Back to Admins</a>
         </p>
-        <code class="secret" id="setup-link">{url}</code>
-        <Island name="CopyButton" component={CopyButton} props={{ text: url, label: "setup link" }} />
       </div>
-      <p>
-        <a href="/admin/admins">Back to Admins</a>
-      </p>
-    </div>
-  ));
+    ),
+  );
 });
 
 async function targetOf(c: Context<AdminEnv>) {
@@ -163,16 +181,20 @@ async function targetOf(c: Context<AdminEnv>) {
 }
 
 function confirmPage(c: Context<AdminEnv>, title: string, action: string) {
-  return page(c, { title, section: "admins" }, (
-    <form method="post" action={action} class="card stack narrow">
-      <Csrf token={signedIn(c).session.csrf} />
-      <input type="hidden" name="confirmed" value="yes" />
-      <div class="actions">
-        <a class="button" href="/admin/admins">Cancel</a>
-        <button type="submit" class="button danger">Confirm</button>
-      </div>
-    </form>
-  ));
+  return page(
+    c,
+    { title, section: "admins" },
+    (
+      <form method="post" action={action} class="card stack narrow">
+        <Csrf token={signedIn(c).session.csrf} />
+        <input type="hidden" name="confirmed" value="yes" />
+        <div class="actions">
+          <a class="button" href="/admin/admins">Cancel</a>
+          <button type="submit" class="button danger">Confirm</button>
+        </div>
+      </form>
+    ),
+  );
 }
 
 admins.post("/:id/revoke-sessions", async (c) => {

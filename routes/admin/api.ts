@@ -23,7 +23,7 @@ api.post("/idps/:id/tokens", async (c) => {
   try {
     body = await c.req.json();
   } catch {
-    throw new HttpError(400, "Send a JSON body: {\"name\": \"…\"}");
+    throw new HttpError(400, 'Send a JSON body: {"name": "…"}');
   }
   const parsed = TokenName.safeParse(body);
   if (!parsed.success) throw new HttpError(400, "Enter a name of 1–100 characters.");

@@ -6,16 +6,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import {
-  type AdminEnv,
-  HttpError,
-  page,
-
-  readForm,
-  seeOther,
-  signedIn,
-  tenantOf,
-} from "./_shared.tsx";
+import { type AdminEnv, HttpError, page, readForm, signedIn, tenantOf } from "./_shared.tsx";
 import { Csrf, Field, Notice } from "../../components/ui.tsx";
 import {
   clearSignInFailures,
@@ -82,7 +73,14 @@ function SignInForm(
       <form method="post" action="/admin/signin" class="card stack">
         <input type="hidden" name="next" value={next} />
         {csrf && <Csrf token={csrf} />}
-        <Field id="email" label="Email" type="email" value={email} required autocomplete="username" />
+        <Field
+          id="email"
+          label="Email"
+          type="email"
+          value={email}
+          required
+          autocomplete="username"
+        />
         <Field
           id="password"
           label="Password"
@@ -122,37 +120,58 @@ auth.post("/signin", async (c) => {
   const input = SignIn.safeParse(await readForm(c));
   const next = safeNext(input.success ? input.data.next : undefined);
   if (!input.success) {
-    return page(c, { title: "Sign in", status: 400 }, (
-      <SignInForm csrf={c.get("session")?.csrf} next={next} error="Enter your email and password." />
-    ));
+    return page(
+      c,
+      { title: "Sign in", status: 400 },
+      (
+        <SignInForm
+          csrf={c.get("session")?.csrf}
+          next={next}
+          error="Enter your email and password."
+        />
+      ),
+    );
   }
   const { email, password } = input.data;
   const ip = c.get("clientIp");
   const wait = await signInRetryAfter(kv, tenant.id, email, ip);
   if (wait > 0) {
-    return page(c, {
-      title: "Sign in",
-      status: 429,
-      headers: { "retry-after": String(wait) },
-    }, (
-      <SignInForm
-        email={email}
-        next={next}
-        error={`Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minutes.`}
-      />
-    ));
+    return page(
+      c,
+      {
+        title: "Sign in",
+        status: 429,
+        headers: { "retry-after": String(wait) },
+      },
+      (
+        <SignInForm
+          email={email}
+          next={next}
+          error={`Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minutes.`}
+        />
+      ),
+    );
   }
   const admin = await getAdminByEmail(kv, tenant.id, email);
   const ok = await verifyPassword(password, admin?.passwordHash ?? null);
   if (!admin || !ok) {
     await recordSignInFailure(kv, tenant.id, email, ip);
-    return page(c, { title: "Sign in", status: 401 }, (
-      <SignInForm csrf={c.get("session")?.csrf} email={email} next={next} error="The email or password is not right." />
-    ));
+    return page(
+      c,
+      { title: "Sign in", status: 401 },
+      (
+        <SignInForm
+          csrf={c.get("session")?.csrf}
+          email={email}
+          next={next}
+          error="The email or password is not right."
+        />
+      ),
+    );
   }
   await clearSignInFailures(kv, tenant.id, email, ip);
   await startSession(c, admin);
-  return seeOther(next);
+  return c.redirect(next, 303);
 });
 
 auth.post("/signout", async (c) => {
@@ -228,14 +247,24 @@ async function linkOf(c: Context<AdminEnv>) {
   return { secret, hash, link };
 }
 
-// The secret is in the path: never send it on as a referrer.
-const NO_REFERRER = { "referrer-policy": "no-referrer" };
+// The secret is in the path. The console's `Referrer-Policy: same-origin` keeps it from other
+// sites; `no-referrer` would also make Chromium send `Origin: null` on the form post.
 
 auth.get("/setup/:secret", async (c) => {
   const { secret, link } = await linkOf(c);
-  return page(c, { title: "Create your admin account", headers: NO_REFERRER }, (
-    <SetupForm csrf={c.get("session")?.csrf} secret={secret} email={link.email} emailFixed={!!link.email} role={link.role} />
-  ));
+  return page(
+    c,
+    { title: "Create your admin account" },
+    (
+      <SetupForm
+        csrf={c.get("session")?.csrf}
+        secret={secret}
+        email={link.email}
+        emailFixed={!!link.email}
+        role={link.role}
+      />
+    ),
+  );
 });
 
 const Setup = z.object({
@@ -249,16 +278,20 @@ auth.post("/setup/:secret", async (c) => {
   const form = await readForm(c);
   const parsed = Setup.safeParse(form);
   const again = (error: string, status = 400) =>
-    page(c, { title: "Create your admin account", status, headers: NO_REFERRER }, (
-      <SetupForm
-        csrf={c.get("session")?.csrf}
-        secret={secret}
-        email={link.email ?? (typeof form.email === "string" ? form.email : undefined)}
-        emailFixed={!!link.email}
-        role={link.role}
-        error={error}
-      />
-    ));
+    page(
+      c,
+      { title: "Create your admin account", status },
+      (
+        <SetupForm
+          csrf={c.get("session")?.csrf}
+          secret={secret}
+          email={link.email ?? (typeof form.email === "string" ? form.email : undefined)}
+          emailFixed={!!link.email}
+          role={link.role}
+          error={error}
+        />
+      ),
+    );
   if (!parsed.success) {
     const bad = parsed.error.issues[0]?.path[0];
     return again(
@@ -280,6 +313,5 @@ auth.post("/setup/:secret", async (c) => {
     throw error;
   }
   await startSession(c, admin);
-  return seeOther("/admin");
+  return c.redirect("/admin", 303);
 });
-

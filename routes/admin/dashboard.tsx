@@ -19,65 +19,68 @@ dashboard.get("/", async (c) => {
   const idps = await listIdps(kv, tenant.id);
   const stats = await Promise.all(idps.map((idp) => idpStats(kv, tenant.id, idp.id)));
   const now = Date.now();
-  return page(c, { title: "Dashboard", section: "dashboard" }, (
-    <>
-      {idps.length === 0
-        ? (
-          <Empty>
-            No identity provider is connected yet.{" "}
-            {canManage(c) && <a href="/admin/idps/new">Connect one</a>}
-          </Empty>
-        )
-        : (
-          <ul class="cards" aria-label="Identity providers">
-            {idps.map((idp, i) => {
-              const s = stats[i];
-              return (
-                <li key={idp.id} class="card idp-card">
-                  <h2>
-                    <a href={`/admin/idps/${idp.id}`}>{idp.name}</a> <Badge>{idp.kind}</Badge>
-                  </h2>
-                  <dl class="figures">
-                    <div>
-                      <dt>Users</dt>
-                      <dd>
-                        <a href={`/admin/users?idp=${idp.id}`}>{s.users}</a>
-                      </dd>
-                    </div>
-                    <div>
-                      <dt>Groups</dt>
-                      <dd>
-                        <a href={`/admin/groups?idp=${idp.id}`}>{s.groups}</a>
-                      </dd>
-                    </div>
-                    <div>
-                      <dt>Failures (24 h)</dt>
-                      <dd>
-                        <a
-                          href={`/admin/idps/${idp.id}/scim#failures`}
-                          class={s.failures24h ? "bad" : undefined}
-                        >
-                          {s.failures24h}
-                        </a>
-                      </dd>
-                    </div>
-                  </dl>
-                  <p class="muted">
-                    Last push:{" "}
-                    {s.lastPush
-                      ? (
-                        <>
-                          {eventLabel(s.lastPush.type)}, <Time iso={s.lastPush.at} />{" "}
-                          ({formatAge(s.lastPush.at, now)})
-                        </>
-                      )
-                      : "none yet"}
-                  </p>
-                </li>
-              );
-            })}
-          </ul>
-        )}
-    </>
-  ));
+  return page(
+    c,
+    { title: "Dashboard", section: "dashboard" },
+    (
+      <>
+        {idps.length === 0
+          ? (
+            <Empty>
+              No identity provider is connected yet.{" "}
+              {canManage(c) && <a href="/admin/idps/new">Connect one</a>}
+            </Empty>
+          )
+          : (
+            <ul class="cards" aria-label="Identity providers">
+              {idps.map((idp, i) => {
+                const s = stats[i];
+                return (
+                  <li key={idp.id} class="card idp-card">
+                    <h2>
+                      <a href={`/admin/idps/${idp.id}`}>{idp.name}</a> <Badge>{idp.kind}</Badge>
+                    </h2>
+                    <dl class="figures">
+                      <div>
+                        <dt>Users</dt>
+                        <dd>
+                          <a href={`/admin/users?idp=${idp.id}`}>{s.users}</a>
+                        </dd>
+                      </div>
+                      <div>
+                        <dt>Groups</dt>
+                        <dd>
+                          <a href={`/admin/groups?idp=${idp.id}`}>{s.groups}</a>
+                        </dd>
+                      </div>
+                      <div>
+                        <dt>Failures (24 h)</dt>
+                        <dd>
+                          <a
+                            href={`/admin/idps/${idp.id}/scim#failures`}
+                            class={s.failures24h ? "bad" : undefined}
+                          >
+                            {s.failures24h}
+                          </a>
+                        </dd>
+                      </div>
+                    </dl>
+                    <p class="muted">
+                      Last push: {s.lastPush
+                        ? (
+                          <>
+                            {eventLabel(s.lastPush.type)}, <Time iso={s.lastPush.at} />{" "}
+                            ({formatAge(s.lastPush.at, now)})
+                          </>
+                        )
+                        : "none yet"}
+                    </p>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+      </>
+    ),
+  );
 });

@@ -33,21 +33,25 @@ events.get("/", async (c) => {
     if (!(e instanceof HttpError || e instanceof RangeError)) throw e;
     error = e.message;
   }
-  return page(c, { title: "Event Log", section: "events", status: error ? 400 : 200 }, (
-    <Island
-      name="EventLog"
-      component={EventLog}
-      props={{
-        events: result.events,
-        cursor: result.cursor,
-        paged: !!cursor,
-        filters,
-        idps: idps.map((i) => ({ id: i.id, name: i.name })),
-        types: EVENT_TYPES,
-        error,
-      }}
-    />
-  ));
+  return page(
+    c,
+    { title: "Event Log", section: "events", status: error ? 400 : 200 },
+    (
+      <Island
+        name="EventLog"
+        component={EventLog}
+        props={{
+          events: result.events,
+          cursor: result.cursor,
+          paged: !!cursor,
+          filters,
+          idps: idps.map((i) => ({ id: i.id, name: i.name })),
+          types: EVENT_TYPES,
+          error,
+        }}
+      />
+    ),
+  );
 });
 
 /** Most events one export writes. */
@@ -124,8 +128,11 @@ events.get("/export", async (c) => {
   const stamp = new Date().toISOString().replaceAll(":", "").slice(0, 15);
   return new Response(body, {
     headers: {
-      "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
-      "content-disposition": `attachment; filename="weft-events-${tenant.subdomain}-${stamp}.${format}"`,
+      "content-type": format === "csv"
+        ? "text/csv; charset=utf-8"
+        : "application/x-ndjson; charset=utf-8",
+      "content-disposition":
+        `attachment; filename="weft-events-${tenant.subdomain}-${stamp}.${format}"`,
       "cache-control": "no-store",
     },
   });
@@ -147,53 +154,57 @@ events.get("/:id", async (c) => {
     : event.target?.kind === "idp"
     ? `/admin/idps/${event.target.id}`
     : undefined;
-  return page(c, { title: eventLabel(event.type), section: "events" }, (
-    <>
-      <dl class="details" id="event-detail">
-        <dt>Time</dt>
-        <dd>
-          <Time iso={event.at} seconds />
-        </dd>
-        <dt>Type</dt>
-        <dd>
-          <code>{event.type}</code>
-        </dd>
-        <dt>Summary</dt>
-        <dd>{event.summary}</dd>
-        <dt>IdP</dt>
-        <dd>{idp ? <a href={`/admin/idps/${idp.id}`}>{idp.name}</a> : event.idpId ?? "—"}</dd>
-        <dt>Target</dt>
-        <dd>
-          {event.target
-            ? (targetHref
-              ? <a href={targetHref}>{event.target.kind} {event.target.id}</a>
-              : `${event.target.kind} ${event.target.id}`)
-            : "—"}
-        </dd>
-        <dt>Changed attributes</dt>
-        <dd>{event.changed?.length ? event.changed.join(", ") : "—"}</dd>
-        <dt>Counts</dt>
-        <dd>
-          {event.counts
-            ? Object.entries(event.counts).map(([k, v]) => `${k}: ${v}`).join(", ")
-            : "—"}
-        </dd>
-        <dt>Actor</dt>
-        <dd>{event.actor}</dd>
-        <dt>Token</dt>
-        <dd>{event.tokenId ? <code>{event.tokenId}</code> : "—"}</dd>
-        <dt>Request id</dt>
-        <dd>{event.requestId ? <code>{event.requestId}</code> : "—"}</dd>
-        <dt>Client address</dt>
-        <dd>{event.clientIp ?? "—"}</dd>
-        <dt>Event id</dt>
-        <dd>
-          <code>{event.id}</code>
-        </dd>
-      </dl>
-      <p>
-        <a href="/admin/events">← Back to the Event Log</a>
-      </p>
-    </>
-  ));
+  return page(
+    c,
+    { title: eventLabel(event.type), section: "events" },
+    (
+      <>
+        <dl class="details" id="event-detail">
+          <dt>Time</dt>
+          <dd>
+            <Time iso={event.at} seconds />
+          </dd>
+          <dt>Type</dt>
+          <dd>
+            <code>{event.type}</code>
+          </dd>
+          <dt>Summary</dt>
+          <dd>{event.summary}</dd>
+          <dt>IdP</dt>
+          <dd>{idp ? <a href={`/admin/idps/${idp.id}`}>{idp.name}</a> : event.idpId ?? "—"}</dd>
+          <dt>Target</dt>
+          <dd>
+            {event.target
+              ? (targetHref
+                ? <a href={targetHref}>{event.target.kind} {event.target.id}</a>
+                : `${event.target.kind} ${event.target.id}`)
+              : "—"}
+          </dd>
+          <dt>Changed attributes</dt>
+          <dd>{event.changed?.length ? event.changed.join(", ") : "—"}</dd>
+          <dt>Counts</dt>
+          <dd>
+            {event.counts
+              ? Object.entries(event.counts).map(([k, v]) => `${k}: ${v}`).join(", ")
+              : "—"}
+          </dd>
+          <dt>Actor</dt>
+          <dd>{event.actor}</dd>
+          <dt>Token</dt>
+          <dd>{event.tokenId ? <code>{event.tokenId}</code> : "—"}</dd>
+          <dt>Request id</dt>
+          <dd>{event.requestId ? <code>{event.requestId}</code> : "—"}</dd>
+          <dt>Client address</dt>
+          <dd>{event.clientIp ?? "—"}</dd>
+          <dt>Event id</dt>
+          <dd>
+            <code>{event.id}</code>
+          </dd>
+        </dl>
+        <p>
+          <a href="/admin/events">← Back to the Event Log</a>
+        </p>
+      </>
+    ),
+  );
 });

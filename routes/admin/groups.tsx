@@ -42,59 +42,71 @@ groups.get("/", async (c) => {
     cursor: f.cursor,
   });
   const keep = { q: f.q, idp: f.idp };
-  return page(c, { title: "Groups", section: "groups" }, (
-    <>
-      <form method="get" action="/admin/groups" class="filters" role="search" aria-label="Find groups">
-        <div class="field grow">
-          <label for="q">Search</label>
-          <input id="q" name="q" type="search" value={f.q} placeholder="Name starts with…" />
-        </div>
-        <div class="field">
-          <label for="idp">Identity provider</label>
-          <select id="idp" name="idp">
-            <option value="">Any</option>
-            {idps.map((i) => <option key={i.id} value={i.id} selected={f.idp === i.id}>{i.name}</option>)}
-          </select>
-        </div>
-        <div class="field buttons">
-          <button type="submit" class="button primary">Search</button>
-        </div>
-      </form>
-      {rows.length === 0 ? <Empty>No groups match.</Empty> : (
-        <table class="table" id="groups">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">IdP</th>
-              <th scope="col">Members</th>
-              <th scope="col">externalId</th>
-              <th scope="col">Changed</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(({ group, members }) => (
-              <tr key={group.id}>
-                <td>
-                  <a href={`/admin/groups/${group.idpId}/${group.id}`}>{group.displayName}</a>
-                </td>
-                <td>{idps.find((i) => i.id === group.idpId)?.name ?? group.idpId}</td>
-                <td>{members}</td>
-                <td>{group.externalId ? <code>{group.externalId}</code> : "—"}</td>
-                <td>
-                  <Time iso={group.lastModified} />
-                </td>
+  return page(
+    c,
+    { title: "Groups", section: "groups" },
+    (
+      <>
+        <form
+          method="get"
+          action="/admin/groups"
+          class="filters"
+          role="search"
+          aria-label="Find groups"
+        >
+          <div class="field grow">
+            <label for="q">Search</label>
+            <input id="q" name="q" type="search" value={f.q} placeholder="Name starts with…" />
+          </div>
+          <div class="field">
+            <label for="idp">Identity provider</label>
+            <select id="idp" name="idp">
+              <option value="">Any</option>
+              {idps.map((i) => (
+                <option key={i.id} value={i.id} selected={f.idp === i.id}>{i.name}</option>
+              ))}
+            </select>
+          </div>
+          <div class="field buttons">
+            <button type="submit" class="button primary">Search</button>
+          </div>
+        </form>
+        {rows.length === 0 ? <Empty>No groups match.</Empty> : (
+          <table class="table" id="groups">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">IdP</th>
+                <th scope="col">Members</th>
+                <th scope="col">externalId</th>
+                <th scope="col">Changed</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <Pager
-        label="Group pages"
-        first={f.cursor ? `/admin/groups${qs(keep)}` : undefined}
-        next={cursor ? `/admin/groups${qs({ ...keep, cursor })}` : undefined}
-      />
-    </>
-  ));
+            </thead>
+            <tbody>
+              {rows.map(({ group, members }) => (
+                <tr key={group.id}>
+                  <td>
+                    <a href={`/admin/groups/${group.idpId}/${group.id}`}>{group.displayName}</a>
+                  </td>
+                  <td>{idps.find((i) => i.id === group.idpId)?.name ?? group.idpId}</td>
+                  <td>{members}</td>
+                  <td>{group.externalId ? <code>{group.externalId}</code> : "—"}</td>
+                  <td>
+                    <Time iso={group.lastModified} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <Pager
+          label="Group pages"
+          first={f.cursor ? `/admin/groups${qs(keep)}` : undefined}
+          next={cursor ? `/admin/groups${qs({ ...keep, cursor })}` : undefined}
+        />
+      </>
+    ),
+  );
 });
 
 const MemberQuery = z.object({ cursor: z.string().max(2000).optional() });
@@ -116,64 +128,70 @@ groups.get("/:idp/:id", async (c) => {
     page1.members.map((m) => keys.user(tenant.id, m.userId)),
   );
   const base = `/admin/groups/${idp.id}/${group.id}`;
-  return page(c, { title: group.displayName, section: "groups" }, (
-    <>
-      <dl class="details">
-        <dt>IdP</dt>
-        <dd>
-          <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
-        </dd>
-        <dt>externalId</dt>
-        <dd>{group.externalId ? <code>{group.externalId}</code> : "—"}</dd>
-        <dt>Weft id (SCIM id)</dt>
-        <dd>
-          <code>{group.id}</code>
-        </dd>
-        <dt>Members</dt>
-        <dd>{total}</dd>
-        <dt>Changed</dt>
-        <dd>
-          <Time iso={group.lastModified} />
-        </dd>
-      </dl>
-      <h2>Members</h2>
-      {page1.members.length === 0 ? <Empty>No members.</Empty> : (
-        <table class="table" id="members">
-          <thead>
-            <tr>
-              <th scope="col">userName</th>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page1.members.map((m, i) => {
-              const u = users[i]?.value;
-              return (
-                <tr key={m.userId}>
-                  <td>
-                    <a href={`/admin/users/${m.userId}`}>{u?.userName ?? m.userId}</a>
-                  </td>
-                  <td>{u?.displayName ?? m.display ?? "—"}</td>
-                  <td>
-                    {u?.status === "active"
-                      ? <Badge tone="ok">active</Badge>
-                      : <Badge tone="warn">{u?.status ?? "unknown"}</Badge>}
-                  </td>
+  return page(
+    c,
+    { title: group.displayName, section: "groups" },
+    (
+      <>
+        <dl class="details">
+          <dt>IdP</dt>
+          <dd>
+            <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
+          </dd>
+          <dt>externalId</dt>
+          <dd>{group.externalId ? <code>{group.externalId}</code> : "—"}</dd>
+          <dt>Weft id (SCIM id)</dt>
+          <dd>
+            <code>{group.id}</code>
+          </dd>
+          <dt>Members</dt>
+          <dd>{total}</dd>
+          <dt>Changed</dt>
+          <dd>
+            <Time iso={group.lastModified} />
+          </dd>
+        </dl>
+        <h2>Members</h2>
+        {page1.members.length === 0
+          ? <Empty>No members.</Empty>
+          : (
+            <table class="table" id="members">
+              <thead>
+                <tr>
+                  <th scope="col">userName</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Status</th>
                 </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
-      <Pager
-        label="Member pages"
-        first={cursor ? base : undefined}
-        next={page1.cursor ? `${base}?cursor=${encodeURIComponent(page1.cursor)}` : undefined}
-      />
-      <p>
-        <a href={`/admin/events?target=${group.id}`}>This group's events in the Event Log →</a>
-      </p>
-    </>
-  ));
+              </thead>
+              <tbody>
+                {page1.members.map((m, i) => {
+                  const u = users[i]?.value;
+                  return (
+                    <tr key={m.userId}>
+                      <td>
+                        <a href={`/admin/users/${m.userId}`}>{u?.userName ?? m.userId}</a>
+                      </td>
+                      <td>{u?.displayName ?? m.display ?? "—"}</td>
+                      <td>
+                        {u?.status === "active"
+                          ? <Badge tone="ok">active</Badge>
+                          : <Badge tone="warn">{u?.status ?? "unknown"}</Badge>}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          )}
+        <Pager
+          label="Member pages"
+          first={cursor ? base : undefined}
+          next={page1.cursor ? `${base}?cursor=${encodeURIComponent(page1.cursor)}` : undefined}
+        />
+        <p>
+          <a href={`/admin/events?target=${group.id}`}>This group's events in the Event Log →</a>
+        </p>
+      </>
+    ),
+  );
 });

@@ -9,8 +9,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import {
-  type AdminEnv,
   actorOf,
+  type AdminEnv,
   assertSuperAdmin,
   canManage,
   FLASH,
@@ -74,49 +74,55 @@ function flash(c: Context<AdminEnv>) {
 idps.get("/", async (c) => {
   const tenant = tenantOf(c);
   const list = await listIdps(c.get("deps").kv, tenant.id);
-  return page(c, { title: "Identity providers", section: "idps" }, (
-    <>
-      {flash(c)}
-      <p class="toolbar">
-        <span class="muted">
-          Each connection has its own SCIM base URL and tokens.
-        </span>
-        {canManage(c) && <a class="button primary" href="/admin/idps/new">New identity provider</a>}
-      </p>
-      {list.length === 0 ? <Empty>No identity provider yet.</Empty> : (
-        <table class="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Matches users by</th>
-              <th scope="col">SCIM</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((idp) => (
-              <tr key={idp.id}>
-                <td>
-                  <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
-                </td>
-                <td>{IDP_KINDS[idp.kind] ?? idp.kind}</td>
-                <td>
-                  <code>{idp.matchBy}</code>
-                </td>
-                <td>
-                  {idp.scimEnabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}
-                </td>
-                <td>
-                  <Time iso={idp.createdAt} />
-                </td>
+  return page(
+    c,
+    { title: "Identity providers", section: "idps" },
+    (
+      <>
+        {flash(c)}
+        <p class="toolbar">
+          <span class="muted">
+            Each connection has its own SCIM base URL and tokens.
+          </span>
+          {canManage(c) && (
+            <a class="button primary" href="/admin/idps/new">New identity provider</a>
+          )}
+        </p>
+        {list.length === 0 ? <Empty>No identity provider yet.</Empty> : (
+          <table class="table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Matches users by</th>
+                <th scope="col">SCIM</th>
+                <th scope="col">Created</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </>
-  ));
+            </thead>
+            <tbody>
+              {list.map((idp) => (
+                <tr key={idp.id}>
+                  <td>
+                    <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
+                  </td>
+                  <td>{IDP_KINDS[idp.kind] ?? idp.kind}</td>
+                  <td>
+                    <code>{idp.matchBy}</code>
+                  </td>
+                  <td>
+                    {idp.scimEnabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}
+                  </td>
+                  <td>
+                    <Time iso={idp.createdAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </>
+    ),
+  );
 });
 
 function NewIdpForm({ csrf, error }: { csrf?: string; error?: string }) {
@@ -128,7 +134,8 @@ function NewIdpForm({ csrf, error }: { csrf?: string; error?: string }) {
       <div class="field">
         <label for="kind">Kind</label>
         <select id="kind" name="kind" aria-describedby="kind-hint">
-          {Object.entries(IDP_KINDS).map(([k, label]) => <option key={k} value={k}>{label}</option>)}
+          {Object.entries(IDP_KINDS).map(([k, label]) => <option key={k} value={k}>{label}
+          </option>)}
         </select>
         <p class="hint" id="kind-hint">Weft applies the known quirks of this IdP's SCIM client.</p>
       </div>
@@ -162,9 +169,13 @@ function NewIdpForm({ csrf, error }: { csrf?: string; error?: string }) {
 
 idps.get("/new", (c) => {
   assertSuperAdmin(c, "connect identity providers");
-  return page(c, { title: "New identity provider", section: "idps" }, (
-    <NewIdpForm csrf={signedIn(c).session.csrf} />
-  ));
+  return page(
+    c,
+    { title: "New identity provider", section: "idps" },
+    (
+      <NewIdpForm csrf={signedIn(c).session.csrf} />
+    ),
+  );
 });
 
 const optionalText = (max: number) =>
@@ -184,9 +195,13 @@ idps.post("/", async (c) => {
   const parsed = NewIdp.safeParse(await readForm(c));
   if (!parsed.success) {
     const field = String(parsed.error.issues[0]?.path[0] ?? "input");
-    return page(c, { title: "New identity provider", section: "idps", status: 400 }, (
-      <NewIdpForm csrf={signedIn(c).session.csrf} error={`Check the field “${field}”.`} />
-    ));
+    return page(
+      c,
+      { title: "New identity provider", section: "idps", status: 400 },
+      (
+        <NewIdpForm csrf={signedIn(c).session.csrf} error={`Check the field “${field}”.`} />
+      ),
+    );
   }
   const f = parsed.data;
   const saml = f.entityId || f.ssoUrl || f.certificate
@@ -219,62 +234,66 @@ function IdpTabs({ idp, current }: { idp: Idp; current: string }) {
 idps.get("/:id", async (c) => {
   const idp = await idpOf(c);
   const s = await idpStats(c.get("deps").kv, tenantOf(c).id, idp.id);
-  return page(c, { title: idp.name, section: "idps" }, (
-    <>
-      <IdpTabs idp={idp} current="overview" />
-      <dl class="figures card">
-        <div>
-          <dt>Users provisioned</dt>
+  return page(
+    c,
+    { title: idp.name, section: "idps" },
+    (
+      <>
+        <IdpTabs idp={idp} current="overview" />
+        <dl class="figures card">
+          <div>
+            <dt>Users provisioned</dt>
+            <dd>
+              <a href={`/admin/users?idp=${idp.id}`}>{s.users}</a>
+            </dd>
+          </div>
+          <div>
+            <dt>Groups provisioned</dt>
+            <dd>
+              <a href={`/admin/groups?idp=${idp.id}`}>{s.groups}</a>
+            </dd>
+          </div>
+          <div>
+            <dt>Failed authentications (24 h)</dt>
+            <dd>{s.failures24h}</dd>
+          </div>
+          <div>
+            <dt>Last push</dt>
+            <dd class="small">
+              {s.lastPush
+                ? (
+                  <a href={`/admin/events/${s.lastPush.id}`}>
+                    {eventLabel(s.lastPush.type)}, {formatAge(s.lastPush.at, Date.now())}
+                  </a>
+                )
+                : "none yet"}
+            </dd>
+          </div>
+        </dl>
+        <dl class="details">
+          <dt>Connection id</dt>
           <dd>
-            <a href={`/admin/users?idp=${idp.id}`}>{s.users}</a>
+            <code>{idp.id}</code>
           </dd>
-        </div>
-        <div>
-          <dt>Groups provisioned</dt>
+          <dt>Kind</dt>
+          <dd>{IDP_KINDS[idp.kind] ?? idp.kind}</dd>
+          <dt>Matches users by</dt>
           <dd>
-            <a href={`/admin/groups?idp=${idp.id}`}>{s.groups}</a>
+            <code>{idp.matchBy}</code>
           </dd>
-        </div>
-        <div>
-          <dt>Failed authentications (24 h)</dt>
-          <dd>{s.failures24h}</dd>
-        </div>
-        <div>
-          <dt>Last push</dt>
-          <dd class="small">
-            {s.lastPush
-              ? (
-                <a href={`/admin/events/${s.lastPush.id}`}>
-                  {eventLabel(s.lastPush.type)}, {formatAge(s.lastPush.at, Date.now())}
-                </a>
-              )
-              : "none yet"}
+          <dt>SCIM provisioning</dt>
+          <dd>{idp.scimEnabled ? "enabled" : "disabled"}</dd>
+          <dt>Created</dt>
+          <dd>
+            <Time iso={idp.createdAt} />
           </dd>
-        </div>
-      </dl>
-      <dl class="details">
-        <dt>Connection id</dt>
-        <dd>
-          <code>{idp.id}</code>
-        </dd>
-        <dt>Kind</dt>
-        <dd>{IDP_KINDS[idp.kind] ?? idp.kind}</dd>
-        <dt>Matches users by</dt>
-        <dd>
-          <code>{idp.matchBy}</code>
-        </dd>
-        <dt>SCIM provisioning</dt>
-        <dd>{idp.scimEnabled ? "enabled" : "disabled"}</dd>
-        <dt>Created</dt>
-        <dd>
-          <Time iso={idp.createdAt} />
-        </dd>
-      </dl>
-      <p>
-        <a href={`/admin/events?idp=${idp.id}`}>This IdP's events in the Event Log →</a>
-      </p>
-    </>
-  ));
+        </dl>
+        <p>
+          <a href={`/admin/events?idp=${idp.id}`}>This IdP's events in the Event Log →</a>
+        </p>
+      </>
+    ),
+  );
 });
 
 function tokenStatus(t: TokenSummary, now: number) {
@@ -298,180 +317,199 @@ idps.get("/:id/scim", async (c) => {
   const base = scimBase(c, idp.id);
   const manage = canManage(c);
   const csrf = signedIn(c).session.csrf;
-  return page(c, { title: idp.name, section: "idps" }, (
-    <>
-      <IdpTabs idp={idp} current="scim" />
-      {flash(c)}
-      <section aria-labelledby="base-url-h" class="card">
-        <h2 id="base-url-h">SCIM base URL</h2>
-        <p class="hint">
-          Paste this exactly, with its trailing slash, as the IdP's SCIM connector base URL (Okta)
-          or Tenant URL (Entra).
-        </p>
-        <div class="copy-row">
-          <code class="url" id="scim-base-url">{base}</code>
-          <Island name="CopyButton" component={CopyButton} props={{ text: base, label: "SCIM base URL" }} />
-        </div>
-      </section>
-
-      <section aria-labelledby="tokens-h">
-        <div class="toolbar">
-          <h2 id="tokens-h">Tokens</h2>
-          {manage && (
+  return page(
+    c,
+    { title: idp.name, section: "idps" },
+    (
+      <>
+        <IdpTabs idp={idp} current="scim" />
+        {flash(c)}
+        <section aria-labelledby="base-url-h" class="card">
+          <h2 id="base-url-h">SCIM base URL</h2>
+          <p class="hint">
+            Paste this exactly, with its trailing slash, as the IdP's SCIM connector base URL (Okta)
+            or Tenant URL (Entra).
+          </p>
+          <div class="copy-row">
+            <code class="url" id="scim-base-url">{base}</code>
             <Island
-              name="TokenCreate"
-              component={TokenCreate}
-              props={{
-                idpId: idp.id,
-                idpName: idp.name,
-                fallbackHref: `/admin/idps/${idp.id}/tokens/new`,
-              }}
+              name="CopyButton"
+              component={CopyButton}
+              props={{ text: base, label: "SCIM base URL" }}
             />
-          )}
-        </div>
-        {tokens.length === 0 ? <Empty>No token yet: the IdP cannot authenticate.</Empty> : (
-          <table class="table" id="tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created by</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                {manage && <th scope="col"><span class="visually-hidden">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.map((t) => (
-                <tr key={t.id} data-token-id={t.id}>
-                  <td>
-                    {t.name} <code class="muted">{t.prefix}…</code>
-                  </td>
-                  <td>{t.createdBy}</td>
-                  <td>
-                    <Time iso={t.createdAt} />
-                  </td>
-                  <td>
-                    {t.lastUsed
-                      ? (
-                        <>
-                          <Time iso={t.lastUsed.at} /> <span class="muted">from {t.lastUsed.ip}</span>
-                        </>
-                      )
-                      : <span class="muted">never</span>}
-                  </td>
-                  <td>
-                    {tokenStatus(t, now)}
-                    {t.revokedAt && (
-                      <span class="muted small">
-                        {" "}
-                        <Time iso={t.revokedAt} /> by {t.revokedBy}
-                      </span>
+          </div>
+        </section>
+
+        <section aria-labelledby="tokens-h">
+          <div class="toolbar">
+            <h2 id="tokens-h">Tokens</h2>
+            {manage && (
+              <Island
+                name="TokenCreate"
+                component={TokenCreate}
+                props={{
+                  idpId: idp.id,
+                  idpName: idp.name,
+                  fallbackHref: `/admin/idps/${idp.id}/tokens/new`,
+                }}
+              />
+            )}
+          </div>
+          {tokens.length === 0
+            ? <Empty>No token yet: the IdP cannot authenticate.</Empty>
+            : (
+              <table class="table" id="tokens">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Created by</th>
+                    <th scope="col">Created</th>
+                    <th scope="col">Last used</th>
+                    <th scope="col">Status</th>
+                    {manage && (
+                      <th scope="col">
+                        <span class="visually-hidden">Actions</span>
+                      </th>
                     )}
-                  </td>
-                  {manage && (
-                    <td>
-                      {!t.revokedAt && (
-                        <Island
-                          name="ConfirmForm"
-                          component={ConfirmForm}
-                          props={{
-                            action: `/admin/idps/${idp.id}/tokens/${t.id}/revoke`,
-                            csrf,
-                            label: "Revoke",
-                            title: `Revoke token “${t.name}”?`,
-                            message:
-                              "The IdP's requests with this token will be refused with 401 at once. This cannot be undone.",
-                            danger: true,
-                          }}
-                        />
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-
-      <section aria-labelledby="failures-h" id="failures">
-        <h2 id="failures-h">Recent authentication failures</h2>
-        {recent.length === 0
-          ? <Empty>No failed SCIM authentication in the last 7 days.</Empty>
-          : (
-            <table class="table" id="auth-failures">
-              <thead>
-                <tr>
-                  <th scope="col">Hour (UTC)</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Requests</th>
-                  <th scope="col">What to do</th>
-                </tr>
-              </thead>
-              <tbody>
-                {recent.map((f) => (
-                  <tr key={`${f.hour}-${f.reason}`} data-reason={f.reason}>
-                    <td class="nowrap">{f.hour.replace("T", " ")}:00</td>
-                    <td>
-                      <Badge tone="bad">401 {f.reason.replaceAll("_", " ")}</Badge>
-                    </td>
-                    <td>{f.count}</td>
-                    <td>{AUTH_FAILURE_HELP[f.reason] ?? ""}</td>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        <details class="help">
-          <summary>Troubleshooting a 401 from the IdP</summary>
-          <ul>
-            <li>
-              Use the token alone in the IdP's HTTP Header field: Okta and Entra add “Bearer ”
-              themselves, so “Bearer Bearer …” is refused.
-            </li>
-            <li>Copy tokens without spaces or line breaks.</li>
-            <li>
-              A token works only with the base URL of its own IdP connection; a revoked or expired
-              token must be replaced with a new one.
-            </li>
-            <li>
-              Okta's “Test Connector Configuration” sends <code>GET /Users?startIndex=1&count=2</code>:
-              a failure appears here within seconds.
-            </li>
-          </ul>
-        </details>
-      </section>
+                </thead>
+                <tbody>
+                  {tokens.map((t) => (
+                    <tr key={t.id} data-token-id={t.id}>
+                      <td>
+                        {t.name} <code class="muted">{t.prefix}…</code>
+                      </td>
+                      <td>{t.createdBy}</td>
+                      <td>
+                        <Time iso={t.createdAt} />
+                      </td>
+                      <td>
+                        {t.lastUsed
+                          ? (
+                            <>
+                              <Time iso={t.lastUsed.at} />{" "}
+                              <span class="muted">from {t.lastUsed.ip}</span>
+                            </>
+                          )
+                          : <span class="muted">never</span>}
+                      </td>
+                      <td>
+                        {tokenStatus(t, now)}
+                        {t.revokedAt && (
+                          <span class="muted small">
+                            {" "}
+                            <Time iso={t.revokedAt} /> by {t.revokedBy}
+                          </span>
+                        )}
+                      </td>
+                      {manage && (
+                        <td>
+                          {!t.revokedAt && (
+                            <Island
+                              name="ConfirmForm"
+                              component={ConfirmForm}
+                              props={{
+                                action: `/admin/idps/${idp.id}/tokens/${t.id}/revoke`,
+                                csrf,
+                                label: "Revoke",
+                                title: `Revoke token “${t.name}”?`,
+                                message:
+                                  "The IdP's requests with this token will be refused with 401 at once. This cannot be undone.",
+                                danger: true,
+                              }}
+                            />
+                          )}
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+        </section>
 
-      <section aria-labelledby="activity-h">
-        <h2 id="activity-h">Activity</h2>
-        <ActivityChart activity={activity} label={`Events of ${idp.name} per hour`} />
-      </section>
-    </>
-  ));
+        <section aria-labelledby="failures-h" id="failures">
+          <h2 id="failures-h">Recent authentication failures</h2>
+          {recent.length === 0
+            ? <Empty>No failed SCIM authentication in the last 7 days.</Empty>
+            : (
+              <table class="table" id="auth-failures">
+                <thead>
+                  <tr>
+                    <th scope="col">Hour (UTC)</th>
+                    <th scope="col">Reason</th>
+                    <th scope="col">Requests</th>
+                    <th scope="col">What to do</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {recent.map((f) => (
+                    <tr key={`${f.hour}-${f.reason}`} data-reason={f.reason}>
+                      <td class="nowrap">{f.hour.replace("T", " ")}:00</td>
+                      <td>
+                        <Badge tone="bad">401 {f.reason.replaceAll("_", " ")}</Badge>
+                      </td>
+                      <td>{f.count}</td>
+                      <td>{AUTH_FAILURE_HELP[f.reason] ?? ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          <details class="help">
+            <summary>Troubleshooting a 401 from the IdP</summary>
+            <ul>
+              <li>
+                Use the token alone in the IdP's HTTP Header field: Okta and Entra add “Bearer ”
+                themselves, so “Bearer Bearer …” is refused.
+              </li>
+              <li>Copy tokens without spaces or line breaks.</li>
+              <li>
+                A token works only with the base URL of its own IdP connection; a revoked or expired
+                token must be replaced with a new one.
+              </li>
+              <li>
+                Okta's “Test Connector Configuration” sends{" "}
+                <code>GET /Users?startIndex=1&count=2</code>: a failure appears here within seconds.
+              </li>
+            </ul>
+          </details>
+        </section>
+
+        <section aria-labelledby="activity-h">
+          <h2 id="activity-h">Activity</h2>
+          <ActivityChart activity={activity} label={`Events of ${idp.name} per hour`} />
+        </section>
+      </>
+    ),
+  );
 });
 
 idps.get("/:id/saml", async (c) => {
   const idp = await idpOf(c);
-  return page(c, { title: idp.name, section: "idps" }, (
-    <>
-      <IdpTabs idp={idp} current="saml" />
-      {idp.saml
-        ? (
-          <dl class="details">
-            <dt>IdP entity ID</dt>
-            <dd>{idp.saml.entityId ?? "—"}</dd>
-            <dt>SSO URL</dt>
-            <dd>{idp.saml.ssoUrl ?? "—"}</dd>
-            <dt>Signing certificate</dt>
-            <dd>
-              {idp.saml.certificate ? <pre class="pem">{idp.saml.certificate}</pre> : "—"}
-            </dd>
-          </dl>
-        )
-        : <Empty>No SAML settings were given for this connection.</Empty>}
-    </>
-  ));
+  return page(
+    c,
+    { title: idp.name, section: "idps" },
+    (
+      <>
+        <IdpTabs idp={idp} current="saml" />
+        {idp.saml
+          ? (
+            <dl class="details">
+              <dt>IdP entity ID</dt>
+              <dd>{idp.saml.entityId ?? "—"}</dd>
+              <dt>SSO URL</dt>
+              <dd>{idp.saml.ssoUrl ?? "—"}</dd>
+              <dt>Signing certificate</dt>
+              <dd>
+                {idp.saml.certificate ? <pre class="pem">{idp.saml.certificate}</pre> : "—"}
+              </dd>
+            </dl>
+          )
+          : <Empty>No SAML settings were given for this connection.</Empty>}
+      </>
+    ),
+  );
 });
 
 function NewTokenForm({ idp, csrf, error }: { idp: Idp; csrf: string; error?: string }) {
@@ -479,7 +517,13 @@ function NewTokenForm({ idp, csrf, error }: { idp: Idp; csrf: string; error?: st
     <form method="post" action={`/admin/idps/${idp.id}/tokens`} class="card stack narrow">
       {error && <Notice tone="bad">{error}</Notice>}
       <Csrf token={csrf} />
-      <Field id="name" label="Token name" required maxLength={100} hint="For example okta-production." />
+      <Field
+        id="name"
+        label="Token name"
+        required
+        maxLength={100}
+        hint="For example okta-production."
+      />
       <div class="actions">
         <a class="button" href={`/admin/idps/${idp.id}/scim`}>Cancel</a>
         <button type="submit" class="button primary">Create token</button>
@@ -491,9 +535,13 @@ function NewTokenForm({ idp, csrf, error }: { idp: Idp; csrf: string; error?: st
 idps.get("/:id/tokens/new", async (c) => {
   assertSuperAdmin(c, "create SCIM tokens");
   const idp = await idpOf(c);
-  return page(c, { title: `New token for ${idp.name}`, section: "idps" }, (
-    <NewTokenForm idp={idp} csrf={signedIn(c).session.csrf} />
-  ));
+  return page(
+    c,
+    { title: `New token for ${idp.name}`, section: "idps" },
+    (
+      <NewTokenForm idp={idp} csrf={signedIn(c).session.csrf} />
+    ),
+  );
 });
 
 /** The token name contract, shared with the JSON endpoint. */
@@ -504,29 +552,48 @@ idps.post("/:id/tokens", async (c) => {
   const idp = await idpOf(c);
   const parsed = TokenName.safeParse(await readForm(c));
   if (!parsed.success) {
-    return page(c, { title: `New token for ${idp.name}`, section: "idps", status: 400 }, (
-      <NewTokenForm idp={idp} csrf={signedIn(c).session.csrf} error="Enter a name of 1–100 characters." />
-    ));
+    return page(
+      c,
+      { title: `New token for ${idp.name}`, section: "idps", status: 400 },
+      (
+        <NewTokenForm
+          idp={idp}
+          csrf={signedIn(c).session.csrf}
+          error="Enter a name of 1–100 characters."
+        />
+      ),
+    );
   }
   const { secret, token } = await createToken(c.get("deps").kv, tenantOf(c).id, idp.id, {
     name: parsed.data.name,
     createdBy: signedIn(c).admin.email,
     requestId: c.get("requestId"),
   });
-  return page(c, { title: `Token “${token.name}” created`, section: "idps", status: 201 }, (
-    <div class="narrow">
-      <div class="secret-box" role="region" aria-label="New SCIM token">
-        <p class="warning">
-          <strong>Copy this token now.</strong> It cannot be shown again: Weft stores only its hash.
+  return page(
+    c,
+    { title: `Token “${token.name}” created`, section: "idps", status: 201 },
+    (
+      <div class="narrow">
+        <div class="secret-box" role="region" aria-label="New SCIM token">
+          <p class="warning">
+            <strong>Copy this token now.</strong>{" "}
+            It cannot be shown again: Weft stores only its hash.
+          </p>
+          <code class="secret" id="new-token-secret">{secret}</code>
+          <Island
+            name="CopyButton"
+            component={CopyButton}
+            props={{ text: secret, label: "SCIM token" }}
+          />
+        </div>
+        <p>
+          <a class="button primary" href={`/admin/idps/${idp.id}/scim`}>
+            Back to SCIM Provisioning
+          </a>
         </p>
-        <code class="secret" id="new-token-secret">{secret}</code>
-        <Island name="CopyButton" component={CopyButton} props={{ text: secret, label: "SCIM token" }} />
       </div>
-      <p>
-        <a class="button primary" href={`/admin/idps/${idp.id}/scim`}>Back to SCIM Provisioning</a>
-      </p>
-    </div>
-  ));
+    ),
+  );
 });
 
 const Revoke = z.object({ confirmed: z.literal("yes").optional() });
@@ -541,17 +608,21 @@ idps.post("/:id/tokens/:tokenId/revoke", async (c) => {
   if (!token) throw new HttpError(404, "This token does not exist");
   if (!form.confirmed) {
     // Without JavaScript there was no dialog: ask here.
-    return page(c, { title: `Revoke token “${token.name}”?`, section: "idps" }, (
-      <form method="post" action={c.req.path} class="card stack narrow">
-        <Csrf token={signedIn(c).session.csrf} />
-        <input type="hidden" name="confirmed" value="yes" />
-        <p>The IdP's requests with this token will be refused with 401 at once.</p>
-        <div class="actions">
-          <a class="button" href={`/admin/idps/${idp.id}/scim`}>Cancel</a>
-          <button type="submit" class="button danger">Revoke</button>
-        </div>
-      </form>
-    ));
+    return page(
+      c,
+      { title: `Revoke token “${token.name}”?`, section: "idps" },
+      (
+        <form method="post" action={c.req.path} class="card stack narrow">
+          <Csrf token={signedIn(c).session.csrf} />
+          <input type="hidden" name="confirmed" value="yes" />
+          <p>The IdP's requests with this token will be refused with 401 at once.</p>
+          <div class="actions">
+            <a class="button" href={`/admin/idps/${idp.id}/scim`}>Cancel</a>
+            <button type="submit" class="button danger">Revoke</button>
+          </div>
+        </form>
+      ),
+    );
   }
   if (!token.revokedAt) {
     await revokeToken(kv, tenantOf(c).id, idp.id, token.id, signedIn(c).admin.email);

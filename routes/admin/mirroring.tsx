@@ -8,8 +8,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import {
-  type AdminEnv,
   actorOf,
+  type AdminEnv,
   assertSuperAdmin,
   canManage,
   FLASH,
@@ -87,11 +87,14 @@ function valueOf(u: User, field: string): string | undefined {
 }
 
 function PreviewTable({ preview, config }: { preview: Preview; config: MirroringConfig }) {
-  const fields = [...new Set([...config.rules.map((r) => r.field), ...Object.keys(preview.user.custom)])];
+  const fields = [
+    ...new Set([...config.rules.map((r) => r.field), ...Object.keys(preview.user.custom)]),
+  ];
   return (
     <table class="table" id="preview">
       <caption>
-        Preview on <a href={`/admin/users/${preview.user.id}/attributes`}>{preview.user.userName}</a>
+        Preview on{" "}
+        <a href={`/admin/users/${preview.user.id}/attributes`}>{preview.user.userName}</a>
       </caption>
       <thead>
         <tr>
@@ -181,11 +184,23 @@ function SettingsPage(
                 <tr key={i}>
                   <td>
                     <label class="visually-hidden" for={`field_${i}`}>Field of rule {i + 1}</label>
-                    <input id={`field_${i}`} name={`field_${i}`} value={r.field} maxLength={64} placeholder={r.field ? undefined : "new field"} />
+                    <input
+                      id={`field_${i}`}
+                      name={`field_${i}`}
+                      value={r.field}
+                      maxLength={64}
+                      placeholder={r.field ? undefined : "new field"}
+                    />
                   </td>
                   <td>
-                    <label class="visually-hidden" for={`sources_${i}`}>Sources of rule {i + 1}</label>
-                    <textarea id={`sources_${i}`} name={`sources_${i}`} rows={Math.max(1, r.sources.length)}>
+                    <label class="visually-hidden" for={`sources_${i}`}>
+                      Sources of rule {i + 1}
+                    </label>
+                    <textarea
+                      id={`sources_${i}`}
+                      name={`sources_${i}`}
+                      rows={Math.max(1, r.sources.length)}
+                    >
                       {r.sources.join("\n")}
                     </textarea>
                   </td>
@@ -200,7 +215,12 @@ function SettingsPage(
                   </td>
                   {manage && (
                     <td>
-                      <input type="checkbox" id={`remove_${i}`} name={`remove_${i}`} aria-label={`Remove rule ${i + 1}`} />
+                      <input
+                        type="checkbox"
+                        id={`remove_${i}`}
+                        name={`remove_${i}`}
+                        aria-label={`Remove rule ${i + 1}`}
+                      />
                     </td>
                   )}
                 </tr>
@@ -220,7 +240,12 @@ function SettingsPage(
       </form>
       <section aria-labelledby="preview-h">
         <h2 id="preview-h">Preview</h2>
-        <form method="get" action="/admin/settings/mirroring" class="filters" aria-label="Sample user">
+        <form
+          method="get"
+          action="/admin/settings/mirroring"
+          class="filters"
+          aria-label="Sample user"
+        >
           <div class="field grow">
             <label for="sample">Sample user</label>
             <input
@@ -242,8 +267,8 @@ function SettingsPage(
       <section aria-labelledby="reapply-h">
         <h2 id="reapply-h">Re-apply to all users</h2>
         <p class="hint">
-          New pushes use the saved configuration at once. Re-applying updates the canonical fields of
-          every existing user from what their IdP last sent.
+          New pushes use the saved configuration at once. Re-applying updates the canonical fields
+          of every existing user from what their IdP last sent.
         </p>
         <Island name="ReapplyProgress" component={ReapplyProgress} props={{ job }} />
         {manage && (
@@ -270,24 +295,30 @@ mirroring.get("/", async (c) => {
     samplePreview(c, config, q.sample),
     getMirroringJob(kv, tenant.id),
   ]);
-  return page(c, { title: "Attribute mirroring", section: "mirroring" }, (
-    <SettingsPage
-      config={config}
-      csrf={signedIn(c).session.csrf}
-      manage={canManage(c)}
-      preview={preview}
-      sample={q.sample}
-      notice={FLASH[q.done ?? ""]}
-      job={job}
-    />
-  ));
+  return page(
+    c,
+    { title: "Attribute mirroring", section: "mirroring" },
+    (
+      <SettingsPage
+        config={config}
+        csrf={signedIn(c).session.csrf}
+        manage={canManage(c)}
+        preview={preview}
+        sample={q.sample}
+        notice={FLASH[q.done ?? ""]}
+        job={job}
+      />
+    ),
+  );
 });
 
 function zodMessages(error: z.ZodError, rules: MirrorRule[]): string[] {
   return error.issues.map((i) => {
     const [, index, part] = i.path;
     const rule = typeof index === "number" ? rules[index] : undefined;
-    const where = rule ? `Rule “${rule.field || `#${Number(index) + 1}`}”${part ? ` (${String(part)})` : ""}` : "Rules";
+    const where = rule
+      ? `Rule “${rule.field || `#${Number(index) + 1}`}”${part ? ` (${String(part)})` : ""}`
+      : "Rules";
     return `${where}: ${i.message}`;
   });
 }
@@ -302,29 +333,37 @@ async function editedPage(c: Context<AdminEnv>, save: boolean): Promise<Response
   const parsed = MirroringSchema.safeParse(input);
   if (parsed.success && save) {
     await setMirroring(kv, tenant.id, parsed.data, actorOf(c));
-    return seeOther(`/admin/settings/mirroring?done=mirroring-saved${sample ? `&sample=${encodeURIComponent(sample)}` : ""}`);
+    return seeOther(
+      `/admin/settings/mirroring?done=mirroring-saved${
+        sample ? `&sample=${encodeURIComponent(sample)}` : ""
+      }`,
+    );
   }
   const config = parsed.success ? parsed.data : input;
   const [preview, job] = await Promise.all([
     parsed.success ? samplePreview(c, config, sample) : Promise.resolve(null),
     getMirroringJob(kv, tenant.id),
   ]);
-  return page(c, {
-    title: "Attribute mirroring",
-    section: "mirroring",
-    status: parsed.success ? 200 : 400,
-  }, (
-    <SettingsPage
-      config={config}
-      csrf={signedIn(c).session.csrf}
-      manage
-      errors={parsed.success ? undefined : zodMessages(parsed.error, input.rules)}
-      preview={preview}
-      sample={sample}
-      notice={parsed.success ? "Preview of the edited configuration: not saved yet." : undefined}
-      job={job}
-    />
-  ));
+  return page(
+    c,
+    {
+      title: "Attribute mirroring",
+      section: "mirroring",
+      status: parsed.success ? 200 : 400,
+    },
+    (
+      <SettingsPage
+        config={config}
+        csrf={signedIn(c).session.csrf}
+        manage
+        errors={parsed.success ? undefined : zodMessages(parsed.error, input.rules)}
+        preview={preview}
+        sample={sample}
+        notice={parsed.success ? "Preview of the edited configuration: not saved yet." : undefined}
+        job={job}
+      />
+    ),
+  );
 }
 
 mirroring.post("/", (c) => editedPage(c, true));

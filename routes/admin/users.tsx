@@ -41,7 +41,9 @@ function query(params: Record<string, string | undefined>): string {
 }
 
 function StatusBadge({ status }: { status: User["status"] }) {
-  return status === "active" ? <Badge tone="ok">active</Badge> : <Badge tone="warn">deactivated</Badge>;
+  return status === "active"
+    ? <Badge tone="ok">active</Badge>
+    : <Badge tone="warn">deactivated</Badge>;
 }
 
 users.get("/", async (c) => {
@@ -58,86 +60,102 @@ users.get("/", async (c) => {
   const result = await listDirectoryUsers(kv, tenant.id, q);
   const names = new Map(idps.map((i) => [i.id, i.name]));
   const keep = { q: f.q, status: f.status, idp: f.idp };
-  return page(c, { title: "Users", section: "users" }, (
-    <>
-      <form method="get" action="/admin/users" class="filters" role="search" aria-label="Find users">
-        <div class="field grow">
-          <label for="q">Search</label>
-          <input
-            id="q"
-            name="q"
-            type="search"
-            value={f.q}
-            placeholder="userName or email starts with…"
-          />
-        </div>
-        <div class="field">
-          <label for="status">Status</label>
-          <select id="status" name="status">
-            <option value="">Any</option>
-            <option value="active" selected={f.status === "active"}>Active</option>
-            <option value="deactivated" selected={f.status === "deactivated"}>Deactivated</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for="idp">Identity provider</label>
-          <select id="idp" name="idp">
-            <option value="">Any</option>
-            {idps.map((i) => <option key={i.id} value={i.id} selected={f.idp === i.id}>{i.name}</option>)}
-          </select>
-        </div>
-        <div class="field buttons">
-          <button type="submit" class="button primary">Search</button>
-        </div>
-      </form>
-      {result.users.length === 0
-        ? (
-          <Empty>
-            {result.partial ? "No match in this stretch of the directory." : "No users match."}
-          </Empty>
-        )
-        : (
-          <table class="table" id="users">
-            <thead>
-              <tr>
-                <th scope="col">userName</th>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Status</th>
-                <th scope="col">Source IdP</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.users.map((u) => (
-                <tr key={u.id}>
-                  <td>
-                    <a href={`/admin/users/${u.id}`}>{u.userName}</a>
-                  </td>
-                  <td>{u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}</td>
-                  <td>{u.email ?? "—"}</td>
-                  <td>
-                    <StatusBadge status={u.status} />
-                  </td>
-                  <td>{names.get(u.sourceIdpId) ?? u.sourceIdpId}</td>
-                  <td>
-                    <Time iso={u.updatedAt} />
-                  </td>
-                </tr>
+  return page(
+    c,
+    { title: "Users", section: "users" },
+    (
+      <>
+        <form
+          method="get"
+          action="/admin/users"
+          class="filters"
+          role="search"
+          aria-label="Find users"
+        >
+          <div class="field grow">
+            <label for="q">Search</label>
+            <input
+              id="q"
+              name="q"
+              type="search"
+              value={f.q}
+              placeholder="userName or email starts with…"
+            />
+          </div>
+          <div class="field">
+            <label for="status">Status</label>
+            <select id="status" name="status">
+              <option value="">Any</option>
+              <option value="active" selected={f.status === "active"}>Active</option>
+              <option value="deactivated" selected={f.status === "deactivated"}>Deactivated</option>
+            </select>
+          </div>
+          <div class="field">
+            <label for="idp">Identity provider</label>
+            <select id="idp" name="idp">
+              <option value="">Any</option>
+              {idps.map((i) => (
+                <option key={i.id} value={i.id} selected={f.idp === i.id}>{i.name}</option>
               ))}
-            </tbody>
-          </table>
+            </select>
+          </div>
+          <div class="field buttons">
+            <button type="submit" class="button primary">Search</button>
+          </div>
+        </form>
+        {result.users.length === 0
+          ? (
+            <Empty>
+              {result.partial ? "No match in this stretch of the directory." : "No users match."}
+            </Empty>
+          )
+          : (
+            <table class="table" id="users">
+              <thead>
+                <tr>
+                  <th scope="col">userName</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Email</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Source IdP</th>
+                  <th scope="col">Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {result.users.map((u) => (
+                  <tr key={u.id}>
+                    <td>
+                      <a href={`/admin/users/${u.id}`}>{u.userName}</a>
+                    </td>
+                    <td>{u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}</td>
+                    <td>{u.email ?? "—"}</td>
+                    <td>
+                      <StatusBadge status={u.status} />
+                    </td>
+                    <td>{names.get(u.sourceIdpId) ?? u.sourceIdpId}</td>
+                    <td>
+                      <Time iso={u.updatedAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        {result.partial && (
+          <p class="muted">
+            Only part of the directory was examined for this page: continue below.
+          </p>
         )}
-      {result.partial && (
-        <p class="muted">Only part of the directory was examined for this page: continue below.</p>
-      )}
-      <Pager
-        label="User pages"
-        first={f.cursor ? `/admin/users${query(keep)}` : undefined}
-        next={result.cursor ? `/admin/users${query({ ...keep, cursor: result.cursor })}` : undefined}
-      />
-    </>
-  ));
+        <Pager
+          label="User pages"
+          first={f.cursor ? `/admin/users${query(keep)}` : undefined}
+          next={result.cursor
+            ? `/admin/users${query({ ...keep, cursor: result.cursor })}`
+            : undefined}
+        />
+      </>
+    ),
+  );
 });
 
 async function userOf(c: Context<AdminEnv>): Promise<{ user: User; idps: Idp[] }> {
@@ -175,57 +193,61 @@ users.get("/:id", async (c) => {
     ...CORE_FIELDS.map((f) => [f, user[f]] as [string, string | undefined]),
     ...Object.entries(user.custom),
   ];
-  return page(c, { title: userTitle(user), section: "users" }, (
-    <>
-      <UserTabs user={user} current="profile" />
-      <p>
-        <StatusBadge status={user.status} /> Source IdP:{" "}
-        {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
-      </p>
-      <table class="table" id="profile">
-        <caption>Canonical fields</caption>
-        <thead>
-          <tr>
-            <th scope="col">Field</th>
-            <th scope="col">Value</th>
-            <th scope="col">Mirrored from</th>
-          </tr>
-        </thead>
-        <tbody>
-          {fields.map(([name, value]) => (
-            <tr key={name}>
-              <th scope="row">{name}</th>
-              <td>{value ?? <span class="muted">—</span>}</td>
-              <td>
-                {user.mirroredFrom[name]
-                  ? (
-                    <>
-                      <code>{user.mirroredFrom[name]}</code>{" "}
-                      <span class="muted">({source?.name ?? user.sourceIdpId})</span>
-                    </>
-                  )
-                  : <span class="muted">not mirrored</span>}
-              </td>
+  return page(
+    c,
+    { title: userTitle(user), section: "users" },
+    (
+      <>
+        <UserTabs user={user} current="profile" />
+        <p>
+          <StatusBadge status={user.status} /> Source IdP:{" "}
+          {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
+        </p>
+        <table class="table" id="profile">
+          <caption>Canonical fields</caption>
+          <thead>
+            <tr>
+              <th scope="col">Field</th>
+              <th scope="col">Value</th>
+              <th scope="col">Mirrored from</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-      <dl class="details">
-        <dt>Weft id (SCIM id)</dt>
-        <dd>
-          <code>{user.id}</code>
-        </dd>
-        <dt>Created</dt>
-        <dd>
-          <Time iso={user.createdAt} />
-        </dd>
-        <dt>Updated</dt>
-        <dd>
-          <Time iso={user.updatedAt} />
-        </dd>
-      </dl>
-    </>
-  ));
+          </thead>
+          <tbody>
+            {fields.map(([name, value]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
+                <td>{value ?? <span class="muted">—</span>}</td>
+                <td>
+                  {user.mirroredFrom[name]
+                    ? (
+                      <>
+                        <code>{user.mirroredFrom[name]}</code>{" "}
+                        <span class="muted">({source?.name ?? user.sourceIdpId})</span>
+                      </>
+                    )
+                    : <span class="muted">not mirrored</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <dl class="details">
+          <dt>Weft id (SCIM id)</dt>
+          <dd>
+            <code>{user.id}</code>
+          </dd>
+          <dt>Created</dt>
+          <dd>
+            <Time iso={user.createdAt} />
+          </dd>
+          <dt>Updated</dt>
+          <dd>
+            <Time iso={user.updatedAt} />
+          </dd>
+        </dl>
+      </>
+    ),
+  );
 });
 
 /** Every leaf of a SCIM resource as `[path, value]` rows. */
@@ -280,100 +302,110 @@ function mirroredLeaves(user: User, link: IdpUser): Map<string, string[]> {
 users.get("/:id/attributes", async (c) => {
   const { user, idps } = await userOf(c);
   const rows = await idpRowsOfUser(c.get("deps").kv, tenantOf(c).id, user.id, idps);
-  return page(c, { title: userTitle(user), section: "users" }, (
-    <>
-      <UserTabs user={user} current="attributes" />
-      {rows.length === 0 && <Empty>No IdP holds this user any more (deleted by its IdP).</Empty>}
-      {rows.map((row) => {
-        const idp = idps.find((i) => i.id === row.idpId);
-        const mirrored = mirroredLeaves(user, row);
-        const leaves = flattenResource(row.resource);
-        return (
-          <section key={row.idpId} class="card idp-row" data-idp={row.idpId}>
-            <h2>
-              {idp?.name ?? row.idpId}{" "}
-              {row.idpId === user.sourceIdpId && <Badge tone="info">source</Badge>}{" "}
-              {row.active ? <Badge tone="ok">active</Badge> : <Badge tone="warn">inactive</Badge>}
-            </h2>
-            <dl class="details">
-              <dt>externalId</dt>
-              <dd>
-                {row.externalId ? <code>{row.externalId}</code> : <span class="muted">none sent</span>}
-                {mirrored.has("externalId") && (
-                  <Badge tone="info">mirrored → {mirrored.get("externalId")!.join(", ")}</Badge>
-                )}
-              </dd>
-              <dt>Last received</dt>
-              <dd>
-                <Time iso={row.receivedAt} seconds />
-              </dd>
-              <dt>First received</dt>
-              <dd>
-                <Time iso={row.created} />
-              </dd>
-            </dl>
-            <table class="table attributes">
-              <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Attribute</th>
-                  <th scope="col">Value</th>
-                  <th scope="col">Mirrored</th>
-                </tr>
-              </thead>
-              <tbody>
-                {leaves.map(([path, value]) => (
-                  <tr key={path}>
-                    <th scope="row">
-                      <code>{path}</code>
-                    </th>
-                    <td class="value">{value}</td>
-                    <td>
-                      {mirrored.has(path) && (
-                        <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
-                      )}
-                    </td>
+  return page(
+    c,
+    { title: userTitle(user), section: "users" },
+    (
+      <>
+        <UserTabs user={user} current="attributes" />
+        {rows.length === 0 && <Empty>No IdP holds this user any more (deleted by its IdP).</Empty>}
+        {rows.map((row) => {
+          const idp = idps.find((i) => i.id === row.idpId);
+          const mirrored = mirroredLeaves(user, row);
+          const leaves = flattenResource(row.resource);
+          return (
+            <section key={row.idpId} class="card idp-row" data-idp={row.idpId}>
+              <h2>
+                {idp?.name ?? row.idpId}{" "}
+                {row.idpId === user.sourceIdpId && <Badge tone="info">source</Badge>}{" "}
+                {row.active ? <Badge tone="ok">active</Badge> : <Badge tone="warn">inactive</Badge>}
+              </h2>
+              <dl class="details">
+                <dt>externalId</dt>
+                <dd>
+                  {row.externalId
+                    ? <code>{row.externalId}</code>
+                    : <span class="muted">none sent</span>}
+                  {mirrored.has("externalId") && (
+                    <Badge tone="info">mirrored → {mirrored.get("externalId")!.join(", ")}</Badge>
+                  )}
+                </dd>
+                <dt>Last received</dt>
+                <dd>
+                  <Time iso={row.receivedAt} seconds />
+                </dd>
+                <dt>First received</dt>
+                <dd>
+                  <Time iso={row.created} />
+                </dd>
+              </dl>
+              <table class="table attributes">
+                <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Attribute</th>
+                    <th scope="col">Value</th>
+                    <th scope="col">Mirrored</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
-        );
-      })}
-    </>
-  ));
+                </thead>
+                <tbody>
+                  {leaves.map(([path, value]) => (
+                    <tr key={path}>
+                      <th scope="row">
+                        <code>{path}</code>
+                      </th>
+                      <td class="value">{value}</td>
+                      <td>
+                        {mirrored.has(path) && (
+                          <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          );
+        })}
+      </>
+    ),
+  );
 });
 
 users.get("/:id/groups", async (c) => {
   const { user, idps } = await userOf(c);
   const groups = await groupsOfUser(c.get("deps").kv, tenantOf(c).id, user.id, idps);
-  return page(c, { title: userTitle(user), section: "users" }, (
-    <>
-      <UserTabs user={user} current="groups" />
-      {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
-        <table class="table">
-          <thead>
-            <tr>
-              <th scope="col">Group</th>
-              <th scope="col">IdP</th>
-              <th scope="col">externalId</th>
-            </tr>
-          </thead>
-          <tbody>
-            {groups.map((g) => (
-              <tr key={g.id}>
-                <td>
-                  <a href={`/admin/groups/${g.idpId}/${g.id}`}>{g.displayName}</a>
-                </td>
-                <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
-                <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+  return page(
+    c,
+    { title: userTitle(user), section: "users" },
+    (
+      <>
+        <UserTabs user={user} current="groups" />
+        {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
+          <table class="table">
+            <thead>
+              <tr>
+                <th scope="col">Group</th>
+                <th scope="col">IdP</th>
+                <th scope="col">externalId</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-    </>
-  ));
+            </thead>
+            <tbody>
+              {groups.map((g) => (
+                <tr key={g.id}>
+                  <td>
+                    <a href={`/admin/groups/${g.idpId}/${g.id}`}>{g.displayName}</a>
+                  </td>
+                  <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
+                  <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </>
+    ),
+  );
 });
 
 users.get("/:id/events", async (c) => {
@@ -382,40 +414,46 @@ users.get("/:id/events", async (c) => {
     targetId: user.id,
     limit: 100,
   });
-  return page(c, { title: userTitle(user), section: "users" }, (
-    <>
-      <UserTabs user={user} current="events" />
-      {events.length === 0 ? <Empty>No events for this user.</Empty> : (
-        <table class="table" id="user-events">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Type</th>
-              <th scope="col">IdP</th>
-              <th scope="col">Summary</th>
-              <th scope="col">Changed</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.map((e) => (
-              <tr key={e.id} data-event-type={e.type}>
-                <td class="nowrap">
-                  <a href={`/admin/events/${e.id}`}>
-                    <Time iso={e.at} seconds />
-                  </a>
-                </td>
-                <td>{eventLabel(e.type)}</td>
-                <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
-                <td>{e.summary}</td>
-                <td>{e.changed?.join(", ") ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <p>
-        <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>
-      </p>
-    </>
-  ));
+  return page(
+    c,
+    { title: userTitle(user), section: "users" },
+    (
+      <>
+        <UserTabs user={user} current="events" />
+        {events.length === 0
+          ? <Empty>No events for this user.</Empty>
+          : (
+            <table class="table" id="user-events">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">IdP</th>
+                  <th scope="col">Summary</th>
+                  <th scope="col">Changed</th>
+                </tr>
+              </thead>
+              <tbody>
+                {events.map((e) => (
+                  <tr key={e.id} data-event-type={e.type}>
+                    <td class="nowrap">
+                      <a href={`/admin/events/${e.id}`}>
+                        <Time iso={e.at} seconds />
+                      </a>
+                    </td>
+                    <td>{eventLabel(e.type)}</td>
+                    <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
+                    <td>{e.summary}</td>
+                    <td>{e.changed?.join(", ") ?? ""}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        <p>
+          <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>
+        </p>
+      </>
+    ),
+  );
 });
