@@ -86,7 +86,8 @@ export async function listDirectoryUsers(
     scanned++;
     if (query.idpId) batch.push(String(entry.key.at(-1)));
     else if (keep(entry.value as User)) users.push(entry.value as User);
-    if (batch.length >= 50) await flush();
+    // Load in batches, but never more ids than the page still needs (each yields at most one).
+    if (batch.length >= Math.min(50, limit - users.length)) await flush();
     if (users.length >= limit || scanned >= PAGE_SCAN_LIMIT) {
       exhausted = false;
       break;
