@@ -64,14 +64,22 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
     }
     if (tenants.length <= 5 && !(await hasAdmins(kv, tenant.id))) {
       // No one can sign in to this tenant's console yet: a fresh one-time link each start.
-      const { url } = await createSetupLink(kv, tenant.id, publicOrigin(config, tenant.subdomain), {
-        role: "super_admin",
-        createdBy: "first-run",
-      });
-      lines.push(
-        `Tenant ${tenant.subdomain} has no console admin yet. Create the first super admin (one-time link, 24 h):`,
-        `    ${url}`,
-      );
+      try {
+        const origin = publicOrigin(config, tenant.subdomain);
+        const { url } = await createSetupLink(kv, tenant.id, origin, {
+          role: "super_admin",
+          createdBy: "first-run",
+        });
+        lines.push(
+          `Tenant ${tenant.subdomain} has no console admin yet. Create the first super admin (one-time link, 24 h):`,
+          `    ${url}`,
+        );
+      } catch {
+        // A store that cannot be written now must not stop the service from starting.
+        lines.push(
+          `Tenant ${tenant.subdomain} has no console admin yet: deno task weft admin setup-link --tenant ${tenant.subdomain}`,
+        );
+      }
     }
     if (lines.length === 0 || tenants.length <= 5) {
       for (const idp of await listIdps(kv, tenant.id)) {
