@@ -199,7 +199,10 @@ function SettingsPage(
                     <textarea
                       id={`sources_${i}`}
                       name={`sources_${i}`}
-                      rows={Math.max(1, r.sources.length)}
+                      rows={Math.max(
+                        1,
+                        r.sources.reduce((n, x) => n + Math.ceil(x.length / 56), 0),
+                      )}
                     >
                       {r.sources.join("\n")}
                     </textarea>
