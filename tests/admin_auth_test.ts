@@ -317,3 +317,25 @@ Deno.test("Admins - invite link, sign out everywhere, remove", async () => {
     t.close();
   }
 });
+
+Deno.test("POST /admin/signin - concurrent guesses cannot all slip past the throttle", async () => {
+  const t = await createAdminTestApp();
+  try {
+    const results = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          t.admin("/admin/signin", { form: { email: "root@acme.test", password: "guess" } })
+            .then(async (r) => {
+              await r.body?.cancel();
+              return r.status;
+            }),
+      ),
+    );
+    const evaluated = results.filter((s) => s === 401).length;
+    assert.ok(evaluated <= 5, `${evaluated} guesses were checked`);
+    assert.equal(results.filter((s) => s === 429).length, 20 - evaluated);
+  } finally {
+    t.close();
+  }
+});

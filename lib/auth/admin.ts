@@ -4,7 +4,7 @@
  * @module
  */
 import { keys } from "../store/keys.ts";
-import { counterValue, withLockRetry } from "../store/kv.ts";
+import { backoff, counterValue, MAX_ATTEMPTS, withLockRetry } from "../store/kv.ts";
 import { type AdminRole, type SetupLink, storeSetupLink } from "../store/admins.ts";
 import { hashTokenSecret } from "./tokens.ts";
 
@@ -66,9 +66,9 @@ export async function verifyPassword(password: string, stored: string | null): P
 export const SIGN_IN_LIMITS = {
   /** Window length. */
   windowSeconds: 15 * 60,
-  /** Failures per account (email) per window, from any address. */
+  /** Attempts per account (email) per window, from any address; success resets it. */
   perAccount: 5,
-  /** Failures per client address per window, over all accounts. */
+  /** Attempts per client address per window, over all accounts. */
   perAddress: 30,
 };
 
@@ -84,8 +84,13 @@ function throttleKeys(tenantId: string, email: string, ip: string, now: number) 
   };
 }
 
-/** Seconds until sign-in is allowed again, or 0 when it is allowed now. */
-export async function signInRetryAfter(
+/**
+ * Reserves one sign-in attempt against the account and the address before the password is
+ * checked, so concurrent guesses cannot all pass the check first. Each counter is bumped with a
+ * versionstamp check (counters expire with their window; `sum` could not carry `expireIn`).
+ * Returns 0 when the attempt may proceed, else the seconds until the window ends.
+ */
+export async function reserveSignInAttempt(
   kv: Deno.Kv,
   tenantId: string,
   email: string,
@@ -93,36 +98,31 @@ export async function signInRetryAfter(
   now = Date.now(),
 ): Promise<number> {
   const k = throttleKeys(tenantId, email, ip, now);
-  const [account, address] = await kv.getMany([k.account, k.address]);
-  const blocked = counterValue(account) >= SIGN_IN_LIMITS.perAccount ||
-    counterValue(address) >= SIGN_IN_LIMITS.perAddress;
-  if (!blocked) return 0;
-  const windowEnd = (windowOf(now) + 1) * SIGN_IN_LIMITS.windowSeconds;
-  return Math.max(1, windowEnd - Math.floor(now / 1000));
-}
-
-/** Counts a failed sign-in against the account and the address; the counters expire. */
-export async function recordSignInFailure(
-  kv: Deno.Kv,
-  tenantId: string,
-  email: string,
-  ip: string,
-  now = Date.now(),
-): Promise<void> {
-  const k = throttleKeys(tenantId, email, ip, now);
   const expireIn = 2 * SIGN_IN_LIMITS.windowSeconds * 1000;
-  // `sum` cannot carry expireIn, so read and set; a lost increment under a race only makes the
-  // throttle one attempt more lenient.
-  const [account, address] = await kv.getMany([k.account, k.address]);
-  await withLockRetry(() =>
-    kv.atomic()
-      .set(k.account, new Deno.KvU64(BigInt(counterValue(account) + 1)), { expireIn })
-      .set(k.address, new Deno.KvU64(BigInt(counterValue(address) + 1)), { expireIn })
-      .commit()
-  );
+  const windowEnd = (windowOf(now) + 1) * SIGN_IN_LIMITS.windowSeconds;
+  const wait = Math.max(1, windowEnd - Math.floor(now / 1000));
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 0) await backoff(attempt);
+    const [account, address] = await kv.getMany([k.account, k.address]);
+    if (
+      counterValue(account) >= SIGN_IN_LIMITS.perAccount ||
+      counterValue(address) >= SIGN_IN_LIMITS.perAddress
+    ) return wait;
+    const res = await withLockRetry(() =>
+      kv.atomic()
+        .check(account)
+        .check(address)
+        .set(k.account, new Deno.KvU64(BigInt(counterValue(account) + 1)), { expireIn })
+        .set(k.address, new Deno.KvU64(BigInt(counterValue(address) + 1)), { expireIn })
+        .commit()
+    );
+    if (res.ok) return 0;
+  }
+  // Under this much contention on one account or address, refusing is the safe answer.
+  return wait;
 }
 
-/** Clears the account's failure counter after a successful sign-in. */
+/** Clears the account's attempt counter after a successful sign-in. */
 export async function clearSignInFailures(
   kv: Deno.Kv,
   tenantId: string,

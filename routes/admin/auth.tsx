@@ -14,8 +14,7 @@ import {
   hashSetupSecret,
   isSetupSecret,
   MIN_PASSWORD_LENGTH,
-  recordSignInFailure,
-  signInRetryAfter,
+  reserveSignInAttempt,
   verifyPassword,
 } from "../../lib/auth/admin.ts";
 import {
@@ -134,7 +133,7 @@ auth.post("/signin", async (c) => {
   }
   const { email, password } = input.data;
   const ip = c.get("clientIp");
-  const wait = await signInRetryAfter(kv, tenant.id, email, ip);
+  const wait = await reserveSignInAttempt(kv, tenant.id, email, ip);
   if (wait > 0) {
     return page(
       c,
@@ -155,7 +154,6 @@ auth.post("/signin", async (c) => {
   const admin = await getAdminByEmail(kv, tenant.id, email);
   const ok = await verifyPassword(password, admin?.passwordHash ?? null);
   if (!admin || !ok) {
-    await recordSignInFailure(kv, tenant.id, email, ip);
     return page(
       c,
       { title: "Sign in", status: 401 },
