@@ -31,6 +31,7 @@ import {
   withTempDir,
 } from "./_server.ts";
 import { keys } from "../../lib/store/keys.ts";
+import { listEvents } from "../../lib/audit/events.ts";
 
 const TENANT = "faults";
 const ROUNDS = sized(3, 12);
@@ -307,6 +308,19 @@ Deno.test({
                         ),
                       ))
                         .value !== null;
+                  if (w.result === "ack") {
+                    // Through the Event Log's own query, by target: the create is recorded.
+                    const { events } = await listEvents(kv, p.tenant.id, {
+                      targetId: w.id,
+                      limit: 50,
+                    });
+                    assert.ok(
+                      events.some((e) =>
+                        e.type === "scim_user_received" && e.requestId === w.requestId
+                      ),
+                      `acknowledged POST ${w.body.userName} has no scim_user_received event`,
+                    );
+                  }
                   const event = byRequest.get(w.requestId) ?? [];
                   assert.equal(
                     event.includes("scim_user_received"),
