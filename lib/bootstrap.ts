@@ -26,6 +26,7 @@ export interface StartupReport {
 export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupReport> {
   const lines: string[] = [];
   let tenants = await listTenants(kv);
+  let created: string | undefined;
   if (tenants.length === 0) {
     let tenant;
     try {
@@ -54,6 +55,7 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
         idp.id + " --name <name>",
     );
     tenants = await listTenants(kv);
+    created = tenant.id;
   }
   for (const tenant of tenants) {
     const done = await completeAllJournals(kv, tenant.id);
@@ -62,8 +64,12 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
         `Completed ${done} interrupted membership change(s) for tenant ${tenant.subdomain}.`,
       );
     }
-    if (tenants.length <= 5 && !(await hasAdmins(kv, tenant.id))) {
-      // No one can sign in to this tenant's console yet: a fresh one-time link each start.
+    if (tenant.id !== created && tenants.length <= 5 && !(await hasAdmins(kv, tenant.id))) {
+      // A setup link is a credential: it is printed by the first run only, not at every start.
+      lines.push(
+        `Tenant ${tenant.subdomain} has no console admin yet: deno task weft admin setup-link --tenant ${tenant.subdomain}`,
+      );
+    } else if (tenant.id === created) {
       try {
         const origin = publicOrigin(config, tenant.subdomain);
         const { url } = await createSetupLink(kv, tenant.id, origin, {

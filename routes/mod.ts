@@ -84,8 +84,9 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     deps.log.log("info", "request", {
       requestId,
       method: c.req.method,
-      // Path only: query strings can carry filter values (PII).
-      path: new URL(c.req.url).pathname,
+      // The matched route pattern, not the path: ids in paths and query strings (filter
+      // values) can carry PII such as e-mail addresses.
+      route: c.req.routePath,
       status: c.res.status,
       ms: Math.round(performance.now() - started),
       tenant: c.get("tenant")?.id,
@@ -94,12 +95,13 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   app.onError((error, c) => scimOnError(error, c));
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  // Ready means writable: a read-only or full store answers reads but loses every change.
   app.get("/readyz", async (c) => {
     try {
-      await deps.kv.get(["readyz"]);
+      await deps.kv.set(["readyz"], new Date().toISOString());
       return c.json({ ok: true });
     } catch {
-      return c.json({ ok: false, detail: "The directory store is unreachable" }, 503);
+      return c.json({ ok: false, detail: "The directory store cannot be written" }, 503);
     }
   });
 

@@ -362,3 +362,53 @@ Deno.test("GET /Users - index paging through the directory is exact, also after 
   assert.deepEqual(after, first.filter((id) => id !== first[3]));
   t.close();
 });
+
+Deno.test("POST /Users - look-alike userNames: invisible characters refused, compatibility forms are duplicates", async () => {
+  const t = await createTestApp();
+  await expectScim(
+    await t.scim(
+      "POST",
+      "/Users",
+      randomUser({ userName: "admin@example.com", externalId: undefined }),
+    ),
+    201,
+  );
+  for (
+    const lookalike of [
+      "ad\u200Bmin@example.com",
+      "admin@example.com\u202E",
+      "adm\u0000in@example.com",
+      "a\ud800dmin@example.com",
+    ]
+  ) {
+    await expectScimError(
+      await t.scim("POST", "/Users", randomUser({ userName: lookalike, externalId: undefined })),
+      400,
+      "invalidValue",
+    );
+  }
+  for (const lookalike of ["ａｄｍｉｎ@example.com", "𝐚dmin@example.com", " Admin@Example.com "]) {
+    await expectScimError(
+      await t.scim("POST", "/Users", randomUser({ userName: lookalike, externalId: undefined })),
+      409,
+      "uniqueness",
+    );
+  }
+  assert.equal(await count(t), 1);
+  t.close();
+});
+
+Deno.test("Users - identifiers beyond a key's size are refused or match nothing (no 5xx)", async () => {
+  const t = await createTestApp();
+  const long = "x".repeat(3000);
+  await expectScimError(
+    await t.scim("POST", "/Users", randomUser({ userName: long })),
+    400,
+    "invalidValue",
+  );
+  await expectScimError(await t.scim("GET", `/Users/${long}`), 404);
+  const found = await expectScim(await t.scim("GET", `/Users?filter=userName eq "${long}"`), 200);
+  assert.equal(found.totalResults, 0);
+  await expectScimError(await t.scim("GET", `${t.base.replace(/[^/]+$/, long)}/Users`), 404);
+  t.close();
+});

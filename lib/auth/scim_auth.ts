@@ -61,6 +61,8 @@ export interface AuthFailed {
 }
 
 const WINDOW_SECONDS = 60;
+/** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
+const EVENT_EVERY_MS = 10 * 60_000;
 
 /** Splits the Authorization header into the presented secret or a failure reason. */
 export function readBearer(
@@ -123,24 +125,22 @@ export async function authenticate(
     }
     return { ok: true, token: token.value!, idp: idp.value! };
   }
-  const count = counterValue(failures);
-  const throttled = count >= limitPerMinute;
-  if (!throttled) {
-    await recordFailure(
-      kv,
-      tenantId,
-      idp.value ? idpId : "_unknown",
-      reason,
-      clientIp,
-      token.value?.id,
-      {
-        key: limitKey,
-        count,
-      },
-      now,
-    );
+  // A client already over the limit is answered 429 without another write.
+  if (counterValue(failures) >= limitPerMinute) {
+    return { ok: false, reason, throttled: true, retryAfter };
   }
-  return { ok: false, reason, throttled, retryAfter };
+  const count = await recordFailure(kv, {
+    tenantId,
+    idpId: idp.value ? idpId : "_unknown",
+    reason,
+    clientIp,
+    tokenId: token.value?.id,
+    limitKey,
+    previousLimitKey: keys.rateLimit(tenantId, "scim_auth", clientIp, window - 1),
+    now,
+  });
+  // Counted before answering, so concurrent guesses cannot all slip under the limit.
+  return { ok: false, reason, throttled: count > limitPerMinute, retryAfter };
 }
 
 /**
@@ -150,43 +150,53 @@ export async function authenticate(
  */
 async function recordFailure(
   kv: Deno.Kv,
-  tenantId: string,
-  idpId: string,
-  reason: AuthFailureReason,
-  clientIp: string,
-  tokenId: string | undefined,
-  limit: { key: Deno.KvKey; count: number },
-  now: Date,
-): Promise<void> {
+  f: {
+    tenantId: string;
+    idpId: string;
+    reason: AuthFailureReason;
+    clientIp: string;
+    tokenId?: string;
+    limitKey: Deno.KvKey;
+    previousLimitKey: Deno.KvKey;
+    now: Date;
+  },
+): Promise<number> {
+  const { tenantId, idpId, reason, clientIp, tokenId, now } = f;
   const hour = now.toISOString().slice(0, 13);
   const tallyKey = keys.authFailure(tenantId, idpId, hour, reason);
   await withLockRetry(() =>
     kv.atomic()
-      // The window counter expires with its window; concurrent failures may undercount by a
-      // few, which a throttle tolerates.
-      .set(limit.key, new Deno.KvU64(BigInt(limit.count + 1)), {
-        expireIn: 2 * WINDOW_SECONDS * 1000,
-      })
+      // Exact under concurrency: KV sums are atomic. A client keeps one window counter: the
+      // previous window's is dropped as the next one starts.
+      .sum(f.limitKey, u64Delta(1))
+      .delete(f.previousLimitKey)
       .sum(tallyKey, u64Delta(1))
       .commit()
   );
+  const count = counterValue(await kv.get(f.limitKey));
   const markKey = keys.authFailureEventMark(tenantId, idpId, reason);
-  const op = kv.atomic()
-    .check({ key: markKey, versionstamp: null })
-    .set(markKey, now.toISOString(), { expireIn: 10 * 60_000 });
-  addEvent(op, {
-    tenantId,
-    actor: "scim-client",
-    idpId: idpId === "_unknown" ? undefined : idpId,
-    clientIp,
-    tokenId,
-  }, {
-    type: "scim_auth_failed",
-    target: tokenId ? { kind: "token", id: tokenId } : undefined,
-    summary: `SCIM authentication failed: ${reason}`,
-    changed: [reason],
-  }, now);
-  await withLockRetry(() => op.commit());
+  const mark = await kv.get(markKey);
+  if (
+    mark.versionstamp === null || Date.parse(String(mark.value)) < now.getTime() - EVENT_EVERY_MS
+  ) {
+    const op = kv.atomic().check(mark).set(markKey, now.toISOString(), {
+      expireIn: EVENT_EVERY_MS,
+    });
+    addEvent(op, {
+      tenantId,
+      actor: "scim-client",
+      idpId: idpId === "_unknown" ? undefined : idpId,
+      clientIp,
+      tokenId,
+    }, {
+      type: "scim_auth_failed",
+      target: tokenId ? { kind: "token", id: tokenId } : undefined,
+      summary: `SCIM authentication failed: ${reason}`,
+      changed: [reason],
+    }, now);
+    await withLockRetry(() => op.commit());
+  }
+  return count;
 }
 
 /** Recent failure tallies of an IdP, newest hour first. */

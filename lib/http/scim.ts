@@ -127,7 +127,8 @@ export interface ListParams {
 const intParam = (name: string) =>
   z.union([z.number(), z.string()]).optional().transform((v, ctx) => {
     if (v === undefined || v === "") return undefined;
-    const n = typeof v === "number" ? v : Number(v);
+    // Decimal digits only: Number() would also read "0x10", "1e2" or " 3 ".
+    const n = typeof v === "number" ? v : /^[+-]?\d{1,9}$/.test(v) ? Number(v) : NaN;
     if (!Number.isFinite(n) || !Number.isInteger(n)) {
       ctx.addIssue({ code: "custom", message: `"${name}" must be an integer` });
       return z.NEVER;

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { getTenantBySubdomain } from "../store/tenants.ts";
+import { getTenantBySubdomain, SUBDOMAIN_PATTERN } from "../store/tenants.ts";
 import type { Tenant } from "../store/types.ts";
 
 /** The host name without port, lower-cased. */
@@ -20,7 +20,7 @@ export function subdomainOf(host: string, baseDomain: string): string | null {
   const suffix = "." + baseDomain;
   if (!name.endsWith(suffix)) return null;
   const label = name.slice(0, -suffix.length);
-  return label && !label.includes(".") ? label : null;
+  return SUBDOMAIN_PATTERN.test(label) ? label : null;
 }
 
 /** Resolves the tenant of a request host. */

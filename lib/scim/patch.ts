@@ -959,11 +959,25 @@ function coerceSimple(def: AttributeDef, value: unknown, label: string): unknown
 
 /** Appends values not already present (deep-equal), to a new array. */
 function appendUnique(base: unknown[], values: unknown[]): unknown[] {
+  // Linear: values are compared by a canonical JSON form (key order ignored), not pairwise.
   const result = [...base];
+  const seen = new Set(base.map(canonicalJson));
   for (const value of values) {
-    if (!result.some((existing) => deepEqual(existing, value))) result.push(value);
+    const key = canonicalJson(value);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.push(value);
   }
   return result;
+}
+
+/** JSON with object keys sorted, so deep-equal values give the same string. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) =>
+      isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+  );
 }
 
 /**
@@ -1100,17 +1114,46 @@ function assertSafePath(parsed: PatchPath, label: string): void {
  * part of a key (pathless keys are paths: `constructor.prototype`).
  */
 function assertSafeValue(value: unknown): void {
-  if (Array.isArray(value)) {
-    for (const item of value) assertSafeValue(item);
-  } else if (typeof value === "object" && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
+  // Iterative, bounded walk: a value nested 100,000 deep must be refused, not overflow the stack.
+  const stack: [unknown, number][] = [[value, 0]];
+  let seen = 0;
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth >= MAX_VALUE_DEPTH) {
+      throw ScimError.invalidValue(
+        `Cannot use "value": nested deeper than ${MAX_VALUE_DEPTH} levels`,
+      );
+    }
+    if (++seen > MAX_VALUE_NODES) {
+      throw ScimError.invalidValue(
+        `Cannot use "value": more than ${MAX_VALUE_NODES} objects and arrays`,
+      );
+    }
+    if (Array.isArray(item)) {
+      if (item.length > MAX_VALUE_ITEMS) {
+        throw ScimError.invalidValue(
+          `Cannot use "value": an array holds more than ${MAX_VALUE_ITEMS} values`,
+        );
+      }
+      for (const child of item) stack.push([child, depth + 1]);
+      continue;
+    }
+    for (const [key, child] of Object.entries(item)) {
       if (key.split(/[.:[\]\s]+/).some(isReservedKey)) {
         throw ScimError.invalidValue(`Cannot use "value": "${key}" is a reserved name`);
       }
-      assertSafeValue(item);
+      stack.push([child, depth + 1]);
     }
   }
 }
+
+/** Deepest nesting of a PATCH value (a SCIM resource needs about 4). */
+const MAX_VALUE_DEPTH = 16;
+/** Most objects and arrays in one PATCH value. */
+const MAX_VALUE_NODES = 50_000;
+/** Longest array in a PATCH value (Group `members` may hold this many). */
+const MAX_VALUE_ITEMS = 10_000;
 
 /** Adds `Operation N: ` (1-based) to a `ScimError` detail; other errors pass through. */
 function withOperation(error: unknown, index: number): unknown {

@@ -108,6 +108,14 @@ function assertAllowedName(name: string, path: string): void {
 
 /** Rejects forbidden keys, over-long keys and deep nesting anywhere, including parts later dropped. */
 function inspect(value: unknown, path: string, depth: number): void {
+  if (typeof value === "string") {
+    // A lone surrogate cannot be stored faithfully (it becomes U+FFFD, so distinct names would
+    // collide in indexes); NUL is never text.
+    if (!value.isWellFormed() || value.includes("\0")) {
+      throw invalid(path, "contains an invalid character (NUL or an unpaired surrogate)");
+    }
+    return;
+  }
   if (typeof value !== "object" || value === null) return;
   if (depth > MAX_DEPTH) throw invalid(path, `is nested deeper than ${MAX_DEPTH} levels`);
   if (Array.isArray(value)) {
@@ -363,6 +371,90 @@ function qualifiedBy(resourceType: ResourceTypeName, key: string): string | unde
   );
 }
 
+/** Longest identifier in UTF-8 bytes: identifiers are index keys, and a KV key holds 2 KiB. */
+const MAX_IDENTIFIER_BYTES = 1024;
+
+/**
+ * Control, format and invisible characters (C0/C1 controls, DEL, soft hyphen, zero-width and
+ * bidi controls, BOM, non-characters): in an identifier they only make look-alikes of real names.
+ */
+const INVISIBLE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  /[\u0000-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB\uFFFE\uFFFF]/;
+
+/** Spaces other than U+0020 (no-break, thin, ideographic…) and line separators. */
+const ODD_SPACE = /[\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/;
+
+/** Scripts whose letters pass for one another (UTS #39 confusables: а/a, е/e, ι/i, Ꭺ/A…). */
+const CONFUSABLE_SCRIPTS = [
+  /\p{Script=Latin}/u,
+  /\p{Script=Cyrillic}/u,
+  /\p{Script=Greek}/u,
+  /\p{Script=Armenian}/u,
+  /\p{Script=Cherokee}/u,
+  /\p{Script=Coptic}/u,
+];
+
+/**
+ * Whether some word of a name mixes letters of confusable scripts, as `аdmin` (Cyrillic а) does.
+ * Names written wholly in one script — Latin, Cyrillic, Greek… — are fine (UTS #39 §5.1,
+ * "single script" restriction applied per word).
+ */
+function mixesScripts(value: string): boolean {
+  for (const word of value.split(/[^\p{L}\p{M}]+/u)) {
+    let seen = -1;
+    for (const ch of word) {
+      const script = CONFUSABLE_SCRIPTS.findIndex((re) => re.test(ch));
+      if (script < 0) continue;
+      if (seen >= 0 && script !== seen) return true;
+      seen = script;
+    }
+  }
+  return false;
+}
+
+function assertIdentifier(value: unknown, path: string, readable = true): void {
+  if (typeof value !== "string") return;
+  if (encoder.encode(value).length > MAX_IDENTIFIER_BYTES) {
+    throw invalid(path, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`);
+  }
+  if (INVISIBLE.test(value)) {
+    throw invalid(path, "contains a control or invisible character");
+  }
+  if (!readable) return;
+  if (ODD_SPACE.test(value)) throw invalid(path, "contains a space other than U+0020");
+  if (mixesScripts(value)) {
+    throw invalid(
+      path,
+      "mixes letters of different scripts in one word (a look-alike of another name)",
+    );
+  }
+}
+
+/** Checks the identifiers Weft indexes: userName, externalId, e-mails, group names, members. */
+function assertIdentifiers(
+  resourceType: ResourceTypeName,
+  resource: Record<string, unknown>,
+): void {
+  // externalId is the IdP's opaque id: bounded and visible, not necessarily readable.
+  assertIdentifier(resource.externalId, "externalId", false);
+  if (resourceType === "User") {
+    assertIdentifier(resource.userName, "userName");
+    if (Array.isArray(resource.emails)) {
+      resource.emails.forEach((e, i) => {
+        if (isPlainObject(e)) assertIdentifier(e.value, `emails[${i}].value`);
+      });
+    }
+  } else {
+    assertIdentifier(resource.displayName, "displayName");
+    if (Array.isArray(resource.members)) {
+      resource.members.forEach((m, i) => {
+        if (isPlainObject(m)) assertIdentifier(m.value, `members[${i}].value`, false);
+      });
+    }
+  }
+}
+
 /** Checks the required attribute of each resource type (RFC 7643 §4.1.1, §4.2). */
 function assertRequired(resourceType: ResourceTypeName, resource: Record<string, unknown>): void {
   const name = resourceType === "User" ? "userName" : "displayName";
@@ -448,6 +540,7 @@ export function normalizeResource(
   for (const [key, value] of unknownUrns.values()) result[key] = copyUnknown(value, key);
 
   assertRequired(resourceType, result);
+  assertIdentifiers(resourceType, result);
   assertSize(resourceType, result);
   return result;
 }

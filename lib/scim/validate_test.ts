@@ -537,8 +537,18 @@ Deno.test("normalizeResource() limits string length, array length and nesting de
     'Attribute "custom.note" must be at most 4096 characters',
   );
   assert.equal(
-    normalizeResource("User", { userName: "x".repeat(4096) }).userName,
+    normalizeResource("User", { userName: "a", title: "x".repeat(4096) }).title,
     "x".repeat(4096),
+  );
+  // Identifiers are index keys: at most 1 KiB of UTF-8.
+  assertRejects(
+    "User",
+    { userName: "é".repeat(513) },
+    'Attribute "userName" must be at most 1024 bytes',
+  );
+  assert.equal(
+    normalizeResource("User", { userName: "x".repeat(1024) }).userName,
+    "x".repeat(1024),
   );
 
   const emails = Array.from({ length: 1001 }, (_, i) => ({ value: `u${i}@example.com` }));
@@ -579,19 +589,22 @@ Deno.test("normalizeResource() allows 10,000 Group members and no more", () => {
 });
 
 Deno.test("normalizeResource() rejects a User over 60 KiB with 413 tooMany", () => {
-  const emails = Array.from({ length: 20 }, (_, i) => ({ value: `${i}${"x".repeat(4000)}` }));
+  const addresses = Array.from(
+    { length: 20 },
+    (_, i) => ({ formatted: `${i}${"x".repeat(4000)}` }),
+  );
   assertRejects(
     "User",
-    { userName: "a", emails },
+    { userName: "a", addresses },
     /^Cannot store User: it takes \d+ bytes, over the limit of 61440 bytes$/,
     {
       status: 413,
       scimType: "tooMany",
     },
   );
-  const fits = Array.from({ length: 14 }, (_, i) => ({ value: `${i}${"x".repeat(4000)}` }));
+  const fits = Array.from({ length: 14 }, (_, i) => ({ formatted: `${i}${"x".repeat(4000)}` }));
   assert.equal(
-    (normalizeResource("User", { userName: "a", emails: fits }).emails as unknown[]).length,
+    (normalizeResource("User", { userName: "a", addresses: fits }).addresses as unknown[]).length,
     14,
   );
 });

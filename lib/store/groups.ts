@@ -11,14 +11,14 @@
  * the change whole or not at all.
  * @module
  */
-import { keys } from "./keys.ts";
+import { fitsKey, foldName, keys } from "./keys.ts";
 import {
   ATOMIC_CHECK_LIMIT,
   backoff,
   ContentionError,
   counterValue,
   getManyBatched,
-  MAX_ATTEMPTS,
+  mayRetry,
   stripUndefined,
   u64Delta,
   withLockRetry,
@@ -76,7 +76,7 @@ interface JournalPart {
 }
 
 function nameKey(ctx: { tenantId: string; idpId: string }, name: string): Deno.KvKey {
-  return keys.groupByName(ctx.tenantId, ctx.idpId, name.toLowerCase());
+  return keys.groupByName(ctx.tenantId, ctx.idpId, name);
 }
 
 function maxVersion(a: string | null, b: string | null): string {
@@ -110,7 +110,8 @@ export async function getGroup(
   idpId: string,
   groupId: string,
 ): Promise<VersionedGroup | null> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (!fitsKey(groupId)) return null;
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     const [group, touched, journal] = await kv.getMany<[Group, string, Journal]>([
       keys.group(tenantId, idpId, groupId),
       keys.groupMembersTouched(tenantId, groupId),
@@ -134,6 +135,7 @@ export async function getGroups(
   groupIds: string[],
 ): Promise<VersionedGroup[]> {
   const out: VersionedGroup[] = [];
+  groupIds = groupIds.filter(fitsKey);
   const groups = await getManyBatched<Group>(
     kv,
     groupIds.map((id) => keys.group(tenantId, idpId, id)),
@@ -206,7 +208,7 @@ async function resolveRefs(
   values: string[],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const unique = [...new Set(values)];
+  const unique = [...new Set(values)].filter(fitsKey);
   const rows = await getManyBatched<IdpUser>(
     kv,
     unique.map((v) => keys.idpUser(ctx.tenantId, ctx.idpId, v)),
@@ -446,8 +448,8 @@ export async function completeJournal(
     const chunk = changes.slice(i, i + MEMBER_CHUNK);
     const a = chunk.filter((c): c is [string, MemberRow] => Array.isArray(c));
     const r = chunk.filter((c): c is string => typeof c === "string");
-    for (let attempt = 0;; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new ContentionError("membership change");
+    for (let attempt = 0, started = Date.now();; attempt++) {
+      if (!mayRetry(attempt, started)) throw new ContentionError("membership change");
       const op = kv.atomic().check(header);
       await addChunk(kv, op, tenantId, groupId, a, r);
       const res = await withLockRetry(() => op.commit());
@@ -505,6 +507,8 @@ async function writeGroup(
   next: Group,
   delta: MemberDelta,
   how: string,
+  /** With `If-Match`: the membership version read, which must still hold at commit. */
+  touched?: Deno.KvEntryMaybe<string>,
 ): Promise<{ ok: boolean; versionstamp?: string; changed: boolean }> {
   const { tenantId, idpId } = ctx;
   const prev = prevEntry?.value ?? null;
@@ -519,13 +523,19 @@ async function writeGroup(
   // Checks: the record and its unique names when they change, then one per membership row.
   let checks = 0;
   const op = kv.atomic();
+  if (touched && prevEntry) {
+    // If-Match covers the whole group: its record and its membership must be as read.
+    op.check(touched);
+    if (!recordChanged) op.check(prevEntry);
+    checks += 2;
+  }
   if (recordChanged) {
     checks += 3;
     op.check({
       key: keys.group(tenantId, idpId, groupId),
       versionstamp: prevEntry?.versionstamp ?? null,
     });
-    if (!prev || prev.displayName.toLowerCase() !== next.displayName.toLowerCase()) {
+    if (!prev || foldName(prev.displayName) !== foldName(next.displayName)) {
       if (prev) op.delete(nameKey(ctx, prev.displayName));
       op.check({ key: nameKey(ctx, next.displayName), versionstamp: null });
       op.set(nameKey(ctx, next.displayName), groupId);
@@ -678,7 +688,8 @@ export async function updateGroup(
   options: GroupWriteOptions,
 ): Promise<VersionedGroup & { changed: boolean }> {
   const { tenantId, idpId } = ctx;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (!fitsKey(groupId)) throw ScimError.notFound(`Group "${groupId.slice(0, 64)}…" not found`);
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const [entry, touched, journal] = await kv.getMany<[Group, string, Journal]>([
       keys.group(tenantId, idpId, groupId),
@@ -711,7 +722,16 @@ export async function updateGroup(
       lastModified: now,
     });
     const delta = await planMemberChanges(kv, ctx, groupId, memberOps, memberDisplayMap);
-    const res = await writeGroup(kv, ctx, groupId, entry, next, delta, options.how);
+    const res = await writeGroup(
+      kv,
+      ctx,
+      groupId,
+      entry,
+      next,
+      delta,
+      options.how,
+      options.ifMatch !== undefined ? touched : undefined,
+    );
     if (res.ok && !res.changed) return { ...current, changed: false };
     if (res.ok) {
       // The commit is the newest write to the group, so its versionstamp is the group's version
@@ -752,7 +772,7 @@ export async function deleteGroup(
       "DELETE emptied the group",
     );
   }
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const g = await kv.get<Group>(keys.group(tenantId, idpId, groupId));
     if (!g.value) throw ScimError.notFound(`Group "${groupId}" not found`);

@@ -52,9 +52,9 @@ export const keys = {
     t(tenantId, "idp_users", idpId, userId),
   /** Prefix of an IdP's linked users (its SCIM view). */
   idpUsers: (tenantId: string, idpId: string): Key => t(tenantId, "idp_users", idpId),
-  /** Unique index: (IdP, lower-cased userName) → user id. */
-  idpUserByUserName: (tenantId: string, idpId: string, userNameLower: string): Key =>
-    t(tenantId, "idp_users_by_username", idpId, userNameLower),
+  /** Unique index: (IdP, folded userName) → user id. */
+  idpUserByUserName: (tenantId: string, idpId: string, userName: string): Key =>
+    t(tenantId, "idp_users_by_username", idpId, foldName(userName)),
   /** Unique index: (IdP, externalId, case-exact) → user id. */
   idpUserByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_users_by_external_id", idpId, externalId),
@@ -69,11 +69,11 @@ export const keys = {
   idpUsersByExternalIdAny: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_users_by_external_id_any", idpId, externalId),
   /** Non-unique index: (IdP, lower-cased work email, user id) → null. */
-  idpUserByEmail: (tenantId: string, idpId: string, emailLower: string, userId: string): Key =>
-    t(tenantId, "idp_users_by_email", idpId, emailLower, userId),
+  idpUserByEmail: (tenantId: string, idpId: string, email: string, userId: string): Key =>
+    t(tenantId, "idp_users_by_email", idpId, foldName(email), userId),
   /** Prefix of one email's entries in the email index. */
-  idpUsersByEmail: (tenantId: string, idpId: string, emailLower: string): Key =>
-    t(tenantId, "idp_users_by_email", idpId, emailLower),
+  idpUsersByEmail: (tenantId: string, idpId: string, email: string): Key =>
+    t(tenantId, "idp_users_by_email", idpId, foldName(email)),
   /** Users an IdP deleted: externalId → user id, so a later POST relinks instead of duplicating. */
   idpUnlinkedByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_unlinked_by_external_id", idpId, externalId),
@@ -83,9 +83,9 @@ export const keys = {
     t(tenantId, "groups", idpId, groupId),
   /** Prefix of an IdP's groups. */
   groups: (tenantId: string, idpId: string): Key => t(tenantId, "groups", idpId),
-  /** Unique index: (IdP, lower-cased displayName) → group id. */
-  groupByName: (tenantId: string, idpId: string, nameLower: string): Key =>
-    t(tenantId, "groups_by_name", idpId, nameLower),
+  /** Unique index: (IdP, folded displayName) → group id. */
+  groupByName: (tenantId: string, idpId: string, displayName: string): Key =>
+    t(tenantId, "groups_by_name", idpId, foldName(displayName)),
   /** Unique index: (IdP, externalId) → group id. */
   groupByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "groups_by_external_id", idpId, externalId),
@@ -169,3 +169,28 @@ export const keys = {
   /** The tenant's "re-apply attribute mirroring to all users" job and its progress. */
   mirroringJob: (tenantId: string): Key => t(tenantId, "mirroring_job"),
 };
+
+const utf8 = new TextEncoder();
+
+/** Accents on Latin, Greek and Cyrillic letters (after canonical decomposition). */
+const ACCENTS = /(\p{Script=Latin}|\p{Script=Greek}|\p{Script=Cyrillic})\p{Mn}+/gu;
+
+/**
+ * The form a name takes in a uniqueness index: compatibility-normalised (NFKC), accents on
+ * Latin, Greek and Cyrillic letters removed, lower-cased, trimmed. Names that differ only by
+ * case, fullwidth or mathematical letters, accents or surrounding spaces are one name, so a
+ * look-alike cannot be created beside the real one (`userName` and `displayName` are
+ * case-insensitive, RFC 7643 §4.1.1, §4.2). Mixed-script look-alikes are refused at validation.
+ */
+export function foldName(name: string): string {
+  return name.normalize("NFKD").replace(ACCENTS, "$1").normalize("NFKC").toLowerCase().trim();
+}
+
+/**
+ * Whether a client-supplied string can be part of a key: Deno KV keys hold at most 2 KiB, and
+ * every identifier Weft stores is at most 1 KiB (see `validate.ts`), so a longer one names
+ * nothing and is answered as "not found" rather than reaching the store.
+ */
+export function fitsKey(part: string): boolean {
+  return part.length <= 1024 && utf8.encode(part).length <= 1024;
+}

@@ -30,6 +30,17 @@ export function counterValue(entry: Deno.KvEntryMaybe<unknown>): number {
   return 0;
 }
 
+/**
+ * Whether an error came from the store rather than from Weft's own logic: raised inside Deno's
+ * KV module, or naming a storage failure (read-only file, full disk, I/O error, lost connection).
+ */
+export function isStoreError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.stack?.includes("ext:deno_kv")) return true;
+  return /database|sqlite|disk|i\/o error|read-?only|no space|unable to open|kv connect|denokv/i
+    .test(error.message);
+}
+
 function isLockError(error: unknown): boolean {
   return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);
 }
@@ -69,12 +80,23 @@ export class ContentionError extends Error {
   }
 }
 
-/** How many times a read-modify-write retries after a failed check before giving up. */
+/** A read-modify-write retries at least this many times after a failed check… */
 export const MAX_ATTEMPTS = 12;
+/** …and keeps retrying while it is within this time (IdPs wait 60 s for an answer). */
+export const RETRY_BUDGET_MS = 20_000;
 
-/** A short randomised pause between read-modify-write attempts. */
+/**
+ * Whether attempt number `attempt` of a read-modify-write begun at `started` may run. Under heavy
+ * contention (many IdP workers on one group) each round lets one writer through, so the bound is
+ * time, not a small count.
+ */
+export function mayRetry(attempt: number, started: number): boolean {
+  return attempt < MAX_ATTEMPTS || Date.now() - started < RETRY_BUDGET_MS;
+}
+
+/** A randomised pause between read-modify-write attempts, growing to at most 250 ms. */
 export function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  const ms = Math.random() * Math.min(250, 2 ** Math.min(attempt, 8));
   return new Promise((r) => setTimeout(r, ms));
 }
 

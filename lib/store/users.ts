@@ -3,12 +3,12 @@
  * operation with its index entries, canonical record and audit event.
  * @module
  */
-import { keys } from "./keys.ts";
+import { fitsKey, foldName, keys } from "./keys.ts";
 import {
   backoff,
   ContentionError,
   getManyBatched,
-  MAX_ATTEMPTS,
+  mayRetry,
   u64Delta,
   withLockRetry,
 } from "./kv.ts";
@@ -70,6 +70,7 @@ export async function getLinkedUser(
   idpId: string,
   userId: string,
 ): Promise<LinkedUser | null> {
+  if (!fitsKey(userId)) return null;
   const entry = await kv.get<IdpUser>(keys.idpUser(tenantId, idpId, userId));
   return entry.value ? { link: entry.value, versionstamp: entry.versionstamp } : null;
 }
@@ -83,7 +84,7 @@ export async function getLinkedUsers(
 ): Promise<LinkedUser[]> {
   const entries = await getManyBatched<IdpUser>(
     kv,
-    userIds.map((id) => keys.idpUser(tenantId, idpId, id)),
+    userIds.filter(fitsKey).map((id) => keys.idpUser(tenantId, idpId, id)),
   );
   return entries.flatMap((e) => e.value ? [{ link: e.value, versionstamp: e.versionstamp! }] : []);
 }
@@ -146,8 +147,8 @@ async function commitWrite(
     versionstamp: plan.userEntry?.versionstamp ?? null,
   });
 
-  const oldName = before ? userNameOf(before).toLowerCase() : undefined;
-  const newName = userNameOf(plan.next).toLowerCase();
+  const oldName = before ? foldName(userNameOf(before)) : undefined;
+  const newName = foldName(userNameOf(plan.next));
   if (oldName !== newName) {
     if (oldName !== undefined) op.delete(keys.idpUserByUserName(tenantId, idpId, oldName));
     op.check({ key: keys.idpUserByUserName(tenantId, idpId, newName), versionstamp: null });
@@ -269,7 +270,7 @@ export async function createOrMergeUser(
   const { tenantId, idpId } = ctx;
   const nameLower = userNameOf(state).toLowerCase();
   let mirroring: MirroringConfig | null = null;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = new Date().toISOString();
     const byExternalId = state.externalId !== undefined && mergesOnExternalId(ctx);
@@ -416,7 +417,8 @@ export async function updateUser(
   options: UpdateOptions,
 ): Promise<UserWriteResult> {
   const { tenantId, idpId } = ctx;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (!fitsKey(userId)) throw ScimError.notFound(`User "${userId.slice(0, 64)}…" not found`);
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const [linkEntry, userEntry, config] = await kv.getMany<[IdpUser, User, MirroringConfig]>([
       keys.idpUser(tenantId, idpId, userId),
@@ -480,7 +482,8 @@ export async function deleteUser(
   options: { ifMatch?: string } = {},
 ): Promise<void> {
   const { tenantId, idpId } = ctx;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  if (!fitsKey(userId)) throw ScimError.notFound(`User "${userId.slice(0, 64)}…" not found`);
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
       keys.idpUser(tenantId, idpId, userId),
@@ -546,7 +549,7 @@ const MEMBERSHIPS_PER_OP = 90;
 
 /** Removes every remaining membership of a user, in checked chunks (idempotent). */
 async function leaveAllGroups(kv: Deno.Kv, tenantId: string, userId: string): Promise<void> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS * 100;) {
+  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started);) {
     const rows = await Array.fromAsync(
       kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
     );

@@ -31,7 +31,7 @@ import {
   type VersionedGroup,
 } from "../../lib/store/groups.ts";
 import { query, type Source } from "../../lib/store/query.ts";
-import { keys } from "../../lib/store/keys.ts";
+import { fitsKey, keys } from "../../lib/store/keys.ts";
 import type { Filter } from "../../lib/scim/filter/ast.ts";
 import { changeContext, listResponse } from "./_shared.ts";
 import { memberDisplay, memberValue } from "../../lib/scim/compat.ts";
@@ -122,6 +122,8 @@ export function groupSource(
         withMembers?.get(g.group.id) as never,
       ),
     async lookup(attr, value) {
+      // No stored identifier is longer than a key part: such a value matches nothing.
+      if (!fitsKey(value)) return [];
       if (attr === "id") return [value];
       if (attr === "displayname") {
         const id =

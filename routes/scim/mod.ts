@@ -10,7 +10,7 @@ import type { BaseEnv, ScimEnv } from "../../lib/http/env.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import { scimErrorResponse } from "../../lib/http/scim.ts";
 import { AUTH_FAILURE_HELP, authenticate } from "../../lib/auth/scim_auth.ts";
-import { ContentionError } from "../../lib/store/kv.ts";
+import { ContentionError, isStoreError } from "../../lib/store/kv.ts";
 import { users } from "./users.ts";
 import { groups } from "./groups.ts";
 import { discovery } from "./discovery.ts";
@@ -34,7 +34,7 @@ export function scimOnError(
     requestId: c.get("requestId"),
     error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
   });
-  if (error instanceof Error && /database|kv|sqlite/i.test(error.message)) {
+  if (isStoreError(error)) {
     return scimErrorResponse(
       new ScimError(503, "The directory store is unavailable: retry shortly", {
         headers: { "retry-after": "5" },
@@ -52,6 +52,9 @@ export function createScimApp(maxBodyBytes: number): Hono<ScimEnv> {
   app.use("*", async (c, next) => {
     const tenant = c.get("tenant");
     const idpId = c.req.param("idp") ?? "";
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(idpId)) {
+      throw ScimError.notFound("No IdP connection at this URL: check the SCIM base URL");
+    }
     if (!tenant) {
       throw ScimError.notFound("No tenant is served at this host: check the SCIM base URL");
     }

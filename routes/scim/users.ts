@@ -31,7 +31,7 @@ import {
 } from "../../lib/store/users.ts";
 import { getGroups } from "../../lib/store/groups.ts";
 import { query, type Source } from "../../lib/store/query.ts";
-import { keys } from "../../lib/store/keys.ts";
+import { fitsKey, keys } from "../../lib/store/keys.ts";
 import { changeContext, listResponse } from "./_shared.ts";
 
 /** The `/Users` routes. */
@@ -82,6 +82,8 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
     id: (u) => u.link.userId,
     view: (u) => renderUser(u.link, u.versionstamp, location(c, u.link.userId)),
     async lookup(attr, value) {
+      // No stored identifier is longer than a key part: such a value matches nothing.
+      if (!fitsKey(value)) return [];
       if (attr === "id") return [value];
       if (attr === "username") {
         const id =
