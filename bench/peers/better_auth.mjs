@@ -40,4 +40,9 @@ const auth = betterAuth({
 });
 const { runMigrations } = await getMigrations(auth.options);
 await runMigrations();
-createServer(toNodeHandler(auth)).listen(port, "127.0.0.1", () => console.log("ready"));
+const server = createServer(toNodeHandler(auth));
+// Node closes idle keep-alive sockets after 5 s; group PATCHes can take longer than that, and a
+// client reusing a socket the server is closing sees "fetch failed". Keep sockets open longer.
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 121_000;
+server.listen(port, "127.0.0.1", () => console.log("ready"));

@@ -116,4 +116,8 @@ app.use(
     },
   }),
 );
-app.listen(port, "127.0.0.1", () => console.log("ready"));
+const server = app.listen(port, "127.0.0.1", () => console.log("ready"));
+// Node closes idle keep-alive sockets after 5 s; group PATCHes can take longer than that, and a
+// client reusing a socket the server is closing sees "fetch failed". Keep sockets open longer.
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 121_000;
