@@ -36,6 +36,8 @@ export interface RunsFile {
   date: string;
   machine: Machine;
   command: string;
+  /** The Weft commit measured (`+dirty`: with uncommitted changes). */
+  weft?: string;
   options: WorkloadOptions;
   runs: SystemRun[][];
 }
@@ -316,7 +318,9 @@ function scalingSection(s: ScalingResult): string {
   return [
     "## Scaling runs",
     "",
-    `Date ${s.date}; command \`${s.command}\`; Weft alone on a fresh store, latency probes with one`,
+    `Date ${s.date}; Weft ${
+      s.weft ?? "(commit not recorded)"
+    }; command \`${s.command}\`; Weft alone on a fresh store, latency probes with one`,
     "client in flight (no queueing), load with eight.",
     "",
     "| check | small | large | ratio | target | verdict |",
@@ -402,7 +406,9 @@ export async function writeReport(results: string, docs: string): Promise<void> 
       "## Side by side",
       "",
       `Date ${runs.date}; machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, ` +
-        `Deno ${m.deno}, Node ${m.node}; command \`${runs.command}\`; N = ${
+        `Deno ${m.deno}, Node ${m.node}; Weft ${
+          runs.weft ?? "(commit not recorded)"
+        }; command \`${runs.command}\`; N = ${
           fmt(runs.options.users)
         } users, ${runs.options.groups} groups, ${runs.options.batch} members per PATCH, ${runs.options.concurrency} clients.`,
       "",

@@ -18,13 +18,30 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import type { PhaseStats } from "./load.ts";
 import { installPeers } from "./peers/install.ts";
-import { isPeer, ROOT, type Running, startSystem, type SystemName, SYSTEMS } from "./systems.ts";
+import {
+  isPeer,
+  ROOT,
+  type Running,
+  startSystem,
+  type SystemName,
+  SYSTEMS,
+  weftVersion,
+} from "./systems.ts";
 import { replay, type WorkloadOptions } from "./workloads.ts";
 import { machineInfo, type RunsFile, type SystemRun, writeReport } from "./report.ts";
 import { runScaling } from "./scaling.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 
-const STRING_OPTIONS = ["users", "groups", "clients", "runs", "systems", "phase-timeout", "out"];
+const STRING_OPTIONS = [
+  "users",
+  "groups",
+  "clients",
+  "runs",
+  "systems",
+  "phase-timeout",
+  "out",
+  "weft-dir",
+];
 const BOOLEAN_OPTIONS = ["smoke", "report", "scaling", "keep", "no-report"];
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -97,7 +114,7 @@ async function runSystem(
   let sys: Running | undefined;
   const started = performance.now();
   try {
-    sys = await startSystem(name, { peersDir, keep: args.keep === true });
+    sys = await startSystem(name, { peersDir, keep: args.keep === true, weftDir });
     const result = await replay(sys, o, (p) => log(phaseLine(name, p)));
     return {
       system: name,
@@ -130,6 +147,8 @@ async function formatFiles(...paths: string[]): Promise<void> {
 
 const DOCS = [join(ROOT, "docs", "benchmarks.md")];
 
+const weftDir = typeof args["weft-dir"] === "string" ? args["weft-dir"] : ROOT;
+
 async function main(): Promise<number> {
   if (args.report) {
     await writeReport(RESULTS, join(ROOT, "docs"));
@@ -142,6 +161,7 @@ async function main(): Promise<number> {
       concurrency: num("clients", 8),
       phaseTimeoutMs: num("phase-timeout", 1800) * 1000,
       large: num("users", 100_000),
+      weftDir,
       log,
     });
     await Deno.mkdir(RESULTS, { recursive: true });
@@ -176,6 +196,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     machine: await machineInfo(),
     command: `deno task bench ${Deno.args.join(" ")}`.trim(),
+    weft: await weftVersion(weftDir),
     options: o,
     runs: [],
   };

@@ -11,7 +11,7 @@
  */
 import { type Client, type PhaseStats, quantile, runPhase, type Target } from "./load.ts";
 import { type Machine, machineInfo, median } from "./report.ts";
-import { startSystem } from "./systems.ts";
+import { startSystem, weftVersion } from "./systems.ts";
 import {
   createPhase,
   groupName,
@@ -36,6 +36,8 @@ export interface ScalingResult {
   date: string;
   machine: Machine;
   command: string;
+  /** The Weft commit measured (`+dirty`: with uncommitted changes). */
+  weft?: string;
   lookup: {
     small: Latency & { users: number };
     large: Latency & { users: number };
@@ -109,6 +111,7 @@ export async function runScaling(options: {
   concurrency: number;
   phaseTimeoutMs: number;
   large: number;
+  weftDir?: string;
   log: (line: string) => void;
 }): Promise<ScalingResult> {
   const { log } = options;
@@ -122,7 +125,7 @@ export async function runScaling(options: {
     concurrency: options.concurrency,
     phaseTimeoutMs: options.phaseTimeoutMs,
   };
-  const sys = await startSystem("weft");
+  const sys = await startSystem("weft", { weftDir: options.weftDir });
   try {
     const state: ReplayState = { userIds: [], groupIds: [] };
     log(`scaling: loading ${small} users`);
@@ -250,6 +253,7 @@ export async function runScaling(options: {
       date: new Date().toISOString(),
       machine: await machineInfo(),
       command: `deno task bench ${Deno.args.join(" ")}`.trim(),
+      weft: await weftVersion(options.weftDir),
       lookup: {
         small: { ...smallLookup, users: small },
         large: { ...largeLookup, users: options.large },

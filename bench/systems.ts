@@ -54,14 +54,13 @@ function randomToken(prefix: string): string {
   return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function run(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    env,
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  })
+async function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, env, cwd, stdout: "piped", stderr: "piped" })
     .output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
@@ -143,6 +142,20 @@ export interface StartOptions {
   peersDir?: string;
   /** Keep the temp folder (store and server log) after stopping. */
   keep?: boolean;
+  /** The Weft checkout to serve (default: this repository's working tree). */
+  weftDir?: string;
+}
+
+/** The commit of a Weft checkout, with `+dirty` when its lib/, routes/ or main.ts have changes. */
+export async function weftVersion(dir: string = ROOT): Promise<string> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, cwd: dir, stdout: "piped", stderr: "null" })
+      .output();
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  const sha = (await git("rev-parse", "--short", "HEAD")) || "unknown";
+  const dirty = await git("status", "--porcelain", "--", "lib", "routes", "main.ts", "deno.json");
+  return dirty ? `${sha}+dirty` : sha;
 }
 
 /** Starts one system on a fresh store. */
@@ -158,8 +171,9 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
       WEFT_LOG: "warn",
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     };
+    const weftDir = options.weftDir ?? ROOT;
     const cli = (...args: string[]) =>
-      run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env);
+      run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env, weftDir);
     await cli("tenant", "create", "bench");
     const idp = /inbound\/([\w-]+)/.exec(
       await cli("idp", "create", "--tenant", "bench", "--name", "Okta", "--kind", "okta"),
@@ -169,7 +183,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
       await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "bench"),
     )?.[0];
     if (!token) throw new Error("Cannot read the token from the CLI output");
-    const child = await spawn(deno, ["serve", "-A", "--unstable-kv", "main.ts"], env, ROOT, dir);
+    const child = await spawn(deno, ["serve", "-A", "--unstable-kv", "main.ts"], env, weftDir, dir);
     await waitReady(`http://127.0.0.1:${port}/healthz`, child, "Weft");
     const base = `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`;
     return running(name, child, { base, token }, dir, keep);
