@@ -23,6 +23,28 @@ export function subdomainOf(host: string, baseDomain: string): string | null {
   return SUBDOMAIN_PATTERN.test(label) ? label : null;
 }
 
+/**
+ * Found tenants by subdomain, kept for a minute per store. A subdomain never moves to another
+ * tenant, so this only saves two sequential KV reads on every request; unknown subdomains are
+ * never cached, so a new tenant is served at once.
+ */
+const tenantCaches = new WeakMap<Deno.Kv, Map<string, { tenant: Tenant; until: number }>>();
+const TENANT_CACHE_MS = 60_000;
+
+async function tenantBySubdomain(kv: Deno.Kv, subdomain: string): Promise<Tenant | null> {
+  let cache = tenantCaches.get(kv);
+  if (!cache) tenantCaches.set(kv, cache = new Map());
+  const now = Date.now();
+  const hit = cache.get(subdomain);
+  if (hit && hit.until > now) return hit.tenant;
+  const tenant = await getTenantBySubdomain(kv, subdomain);
+  if (tenant) {
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(subdomain, { tenant, until: now + TENANT_CACHE_MS });
+  }
+  return tenant;
+}
+
 /** Resolves the tenant of a request host. */
 export async function resolveTenant(
   kv: Deno.Kv,
@@ -30,8 +52,8 @@ export async function resolveTenant(
   host: string,
 ): Promise<Tenant | null> {
   const sub = subdomainOf(host, config.baseDomain);
-  if (sub) return await getTenantBySubdomain(kv, sub);
-  if (config.defaultTenant) return await getTenantBySubdomain(kv, config.defaultTenant);
+  if (sub) return await tenantBySubdomain(kv, sub);
+  if (config.defaultTenant) return await tenantBySubdomain(kv, config.defaultTenant);
   return null;
 }
 
