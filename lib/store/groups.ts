@@ -136,18 +136,12 @@ export async function getGroups(
 ): Promise<VersionedGroup[]> {
   const out: VersionedGroup[] = [];
   groupIds = groupIds.filter(fitsKey);
-  const groups = await getManyBatched<Group>(
-    kv,
-    groupIds.map((id) => keys.group(tenantId, idpId, id)),
-  );
-  const touched = await getManyBatched<string>(
-    kv,
-    groupIds.map((id) => keys.groupMembersTouched(tenantId, id)),
-  );
-  const journals = await getManyBatched<Journal>(
-    kv,
-    groupIds.map((id) => keys.memberJournal(tenantId, id)),
-  );
+  // One round trip: records, membership versions and pending journals read together.
+  const [groups, touched, journals] = await Promise.all([
+    getManyBatched<Group>(kv, groupIds.map((id) => keys.group(tenantId, idpId, id))),
+    getManyBatched<string>(kv, groupIds.map((id) => keys.groupMembersTouched(tenantId, id))),
+    getManyBatched<Journal>(kv, groupIds.map((id) => keys.memberJournal(tenantId, id))),
+  ]);
   for (let i = 0; i < groupIds.length; i++) {
     if (!groups[i].value) continue;
     if (journals[i].value) {

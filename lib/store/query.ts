@@ -46,6 +46,8 @@ export interface Source<T> {
   anchorKey(startIndex: number): Deno.KvKey;
   /** Loads records by id (missing ones skipped), in the given order. */
   load(ids: string[]): Promise<T[]>;
+  /** Builds a record from a listed entry of `prefix`, when the entry holds all of it. */
+  fromEntry?(entry: Deno.KvEntry<unknown>): T;
   id(item: T): string;
   /** The SCIM view a filter and sort are evaluated on. */
   view(item: T): Record<string, unknown>;
@@ -223,6 +225,7 @@ async function streamPage<T>(
     start = [...source.prefix, anchor.value.id];
   } else if (!cursorMode) skip = options.startIndex - 1;
   const ids: string[] = [];
+  const listed: Deno.KvEntry<unknown>[] = [];
   let next: string | undefined;
   if (options.count > 0 && skip < total + 1) {
     const limit = skip + options.count + 1;
@@ -233,11 +236,14 @@ async function streamPage<T>(
     for await (const e of kv.list(selector, { limit, batchSize: Math.min(limit, 500) })) {
       if (i++ < skip) continue;
       const id = String(e.key.at(-1));
-      if (ids.length < options.count) ids.push(id);
-      else next = id;
+      if (ids.length < options.count) {
+        ids.push(id);
+        listed.push(e);
+      } else next = id;
     }
   }
-  const items = await source.load(ids);
+  // The listed entries are the records: no second read where the source can use them.
+  const items = source.fromEntry ? listed.map(source.fromEntry) : await source.load(ids);
   const page: Page<T> = { totalResults: total, items };
   if (cursorMode && next !== undefined && ids.length) {
     page.nextCursor = encodeCursor(ids[ids.length - 1]);

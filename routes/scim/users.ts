@@ -31,6 +31,7 @@ import {
 } from "../../lib/store/users.ts";
 import { getGroups } from "../../lib/store/groups.ts";
 import { query, type Source } from "../../lib/store/query.ts";
+import type { IdpUser } from "../../lib/store/types.ts";
 import { fitsKey, keys } from "../../lib/store/keys.ts";
 import { changeContext, listResponse } from "./_shared.ts";
 
@@ -56,12 +57,9 @@ async function groupsOf(c: Context<ScimEnv>, userId: string) {
 
 /** Renders one user with ETag, honouring `attributes`/`excludedAttributes` from the query. */
 async function userResponse(c: Context<ScimEnv>, u: LinkedUser, status = 200): Promise<Response> {
-  const view = renderUser(
-    u.link,
-    u.versionstamp,
-    location(c, u.link.userId),
-    await groupsOf(c, u.link.userId),
-  );
+  // A user just created by this request has no groups yet: no need to read them.
+  const groups = status === 201 ? [] : await groupsOf(c, u.link.userId);
+  const view = renderUser(u.link, u.versionstamp, location(c, u.link.userId), groups);
   const body = project(view, "User", projectionFromQuery(c));
   const headers: Record<string, string> = { etag: etagOf(u.versionstamp) };
   if (status === 201) headers.location = location(c, u.link.userId);
@@ -79,6 +77,7 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
     counter: keys.counter(tenantId, "idp_users", idpId),
     anchorKey: (startIndex) => keys.pageAnchor(tenantId, "idp_users", idpId, startIndex),
     load: (ids) => getLinkedUsers(kv, tenantId, idpId, ids),
+    fromEntry: (e) => ({ link: e.value as IdpUser, versionstamp: e.versionstamp }),
     id: (u) => u.link.userId,
     view: (u) => renderUser(u.link, u.versionstamp, location(c, u.link.userId)),
     async lookup(attr, value) {
