@@ -10,6 +10,7 @@ import { counterValue, u64Delta, withLockRetry } from "../store/kv.ts";
 import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
 import { hashTokenSecret, TOKEN_PREFIX } from "./tokens.ts";
 import { addEvent } from "../audit/events.ts";
+import { monotonicFactory } from "ulid";
 
 /** Why an authentication failed; shown to admins on the IdP's SCIM tab. */
 export type AuthFailureReason =
@@ -61,6 +62,8 @@ export interface AuthFailed {
 }
 
 const WINDOW_SECONDS = 60;
+/** Time-ordered ids for attempts (monotonic within a process, by time across processes). */
+const nextHitId = monotonicFactory();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
 const EVENT_EVERY_MS = 10 * 60_000;
 
@@ -90,18 +93,15 @@ export async function authenticate(
 ): Promise<AuthOk | AuthFailed> {
   const window = Math.floor(now.getTime() / 1000 / WINDOW_SECONDS);
   const retryAfter = (window + 1) * WINDOW_SECONDS - Math.floor(now.getTime() / 1000);
-  const limitKey = keys.rateLimit(tenantId, "scim_auth", clientIp, window);
+  const hits = keys.rateLimitHits(tenantId, "scim_auth", clientIp, window);
   const bearer = readBearer(header);
   const hash = "secret" in bearer && bearer.secret.startsWith(TOKEN_PREFIX)
     ? await hashTokenSecret(bearer.secret)
     : null;
-  const [token, lastUsed, idp, failures] = await kv.getMany<
-    [ScimToken, TokenLastUsed, Idp, unknown]
-  >([
+  const [token, lastUsed, idp] = await kv.getMany<[ScimToken, TokenLastUsed, Idp]>([
     keys.token(tenantId, hash ?? "-"),
     keys.tokenLastUsed(tenantId, hash ?? "-"),
     keys.idp(tenantId, idpId),
-    limitKey,
   ]);
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
   if (!reason) {
@@ -126,21 +126,23 @@ export async function authenticate(
     return { ok: true, token: token.value!, idp: idp.value! };
   }
   // A client already over the limit is answered 429 without another write.
-  if (counterValue(failures) >= limitPerMinute) {
-    return { ok: false, reason, throttled: true, retryAfter };
-  }
-  const count = await recordFailure(kv, {
+  const earlier = await Array.fromAsync(kv.list({ prefix: hits }, { limit: limitPerMinute }));
+  if (earlier.length >= limitPerMinute) return { ok: false, reason, throttled: true, retryAfter };
+  const hit = nextHitId();
+  await recordFailure(kv, {
     tenantId,
     idpId: idp.value ? idpId : "_unknown",
     reason,
     clientIp,
     tokenId: token.value?.id,
-    limitKey,
-    previousLimitKey: keys.rateLimit(tenantId, "scim_auth", clientIp, window - 1),
+    hitKey: [...hits, hit],
     now,
   });
-  // Counted before answering, so concurrent guesses cannot all slip under the limit.
-  return { ok: false, reason, throttled: count > limitPerMinute, retryAfter };
+  // Attempts are kept one key each, in time order: this one is answered 401 with its reason when
+  // it is among the first `limitPerMinute` of the window, so a burst gets exactly that many.
+  const first = await Array.fromAsync(kv.list({ prefix: hits }, { limit: limitPerMinute }));
+  const within = first.some((e) => e.key.at(-1) === hit);
+  return { ok: false, reason, throttled: !within, retryAfter };
 }
 
 /**
@@ -156,24 +158,20 @@ async function recordFailure(
     reason: AuthFailureReason;
     clientIp: string;
     tokenId?: string;
-    limitKey: Deno.KvKey;
-    previousLimitKey: Deno.KvKey;
+    hitKey: Deno.KvKey;
     now: Date;
   },
-): Promise<number> {
+): Promise<void> {
   const { tenantId, idpId, reason, clientIp, tokenId, now } = f;
   const hour = now.toISOString().slice(0, 13);
   const tallyKey = keys.authFailure(tenantId, idpId, hour, reason);
   await withLockRetry(() =>
     kv.atomic()
-      // Exact under concurrency: KV sums are atomic. A client keeps one window counter: the
-      // previous window's is dropped as the next one starts.
-      .sum(f.limitKey, u64Delta(1))
-      .delete(f.previousLimitKey)
+      // One key per attempt, so no concurrent attempt is lost and each expires on its own.
+      .set(f.hitKey, null, { expireIn: 2 * WINDOW_SECONDS * 1000 })
       .sum(tallyKey, u64Delta(1))
       .commit()
   );
-  const count = counterValue(await kv.get(f.limitKey));
   const markKey = keys.authFailureEventMark(tenantId, idpId, reason);
   const mark = await kv.get(markKey);
   if (
@@ -196,7 +194,6 @@ async function recordFailure(
     }, now);
     await withLockRetry(() => op.commit());
   }
-  return count;
 }
 
 /** Recent failure tallies of an IdP, newest hour first. */

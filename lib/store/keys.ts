@@ -136,8 +136,16 @@ export const keys = {
     t(tenantId, "auth_failures", idpId, hour, reason),
   /** Prefix of an IdP's authentication failure tallies. */
   authFailures: (tenantId: string, idpId: string): Key => t(tenantId, "auth_failures", idpId),
-  /** Throttle window counter for a client address (expires with the window). */
-  rateLimit: (tenantId: string, bucket: string, client: string, window: number): Key =>
+  /** One failed attempt of a client in a throttle window (expires after the window). */
+  rateLimitHit: (
+    tenantId: string,
+    bucket: string,
+    client: string,
+    window: number,
+    hit: string,
+  ): Key => t(tenantId, "rate_limits", bucket, client, window, hit),
+  /** Prefix of a client's failed attempts in a throttle window. */
+  rateLimitHits: (tenantId: string, bucket: string, client: string, window: number): Key =>
     t(tenantId, "rate_limits", bucket, client, window),
   /** Marker that suppresses repeated `scim_auth_failed` events (expires). */
   authFailureEventMark: (tenantId: string, idpId: string, reason: string): Key =>
