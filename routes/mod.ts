@@ -67,7 +67,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     c.set("deps", deps);
     c.set("requestId", requestId);
     const forwarded = deps.config.trustProxy
-      ? c.req.header("x-forwarded-for")?.split(",")[0].trim()
+      // The last entry is the one the trusted proxy appended; earlier ones are client-supplied.
+      ? c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim()
       : undefined;
     const info = c.env as ServeInfo;
     c.set("clientIp", forwarded || info?.remoteAddr?.hostname || "unknown");
