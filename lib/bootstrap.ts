@@ -13,6 +13,7 @@ import {
   listTenants,
 } from "./store/tenants.ts";
 import { completeAllJournals } from "./store/groups.ts";
+import { migrate } from "./store/migrations.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 import { hasAdmins } from "./store/admins.ts";
 import { createSetupLink } from "./auth/admin.ts";
@@ -24,7 +25,7 @@ export interface StartupReport {
 
 /** Prepares the store and says how to use it. */
 export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupReport> {
-  const lines: string[] = [];
+  const lines: string[] = await migrate(kv);
   let tenants = await listTenants(kv);
   let created: string | undefined;
   if (tenants.length === 0) {
