@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createIdp, createTenant, createToken } from "../../lib/store/tenants.ts";
 import type { Idp, IdpKind, Tenant } from "../../lib/store/types.ts";
-import { keys } from "../../lib/store/keys.ts";
+import { foldName, keys } from "../../lib/store/keys.ts";
 import { counterValue } from "../../lib/store/kv.ts";
 
 /** The repository root (where `main.ts` lives). */
@@ -493,7 +493,7 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
       ...new Set(
         emails.flatMap((e) =>
           e && typeof e === "object" && typeof (e as { value?: unknown }).value === "string"
-            ? [(e as { value: string }).value.toLowerCase()]
+            ? [foldName((e as { value: string }).value)]
             : []
         ),
       ),
@@ -503,7 +503,7 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
     const matchByExt = idps.get(idp)?.matchBy !== "userName";
     for (const [uid, link] of m) {
       const resource = (link.resource ?? {}) as Record<string, unknown>;
-      const name = String(resource.userName ?? "").toLowerCase();
+      const name = foldName(String(resource.userName ?? ""));
       const k = kstr(keys.idpUserByUserName(tenantId, idp, name));
       if (byName.get(k) !== uid) {
         add(`user ${uid} (${idp}): userName index ${name} → ${byName.get(k)}`);
@@ -530,8 +530,9 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
   for (const r of rows("idp_users_by_username")) {
     const [idp, name] = [String(r.key[3]), String(r.key[4])];
     const link = links.get(idp)?.get(String(r.value));
-    const actual = String((link?.resource as Record<string, unknown> | undefined)?.userName ?? "")
-      .toLowerCase();
+    const actual = foldName(
+      String((link?.resource as Record<string, unknown> | undefined)?.userName ?? ""),
+    );
     if (!link || actual !== name) add(`dangling userName index ${idp}/${name} → ${r.value}`);
   }
   for (const r of rows("idp_users_by_external_id")) {
@@ -567,7 +568,7 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
   const groupByExt = index("groups_by_external_id");
   for (const [gid, g] of groups) {
     const k = kstr(
-      keys.groupByName(tenantId, g.idp, String(g.value.displayName).toLowerCase()),
+      keys.groupByName(tenantId, g.idp, String(g.value.displayName)),
     );
     if (groupByName.get(k) !== gid) add(`group ${gid}: displayName index does not point to it`);
     if (typeof g.value.externalId === "string") {
@@ -578,7 +579,7 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
   }
   for (const r of rows("groups_by_name")) {
     const g = groups.get(String(r.value));
-    if (!g || String(g.value.displayName).toLowerCase() !== String(r.key[4])) {
+    if (!g || foldName(String(g.value.displayName)) !== String(r.key[4])) {
       add(`dangling group name index ${String(r.key[4])} → ${r.value}`);
     }
   }
