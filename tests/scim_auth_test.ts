@@ -370,6 +370,50 @@ Deno.test("Auth - X-Forwarded-For is ignored unless WEFT_TRUST_PROXY is true", a
   }
 });
 
+Deno.test("Auth - a burst of 60 concurrent bad tokens gets exactly the limit's 401s, then 429s", async () => {
+  const t = await createTestApp({ WEFT_AUTH_FAILURES_PER_MINUTE: "20" });
+  try {
+    await awaitFreshWindow();
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, () => rawGet(t, { authorization: "Bearer weft_scim_guess" })),
+    );
+    const statuses = answers.map((r) => r.status);
+    await Promise.all(answers.map((r) => r.body?.cancel()));
+    // Every attempt is counted (none slips through), and the first 20 still get their reason.
+    assert.equal(statuses.filter((s) => s === 401).length, 20);
+    assert.equal(statuses.filter((s) => s === 429).length, 40);
+  } finally {
+    t.close();
+  }
+});
+
+Deno.test("Auth - behind a trusted proxy the client is the address the proxy appended", async () => {
+  const t = await createTestApp({ WEFT_AUTH_FAILURES_PER_MINUTE: "5", WEFT_TRUST_PROXY: "true" });
+  try {
+    await awaitFreshWindow();
+    // An appending proxy forwards "<whatever the client sent>, <real client>": forging the first
+    // entry must not spread one client's failures over many addresses.
+    for (let i = 0; i < 5; i++) {
+      await expect401(
+        await rawGet(t, {
+          "x-forwarded-for": `10.9.${i}.1, 203.0.113.7`,
+          authorization: "Bearer nope",
+        }),
+        "unknown_token",
+      );
+    }
+    await expectScimError(
+      await rawGet(t, {
+        "x-forwarded-for": "10.9.99.1, 203.0.113.7",
+        authorization: "Bearer nope",
+      }),
+      429,
+    );
+  } finally {
+    t.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Last use and secrecy
 // ---------------------------------------------------------------------------------------------
