@@ -310,7 +310,8 @@ export function chart(file: RunsFile): string {
     }" fill="#555">blue: target met; orange: not met; red dashes: target</text>`,
   );
   out.push("</svg>");
-  return out.join("\n") + "\n";
+  // Coordinates to one decimal: the file stays readable and diffs stay small.
+  return out.join("\n").replace(/="(-?\d+\.\d)\d*"/g, '="$1"') + "\n";
 }
 
 function scalingSection(s: ScalingResult): string {
@@ -368,6 +369,13 @@ function scalingSection(s: ScalingResult): string {
     }-user directory (mean ms per tenth of the pages): ${
       s.paging.deciles.map((d) => fmt(d, 1)).join(", ")
     }.`,
+    "",
+    ...(s.rssAfter
+      ? [
+        "Server peak RSS (VmHWM) after each stage, MiB: " +
+        Object.entries(s.rssAfter).map(([k, v]) => `${k} ${fmt(v, 1)}`).join("; ") + ".",
+      ]
+      : []),
   ].join("\n");
 }
 

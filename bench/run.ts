@@ -114,7 +114,13 @@ async function runSystem(
   let sys: Running | undefined;
   const started = performance.now();
   try {
-    sys = await startSystem(name, { peersDir, keep: args.keep === true, weftDir });
+    sys = await startSystem(name, {
+      peersDir,
+      keep: args.keep === true,
+      weftDir,
+      // V8 flags for the Weft server alone (memory studies), e.g. --max-semi-space-size=1.
+      weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
+    });
     const result = await replay(sys, o, (p) => log(phaseLine(name, p)));
     return {
       system: name,

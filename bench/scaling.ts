@@ -61,7 +61,10 @@ export interface ScalingResult {
   };
   load: Omit<PhaseStats, "errorSamples" | "errorsByStatus">;
   fill: Omit<PhaseStats, "errorSamples" | "errorsByStatus">;
+  /** Peak RSS through the 100,000-user run, before the whole-group reads (MiB). */
   peakRssMiB: number;
+  /** Peak RSS after each stage, in order (MiB); the last includes reading the big group whole. */
+  rssAfter: Record<string, number>;
 }
 
 function latency(ms: number[]): Latency {
@@ -130,6 +133,12 @@ export async function runScaling(options: {
     const state: ReplayState = { userIds: [], groupIds: [] };
     log(`scaling: loading ${small} users`);
     await createPhase(sys, o, state);
+    const rssAfter: Record<string, number> = {};
+    const checkpoint = async (stage: string) => {
+      rssAfter[stage] = await sys.peakRssMiB();
+      log(`  peak RSS after ${stage}: ${rssAfter[stage].toFixed(1)} MiB`);
+    };
+    await checkpoint(`loading ${small} users`);
     const probeCount = Math.min(1000, small);
     const smallLookup = await probeLookups(sys, o, spread(small, probeCount), log);
     log(`  lookup at ${small}: p50 ${smallLookup.p50.toFixed(2)} ms`);
@@ -139,6 +148,7 @@ export async function runScaling(options: {
     log(`  ${load.requests} requests, ${load.rps.toFixed(0)} req/s, ${load.errors} errors`);
     const largeLookup = await probeLookups(sys, o, spread(options.large, probeCount), log);
     log(`  lookup at ${options.large}: p50 ${largeLookup.p50.toFixed(2)} ms`);
+    await checkpoint(`loading ${options.large} users and lookups`);
 
     log(`scaling: paging ${options.large} users`);
     const page = await pagePhase(sys, o, options.large, "page");
@@ -154,6 +164,7 @@ export async function runScaling(options: {
     const firstMean = deciles[0];
     const lastMean = deciles[9];
     log(`  pages: first tenth ${firstMean.toFixed(1)} ms, last tenth ${lastMean.toFixed(1)} ms`);
+    await checkpoint("paging the whole directory");
 
     log(`scaling: filling a group with ${fullSize} members`);
     const ids = state.userIds;
@@ -185,6 +196,7 @@ export async function runScaling(options: {
       },
     );
     log(`  ${fill.requests} PATCHes, ${fill.rps.toFixed(0)} req/s, ${fill.errors} errors`);
+    await checkpoint(`filling a ${fullSize}-member group`);
 
     // Alternate: add 100 new members to the big group, then 100 others to a fresh empty group.
     log("scaling: adding 100 members to the big group vs empty groups; excludedAttributes reads");
@@ -220,10 +232,7 @@ export async function runScaling(options: {
           exEmpty.push((await send(c, "GET", exPath(emptyId))).ms);
           exFull.push((await send(c, "GET", exPath(big.id!))).ms);
         }
-        if (r < 3) {
-          withEmpty.push((await send(c, "GET", `/Groups/${emptyId}`)).ms);
-          withFull.push((await send(c, "GET", `/Groups/${big.id}`)).ms);
-        }
+        if (r < 3) withEmpty.push((await send(c, "GET", `/Groups/${emptyId}`)).ms);
         const first = r % 2 === 0;
         const order: [string, number[]][] = first
           ? [[big.id!, addFull], [emptyId, addEmpty]]
@@ -247,8 +256,19 @@ export async function runScaling(options: {
     log(
       `  add 100: empty ${members.empty.p50.toFixed(1)} ms, full ${members.full.p50.toFixed(1)} ms`,
     );
-    const peakRssMiB = await sys.peakRssMiB();
-    log(`  peak RSS ${peakRssMiB.toFixed(1)} MiB`);
+    await checkpoint("adding members and excludedAttributes reads");
+    const peakRssMiB = rssAfter["adding members and excludedAttributes reads"];
+    // Last, as it builds a 50,000-member response: GET of the big group with its members.
+    const whole = await runPhase(
+      "whole",
+      sys,
+      [0, 1, 2].map(() => async (c: Client) => {
+        withFull.push((await send(c, "GET", `/Groups/${big.id}`)).ms);
+      }),
+      { concurrency: 1, maxRequests: 3, timeoutMs: options.phaseTimeoutMs },
+    );
+    if (whole.errors) throw new Error(`Cannot read the big group: ${whole.errorSamples[0]}`);
+    await checkpoint(`reading the ${fullSize}-member group whole (3 times)`);
     return {
       date: new Date().toISOString(),
       machine: await machineInfo(),
@@ -277,6 +297,7 @@ export async function runScaling(options: {
       load: brief(load),
       fill: brief(fill),
       peakRssMiB,
+      rssAfter,
     };
   } finally {
     await sys.stop();

@@ -144,6 +144,8 @@ export interface StartOptions {
   keep?: boolean;
   /** The Weft checkout to serve (default: this repository's working tree). */
   weftDir?: string;
+  /** V8 flags for the Weft server process (`DENO_V8_FLAGS`), e.g. to study its memory. */
+  weftV8Flags?: string;
 }
 
 /** The commit of a Weft checkout, with `+dirty` when its lib/, routes/ or main.ts have changes. */
@@ -183,7 +185,14 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
       await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "bench"),
     )?.[0];
     if (!token) throw new Error("Cannot read the token from the CLI output");
-    const child = await spawn(deno, ["serve", "-A", "--unstable-kv", "main.ts"], env, weftDir, dir);
+    const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;
+    const child = await spawn(
+      deno,
+      ["serve", "-A", "--unstable-kv", "main.ts"],
+      serveEnv,
+      weftDir,
+      dir,
+    );
     await waitReady(`http://127.0.0.1:${port}/healthz`, child, "Weft");
     const base = `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`;
     return running(name, child, { base, token }, dir, keep);
