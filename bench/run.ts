@@ -168,11 +168,13 @@ async function main(): Promise<number> {
       phaseTimeoutMs: num("phase-timeout", 1800) * 1000,
       large: num("users", 100_000),
       weftDir,
+      weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
       log,
     });
     await Deno.mkdir(RESULTS, { recursive: true });
-    await Deno.writeTextFile(join(RESULTS, "scaling.json"), JSON.stringify(result, null, 1) + "\n");
-    await formatFiles(join(RESULTS, "scaling.json"));
+    const out = typeof args.out === "string" ? args.out : join(RESULTS, "scaling.json");
+    await Deno.writeTextFile(out, JSON.stringify(result, null, 1) + "\n");
+    await formatFiles(out);
     if (!args["no-report"]) {
       await writeReport(RESULTS, join(ROOT, "docs"));
       await formatFiles(...DOCS);

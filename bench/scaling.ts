@@ -38,6 +38,8 @@ export interface ScalingResult {
   command: string;
   /** The Weft commit measured (`+dirty`: with uncommitted changes). */
   weft?: string;
+  /** `DENO_V8_FLAGS` of the Weft server, if any. */
+  v8Flags?: string;
   lookup: {
     small: Latency & { users: number };
     large: Latency & { users: number };
@@ -115,6 +117,7 @@ export async function runScaling(options: {
   phaseTimeoutMs: number;
   large: number;
   weftDir?: string;
+  weftV8Flags?: string;
   log: (line: string) => void;
 }): Promise<ScalingResult> {
   const { log } = options;
@@ -128,7 +131,10 @@ export async function runScaling(options: {
     concurrency: options.concurrency,
     phaseTimeoutMs: options.phaseTimeoutMs,
   };
-  const sys = await startSystem("weft", { weftDir: options.weftDir });
+  const sys = await startSystem("weft", {
+    weftDir: options.weftDir,
+    weftV8Flags: options.weftV8Flags,
+  });
   try {
     const state: ReplayState = { userIds: [], groupIds: [] };
     log(`scaling: loading ${small} users`);
@@ -274,6 +280,7 @@ export async function runScaling(options: {
       machine: await machineInfo(),
       command: `deno task bench ${Deno.args.join(" ")}`.trim(),
       weft: await weftVersion(options.weftDir),
+      v8Flags: options.weftV8Flags,
       lookup: {
         small: { ...smallLookup, users: small },
         large: { ...largeLookup, users: options.large },
