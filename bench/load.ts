@@ -52,6 +52,8 @@ export interface PhaseStats {
   incomplete: boolean;
   /** Tasks that threw (a dependent request could not continue). */
   failedTasks: number;
+  /** CPU time the server process used during the phase, per request, in ms (when known). */
+  serverCpuMsPerRequest?: number;
 }
 
 /** Phase limits. */

@@ -119,6 +119,22 @@ export function ratios(file: RunsFile): PhaseRatios[] {
   });
 }
 
+function cpu(p: PhaseStats | undefined): string {
+  return p?.serverCpuMsPerRequest === undefined ? "—" : fmt(p.serverCpuMsPerRequest, 2);
+}
+
+/** Median over runs of Weft's server CPU per request ÷ the baseline's, in one phase. */
+function cpuRatio(file: RunsFile, phase: string): number {
+  const xs: number[] = [];
+  for (const run of file.runs) {
+    const m = bySystem(run);
+    const w = phaseOf(m.get("weft"), phase)?.serverCpuMsPerRequest;
+    const b = phaseOf(m.get("baseline"), phase)?.serverCpuMsPerRequest;
+    if (w !== undefined && b) xs.push(w / b);
+  }
+  return median(xs);
+}
+
 function runTable(run: SystemRun[], index: number): string {
   const m = bySystem(run);
   const weft = m.get("weft");
@@ -126,8 +142,8 @@ function runTable(run: SystemRun[], index: number): string {
   const lines = [
     `#### Run ${index + 1}`,
     "",
-    "| phase | system | requests | req/s | p50 ms | p99 ms | errors | Weft ÷ system |",
-    "| ----- | ------ | -------: | ----: | -----: | -----: | -----: | ------------: |",
+    "| phase | system | requests | req/s | p50 ms | p99 ms | errors | server CPU ms/req | Weft ÷ system |",
+    "| ----- | ------ | -------: | ----: | -----: | -----: | -----: | ----------------: | ------------: |",
   ];
   for (const phase of PHASES) {
     const w = phaseOf(weft, phase);
@@ -145,7 +161,7 @@ function runTable(run: SystemRun[], index: number): string {
       lines.push(
         `| ${phase} | ${s} | ${fmt(p.requests)}${flag} | ${fmt(p.rps)} | ${fmt(p.p50, 1)} | ${
           fmt(p.p99, 1)
-        } | ${errors} | ${s === "weft" ? "1.00" : ratio} |`,
+        } | ${errors} | ${cpu(p)} | ${s === "weft" ? "1.00" : ratio} |`,
       );
     }
   }
@@ -214,8 +230,8 @@ function peerMedian(file: RunsFile, phase: string, peer: SystemName): string {
 function summary(file: RunsFile): string {
   const rs = ratios(file);
   const lines = [
-    "| phase | Weft ÷ baseline, median (runs) | ≥ 0.7 | Weft ÷ fastest peer, median (runs) | ≥ 2 | ÷ better-auth | ÷ scimmy |",
-    "| ----- | -----------------------------: | :---: | ---------------------------------: | :-: | ------------: | -------: |",
+    "| phase | Weft ÷ baseline, median (runs) | ≥ 0.7 | Weft ÷ fastest peer, median (runs) | ≥ 2 | ÷ better-auth | ÷ scimmy | server CPU per request, Weft ÷ baseline |",
+    "| ----- | -----------------------------: | :---: | ---------------------------------: | :-: | ------------: | -------: | --------------------------------------: |",
   ];
   for (const r of rs) {
     const mb = median(r.vsBaseline);
@@ -226,7 +242,9 @@ function summary(file: RunsFile): string {
         mb >= 0.7 ? "met" : "**not met**"
       } | ${fmt(mp, 2)} (${runsOf(r.vsPeer)}) | ${mp >= 2 ? "met" : "**not met**"} | ${
         peerMedian(file, r.phase, "better-auth")
-      } | ${peerMedian(file, r.phase, "scimmy")} |`,
+      } | ${peerMedian(file, r.phase, "scimmy")} | ${
+        Number.isNaN(cpuRatio(file, r.phase)) ? "—" : fmt(cpuRatio(file, r.phase), 1)
+      } |`,
     );
   }
   const rss = file.runs.flatMap((run) =>

@@ -79,7 +79,10 @@ function phaseLine(system: string, p: PhaseStats): string {
   ].filter(Boolean).join(", ");
   return `  ${system.padEnd(12)} ${p.phase.padEnd(11)} ${fmt(p.requests).padStart(7)} req ` +
     `${fmt(p.rps).padStart(6)} req/s  p50 ${fmt(p.p50, 1).padStart(6)} ms  p99 ` +
-    `${fmt(p.p99, 1).padStart(7)} ms${flags ? "  " + flags : ""}`;
+    `${fmt(p.p99, 1).padStart(7)} ms  cpu ${
+      fmt(p.serverCpuMsPerRequest ?? 0, 2).padStart(6)
+    } ms/req` +
+    `${flags ? "  " + flags : ""}`;
 }
 
 /** Problems that make a smoke run fail: errors beyond a peer's known gaps, incomplete runs. */
@@ -121,7 +124,7 @@ async function runSystem(
       // V8 flags for the Weft server alone (memory studies), e.g. --max-semi-space-size=1.
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
     });
-    const result = await replay(sys, o, (p) => log(phaseLine(name, p)));
+    const result = await replay(sys, o, (p) => log(phaseLine(name, p)), sys.cpuMs);
     return {
       system: name,
       wallMs: performance.now() - started,

@@ -17,6 +17,8 @@ export interface Running extends Target {
   pid: number;
   /** Peak resident set size of the server process in MiB (from /proc). */
   peakRssMiB(): Promise<number>;
+  /** CPU time (user + system) the server process has used so far, in milliseconds. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,18 @@ export async function peakRss(pid: number): Promise<number> {
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
     const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
     return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) of a process in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+export async function cpuTime(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return 0;
   }
@@ -116,6 +130,7 @@ function running(
     ...target,
     pid: child.pid,
     peakRssMiB: () => peakRss(child.pid),
+    cpuMs: () => cpuTime(child.pid),
     async stop() {
       try {
         child.kill("SIGTERM");

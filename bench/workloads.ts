@@ -372,28 +372,33 @@ function strip(stats: PhaseStats & { client?: Client }): PhaseStats {
   return rest;
 }
 
-/** Runs the six phases against one target. */
+/** Runs the six phases against one target; `cpuMs` reads the server's CPU time, if known. */
 export async function replay(
   target: Target,
   o: WorkloadOptions,
   onPhase: (stats: PhaseStats) => void = () => {},
+  cpuMs?: () => Promise<number>,
 ): Promise<ReplayResult> {
   const state: ReplayState = { userIds: [], groupIds: [] };
   const phases: PhaseStats[] = [];
-  const done = (s: PhaseStats & { client?: Client }) => {
+  const measure = async <T extends PhaseStats & { client?: Client }>(
+    run: () => Promise<T>,
+  ): Promise<T> => {
+    const before = cpuMs ? await cpuMs() : 0;
+    const s = await run();
+    if (cpuMs && s.requests) s.serverCpuMsPerRequest = (await cpuMs() - before) / s.requests;
     const p = strip(s);
     phases.push(p);
     onPhase(p);
     return s;
   };
-  done(await createPhase(target, o, state));
-  done(await lookupPhase(target, o));
-  const groups = await groupsPhase(target, o, state);
-  done(groups);
+  await measure(() => createPhase(target, o, state));
+  await measure(() => lookupPhase(target, o));
+  const groups = await measure(() => groupsPhase(target, o, state));
   const memberMismatches = await verifyMembers(target, o, state, groups.expected);
-  done(await deactivatePhase(target, o, state));
-  const page = done(await pagePhase(target, o));
-  done(await entraPhase(target, o, state));
+  await measure(() => deactivatePhase(target, o, state));
+  const page = await measure(() => pagePhase(target, o));
+  await measure(() => entraPhase(target, o, state));
   const pageLatencies = [...page.client!.tagged].sort((a, b) => a[0] - b[0]).map(([, ms]) => ms);
   return { phases, memberMismatches, pageLatencies };
 }
