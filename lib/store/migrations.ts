@@ -4,7 +4,7 @@
  * mid-way is finished by the next start.
  * @module
  */
-import { foldName, keys } from "./keys.ts";
+import { keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
 import { listTenants } from "./tenants.ts";
 import type { Group, IdpUser } from "./types.ts";
