@@ -18,6 +18,8 @@ import { parseAttrPath } from "../scim/filter/parser.ts";
 /** Listing options, already validated. */
 export interface ListOptions {
   filter?: Filter;
+  /** Another reading of an ambiguous filter, tried when `filter` matches nothing. */
+  filterAlternative?: Filter;
   /** 1-based index paging. */
   startIndex: number;
   count: number;
@@ -145,6 +147,16 @@ function sortKey(
 
 /** Lists one page of a resource type per the options. */
 export async function query<T>(
+  kv: Deno.Kv,
+  source: Source<T>,
+  options: ListOptions,
+): Promise<Page<T>> {
+  const page = await queryOnce(kv, source, options);
+  if (page.totalResults > 0 || !options.filterAlternative) return page;
+  return await queryOnce(kv, source, { ...options, filter: options.filterAlternative });
+}
+
+async function queryOnce<T>(
   kv: Deno.Kv,
   source: Source<T>,
   options: ListOptions,

@@ -145,15 +145,10 @@ export async function listGroups(c: Context<ScimEnv>, params: ListParams): Promi
   const memberCache = params.filter && mentionsMembers(params.filter)
     ? new Map<string, Record<string, unknown>[]>()
     : null;
-  const source = groupSource(c, memberCache);
-  let page = await query(kv, source, { ...params, scanLimit: config.scanLimit });
-  if (page.totalResults === 0 && params.filterAlternative) {
-    page = await query(kv, source, {
-      ...params,
-      filter: params.filterAlternative,
-      scanLimit: config.scanLimit,
-    });
-  }
+  const page = await query(kv, groupSource(c, memberCache), {
+    ...params,
+    scanLimit: config.scanLimit,
+  });
   const needMembers = wantsMembers(params);
   const resources = await Promise.all(page.items.map(async (g) => {
     const members = needMembers

@@ -114,15 +114,7 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
 /** Runs a list query and renders the ListResponse. */
 export async function listUsers(c: Context<ScimEnv>, params: ListParams): Promise<Response> {
   const { kv, config } = c.get("deps");
-  const source = userSource(c);
-  let page = await query(kv, source, { ...params, scanLimit: config.scanLimit });
-  if (page.totalResults === 0 && params.filterAlternative) {
-    page = await query(kv, source, {
-      ...params,
-      filter: params.filterAlternative,
-      scanLimit: config.scanLimit,
-    });
-  }
+  const page = await query(kv, userSource(c), { ...params, scanLimit: config.scanLimit });
   const wantsGroups = params.attributes?.some((a) =>
     a.toLowerCase() === "groups" || a.toLowerCase().startsWith("groups.")
   );
