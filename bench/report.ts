@@ -342,8 +342,8 @@ function scalingSection(s: ScalingResult): string {
     }; command \`${s.command}\`; Weft alone on a fresh store, latency probes with one`,
     "client in flight (no queueing), load with eight.",
     "",
-    "| check | small | large | ratio | target | verdict |",
-    "| ----- | ----: | ----: | ----: | -----: | :-----: |",
+    "| check | small | large | ratio (of medians) | target | verdict |",
+    "| ----- | ----: | ----: | ----------------: | -----: | :-----: |",
     `| lookup by userName/externalId, p50 ms (${fmt(s.lookup.small.users)} vs ${
       fmt(s.lookup.large.users)
     } users stored) | ${fmt(s.lookup.small.p50, 2)} | ${fmt(s.lookup.large.p50, 2)} | ${

@@ -72,7 +72,8 @@ export interface ScalingResult {
 function latency(ms: number[]): Latency {
   const s = [...ms].sort((a, b) => a - b);
   return {
-    p50: quantile(s, 0.5),
+    // The median (even counts average the middle two), so ratios of p50s are ratios of medians.
+    p50: median(s),
     p99: quantile(s, 0.99),
     mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length),
     n: s.length,
@@ -123,7 +124,7 @@ export async function runScaling(options: {
   const { log } = options;
   const small = Math.min(1000, options.large);
   const fullSize = Math.min(50_000, Math.floor(options.large / 2));
-  const rounds = 20;
+  const rounds = 40;
   const o: WorkloadOptions = {
     users: small,
     groups: 1,
