@@ -172,6 +172,7 @@ async function main(): Promise<number> {
       large: num("users", 100_000),
       weftDir,
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
+      system: typeof args.systems === "string" ? args.systems as SystemName : undefined,
       log,
     });
     await Deno.mkdir(RESULTS, { recursive: true });

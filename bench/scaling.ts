@@ -11,7 +11,7 @@
  */
 import { type Client, type PhaseStats, quantile, runPhase, type Target } from "./load.ts";
 import { type Machine, machineInfo, median } from "./report.ts";
-import { startSystem, weftVersion } from "./systems.ts";
+import { startSystem, type SystemName, weftVersion } from "./systems.ts";
 import {
   createPhase,
   groupName,
@@ -40,6 +40,8 @@ export interface ScalingResult {
   weft?: string;
   /** `DENO_V8_FLAGS` of the Weft server, if any. */
   v8Flags?: string;
+  /** The system measured, when not Weft. */
+  system?: string;
   lookup: {
     small: Latency & { users: number };
     large: Latency & { users: number };
@@ -119,6 +121,8 @@ export async function runScaling(options: {
   large: number;
   weftDir?: string;
   weftV8Flags?: string;
+  /** The system to scale (default Weft; the baseline shows what the store alone does). */
+  system?: SystemName;
   log: (line: string) => void;
 }): Promise<ScalingResult> {
   const { log } = options;
@@ -132,7 +136,7 @@ export async function runScaling(options: {
     concurrency: options.concurrency,
     phaseTimeoutMs: options.phaseTimeoutMs,
   };
-  const sys = await startSystem("weft", {
+  const sys = await startSystem(options.system ?? "weft", {
     weftDir: options.weftDir,
     weftV8Flags: options.weftV8Flags,
   });
@@ -282,6 +286,7 @@ export async function runScaling(options: {
       command: `deno task bench ${Deno.args.join(" ")}`.trim(),
       weft: await weftVersion(options.weftDir),
       v8Flags: options.weftV8Flags,
+      system: options.system,
       lookup: {
         small: { ...smallLookup, users: small },
         large: { ...largeLookup, users: options.large },
