@@ -8,8 +8,6 @@
 export const GET_MANY_LIMIT = 10;
 /** Most checks one atomic operation accepts. */
 export const ATOMIC_CHECK_LIMIT = 100;
-/** Most mutations one atomic operation accepts. */
-export const ATOMIC_MUTATION_LIMIT = 1000;
 
 const U64_MOD = 1n << 64n;
 

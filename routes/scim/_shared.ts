@@ -39,8 +39,3 @@ export function listResponse(
   body.Resources = resources;
   return body;
 }
-
-/** The id route parameter, rejecting ids that cannot be ours (path injection, oversize). */
-export function idParam(c: Context<ScimEnv>): string {
-  return c.req.param("id") ?? "";
-}
