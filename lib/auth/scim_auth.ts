@@ -8,7 +8,7 @@
 import { keys } from "../store/keys.ts";
 import { counterValue, u64Delta, withLockRetry } from "../store/kv.ts";
 import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
-import { hashTokenSecret, TOKEN_PREFIX } from "./tokens.ts";
+import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
 import { addEvent } from "../audit/events.ts";
 import { monotonicFactory } from "ulid";
 
@@ -62,6 +62,10 @@ export interface AuthFailed {
 }
 
 const WINDOW_SECONDS = 60;
+/** How often one process records a token's last use. */
+const LAST_USE_EVERY_MS = 60_000;
+/** When this process last recorded each token's last use (tenant/hash → ms); bounded. */
+const lastUseWritten = new Map<string, number>();
 /** Time-ordered ids for attempts (monotonic within a process, by time across processes). */
 const nextHitId = monotonicFactory();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
@@ -95,12 +99,12 @@ export async function authenticate(
   const retryAfter = (window + 1) * WINDOW_SECONDS - Math.floor(now.getTime() / 1000);
   const hits = keys.rateLimitHits(tenantId, "scim_auth", clientIp, window);
   const bearer = readBearer(header);
-  const hash = "secret" in bearer && bearer.secret.startsWith(TOKEN_PREFIX)
-    ? await hashTokenSecret(bearer.secret)
+  const secret = "secret" in bearer && bearer.secret.startsWith(TOKEN_PREFIX)
+    ? bearer.secret
     : null;
-  const [token, lastUsed, idp] = await kv.getMany<[ScimToken, TokenLastUsed, Idp]>([
+  const hash = secret === null ? null : knownTokenHash(secret) ?? await hashTokenSecret(secret);
+  const [token, idp] = await kv.getMany<[ScimToken, Idp]>([
     keys.token(tenantId, hash ?? "-"),
-    keys.tokenLastUsed(tenantId, hash ?? "-"),
     keys.idp(tenantId, idpId),
   ]);
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
@@ -113,9 +117,13 @@ export async function authenticate(
     else if (!idp.value?.scimEnabled) reason = "scim_disabled";
   }
   if (!reason) {
-    // Last use is written at most once a minute, never on every request.
-    const last = lastUsed.value ? Date.parse(lastUsed.value.at) : 0;
-    if (now.getTime() - last >= 60_000) {
+    // Last use is written at most once a minute by each process, never on every request, and
+    // without reading it first: it is a display, exact to the minute.
+    const writtenKey = `${tenantId}/${hash}`;
+    const last = lastUseWritten.get(writtenKey) ?? 0;
+    if (now.getTime() - last >= LAST_USE_EVERY_MS || now.getTime() < last) {
+      if (lastUseWritten.size >= 4096) lastUseWritten.clear();
+      lastUseWritten.set(writtenKey, now.getTime());
       await withLockRetry(() =>
         kv.set(
           keys.tokenLastUsed(tenantId, hash!),
@@ -123,6 +131,7 @@ export async function authenticate(
         )
       );
     }
+    rememberTokenHash(secret!, hash!);
     return { ok: true, token: token.value!, idp: idp.value! };
   }
   // A client already over the limit is answered 429 without another write.

@@ -18,6 +18,30 @@ export async function hashTokenSecret(secret: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * Hashes of secrets that recently matched a live token, so a busy client's bearer is not re-hashed
+ * on every request. SHA-256 of a secret never changes, so this holds no state correctness depends
+ * on: revocation, expiry and scope are still read from the store each time. Only secrets that
+ * matched a token are remembered (a flood of guesses cannot churn it); the oldest entry leaves
+ * first when it is full.
+ */
+const knownHashes = new Map<string, string>();
+const KNOWN_HASHES_MAX = 1024;
+
+/** The hash of a secret that recently matched a token, if remembered. */
+export function knownTokenHash(secret: string): string | undefined {
+  return knownHashes.get(secret);
+}
+
+/** Remembers the hash of a secret that matched a live token. */
+export function rememberTokenHash(secret: string, hash: string): void {
+  if (knownHashes.has(secret)) return;
+  if (knownHashes.size >= KNOWN_HASHES_MAX) {
+    knownHashes.delete(knownHashes.keys().next().value!);
+  }
+  knownHashes.set(secret, hash);
+}
+
 /** A random URL-safe id of `bytes` bytes. */
 export function randomId(bytes = 12): string {
   return base64url(crypto.getRandomValues(new Uint8Array(bytes))).replaceAll(/[-_]/g, "x");
