@@ -55,10 +55,28 @@ async function groupsOf(c: Context<ScimEnv>, userId: string) {
   }));
 }
 
+/**
+ * Starts reading a user's groups while the caller reads or writes the user record: no user write
+ * changes memberships, so the two need not wait on each other.
+ */
+function groupsAlongside(c: Context<ScimEnv>, userId: string): Promise<GroupRef[]> {
+  const groups = groupsOf(c, userId);
+  // Awaited by userResponse; if the request fails first, the read's own failure is moot.
+  groups.catch(() => {});
+  return groups;
+}
+
+type GroupRef = Awaited<ReturnType<typeof groupsOf>>[number];
+
 /** Renders one user with ETag, honouring `attributes`/`excludedAttributes` from the query. */
-async function userResponse(c: Context<ScimEnv>, u: LinkedUser, status = 200): Promise<Response> {
+async function userResponse(
+  c: Context<ScimEnv>,
+  u: LinkedUser,
+  status = 200,
+  groupsRead?: Promise<GroupRef[]>,
+): Promise<Response> {
   // A user just created by this request has no groups yet: no need to read them.
-  const groups = status === 201 ? [] : await groupsOf(c, u.link.userId);
+  const groups = status === 201 ? [] : await (groupsRead ?? groupsOf(c, u.link.userId));
   const view = renderUser(u.link, u.versionstamp, location(c, u.link.userId), groups);
   const body = project(view, "User", projectionFromQuery(c));
   const headers: Record<string, string> = { etag: etagOf(u.versionstamp) };
@@ -141,13 +159,15 @@ users.post("/.search", async (c) => {
 
 users.get("/:id", async (c) => {
   const { kv } = c.get("deps");
-  const u = await getLinkedUser(kv, c.get("tenant")!.id, c.get("idp").id, c.req.param("id"));
-  if (!u) throw ScimError.notFound(`User "${c.req.param("id")}" not found`);
+  const id = c.req.param("id");
   const inm = c.req.header("if-none-match");
+  const groups = inm || !fitsKey(id) ? undefined : groupsAlongside(c, id);
+  const u = await getLinkedUser(kv, c.get("tenant")!.id, c.get("idp").id, id);
+  if (!u) throw ScimError.notFound(`User "${id}" not found`);
   if (inm && ifMatchVersion(inm) === u.versionstamp) {
     return new Response(null, { status: 304, headers: { etag: etagOf(u.versionstamp) } });
   }
-  return await userResponse(c, u);
+  return await userResponse(c, u, 200, groups);
 });
 
 users.post("/", async (c) => {
@@ -160,19 +180,22 @@ users.post("/", async (c) => {
 users.put("/:id", async (c) => {
   const { kv } = c.get("deps");
   const state = toUserState(normalizeResource("User", await readJsonBody(c)));
-  const result = await updateUser(kv, changeContext(c), c.req.param("id"), (current) => ({
+  const id = c.req.param("id");
+  const groups = fitsKey(id) ? groupsAlongside(c, id) : undefined;
+  const result = await updateUser(kv, changeContext(c), id, (current) => ({
     resource: state.resource,
     // PUT replaces the resource, but an omitted externalId or active never unlinks or suspends.
     externalId: state.externalId ?? current.externalId,
     active: state.active ?? current.active,
   }), { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PUT" });
-  return await userResponse(c, result);
+  return await userResponse(c, result, 200, groups);
 });
 
 users.patch("/:id", async (c) => {
   const { kv } = c.get("deps");
   const id = c.req.param("id");
   const ops = parsePatchRequest(await readJsonBody(c));
+  const groups = fitsKey(id) ? groupsAlongside(c, id) : undefined;
   const result = await updateUser(kv, changeContext(c), id, (current) => {
     const before = { ...current.resource, active: current.active } as Record<string, unknown>;
     if (current.externalId !== undefined) before.externalId = current.externalId;
@@ -180,7 +203,7 @@ users.patch("/:id", async (c) => {
     const state = toUserState(normalizeResource("User", resource));
     return { ...state, active: state.active ?? current.active };
   }, { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PATCH" });
-  return await userResponse(c, result);
+  return await userResponse(c, result, 200, groups);
 });
 
 users.delete("/:id", async (c) => {
