@@ -1194,9 +1194,7 @@ export function selectValues(
     const key = findKey(resource, ext);
     return key === undefined ? [] : flatten([resource[key]]);
   }
-  const parsed = parsePath(text);
-  assertSafePath(parsed, text);
-  const { path: attrPath, filter, subAttr } = parsed;
+  const { path: attrPath, filter, subAttr } = selectionPath(text);
   const extUri = extensionUri(attrPath.uri, ctx);
   const container = getContainer(resource, extUri, false);
   if (container === undefined) return [];
@@ -1221,6 +1219,23 @@ export function selectValues(
     const subKeyName = findKey(value, sub);
     return subKeyName === undefined ? undefined : value[subKeyName];
   }));
+}
+
+/**
+ * Parsed selection paths: mirroring reads the same few paths on every user write. Bounded; the
+ * parsed paths are never mutated.
+ */
+const selectionPaths = new Map<string, PatchPath>();
+
+function selectionPath(text: string): PatchPath {
+  let parsed = selectionPaths.get(text);
+  if (parsed === undefined) {
+    parsed = parsePath(text);
+    assertSafePath(parsed, text);
+    if (selectionPaths.size >= 256) selectionPaths.clear();
+    selectionPaths.set(text, parsed);
+  }
+  return parsed;
 }
 
 function flatten(values: unknown[]): unknown[] {
