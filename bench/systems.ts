@@ -175,6 +175,17 @@ export async function weftVersion(dir: string = ROOT): Promise<string> {
   return dirty ? `${sha}+dirty` : sha;
 }
 
+/** The `--v8-flags=…` of the checkout's `deno task start`, so the bench serves Weft as shipped. */
+export async function startV8Flags(dir: string): Promise<string[]> {
+  try {
+    const config = JSON.parse(await Deno.readTextFile(join(dir, "deno.json")));
+    const start = String(config?.tasks?.start ?? "");
+    return start.match(/--v8-flags=\S+/g) ?? [];
+  } catch {
+    return [];
+  }
+}
+
 /** Starts one system on a fresh store. */
 export async function startSystem(name: SystemName, options: StartOptions = {}): Promise<Running> {
   const dir = await Deno.makeTempDir({ prefix: `weft-bench-${name}-` });
@@ -203,7 +214,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
     const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;
     const child = await spawn(
       deno,
-      ["serve", "-A", "--unstable-kv", "main.ts"],
+      ["serve", ...await startV8Flags(weftDir), "-A", "--unstable-kv", "main.ts"],
       serveEnv,
       weftDir,
       dir,
