@@ -157,15 +157,18 @@ async function commitWrite(
   const oldExt = before?.externalId;
   const newExt = plan.next.externalId;
   if (oldExt !== newExt) {
+    // An IdP that merges on externalId keeps it unique (one key); others keep the non-unique
+    // index. Rows written before this rule may hold both, so both are deleted on a change.
     if (oldExt !== undefined) {
       op.delete(keys.idpUserByExternalIdAny(tenantId, idpId, oldExt, plan.userId));
       if (mergesOnExternalId(ctx)) op.delete(keys.idpUserByExternalId(tenantId, idpId, oldExt));
     }
     if (newExt !== undefined) {
-      op.set(keys.idpUserByExternalIdAny(tenantId, idpId, newExt, plan.userId), null);
       if (mergesOnExternalId(ctx)) {
         op.check({ key: keys.idpUserByExternalId(tenantId, idpId, newExt), versionstamp: null });
         op.set(keys.idpUserByExternalId(tenantId, idpId, newExt), plan.userId);
+      } else {
+        op.set(keys.idpUserByExternalIdAny(tenantId, idpId, newExt, plan.userId), null);
       }
     }
   }

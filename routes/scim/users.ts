@@ -109,6 +109,11 @@ export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
         return id ? [id] : [];
       }
       if (attr === "externalid") {
+        if (c.get("idp").matchBy !== "userName") {
+          // Unique on an IdP that merges on it: one key.
+          const id = (await kv.get<string>(keys.idpUserByExternalId(tenantId, idpId, value))).value;
+          return id ? [id] : [];
+        }
         const rows = await Array.fromAsync(
           kv.list({ prefix: keys.idpUsersByExternalIdAny(tenantId, idpId, value) }, {
             limit: 1000,

@@ -510,9 +510,10 @@ export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<st
       }
       const ext = link.externalId as string | undefined;
       if (ext !== undefined) {
-        if (!byExtAny.has(kstr(keys.idpUserByExternalIdAny(tenantId, idp, ext, uid)))) {
-          add(`user ${uid} (${idp}): missing externalId (any) index for ${ext}`);
-        }
+        // The non-unique index serves IdPs that match on userName; the others keep it unique.
+        if (
+          !matchByExt && !byExtAny.has(kstr(keys.idpUserByExternalIdAny(tenantId, idp, ext, uid)))
+        ) add(`user ${uid} (${idp}): missing externalId (any) index for ${ext}`);
         if (
           matchByExt &&
           byExt.get(kstr(keys.idpUserByExternalId(tenantId, idp, ext))) !== uid
