@@ -180,6 +180,8 @@ export const keys = {
 
 const utf8 = new TextEncoder();
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Accents on Latin, Greek and Cyrillic letters (after canonical decomposition). */
 const ACCENTS = /(\p{Script=Latin}|\p{Script=Greek}|\p{Script=Cyrillic})\p{Mn}+/gu;
 
@@ -191,6 +193,8 @@ const ACCENTS = /(\p{Script=Latin}|\p{Script=Greek}|\p{Script=Cyrillic})\p{Mn}+/
  * case-insensitive, RFC 7643 §4.1.1, §4.2). Mixed-script look-alikes are refused at validation.
  */
 export function foldName(name: string): string {
+  // ASCII is its own NFKD/NFKC form and carries no combining accents.
+  if (ASCII.test(name)) return name.toLowerCase().trim();
   return name.normalize("NFKD").replace(ACCENTS, "$1").normalize("NFKC").toLowerCase().trim();
 }
 
@@ -200,5 +204,7 @@ export function foldName(name: string): string {
  * nothing and is answered as "not found" rather than reaching the store.
  */
 export function fitsKey(part: string): boolean {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short strings fit without encoding them.
+  if (part.length <= 341) return true;
   return part.length <= 1024 && utf8.encode(part).length <= 1024;
 }
