@@ -1,19 +1,27 @@
 /**
  * Groups and memberships. A group never embeds its members: each membership is a pair of rows
- * (group → user, user → group), so a change touches only the members it names and parallel
- * PATCHes of one group do not overwrite each other (idp-behaviour E14).
+ * (group → user, user → group), so a change touches only the members it names (idp-behaviour
+ * E14).
  *
- * Deno KV allows 100 checks and 1000 mutations per atomic operation. A membership change that
- * fits one chunk commits in one operation with its event. A larger one is written first as a
- * journal (committed atomically with the group's other changes), then applied chunk by chunk
- * idempotently, then closed with its event. Readers and writers of the group complete a pending
- * journal before they read or write, and start-up completes any left by a crash, so readers see
- * the change whole or not at all.
+ * Writers of a group's member rows are serialised on one key, the group's membership version
+ * (`group_members_touched`, which also joins the group's ETag): a writer reads it before the rows
+ * it plans against, checks it at commit and sets it — group writes, journal chunks, group deletion
+ * and user deletion alike. So a member change checks one key instead of one per row, the member
+ * counter stays exact, and a concurrent change makes the later commit fail and re-plan. Adds and
+ * user deletions meet on two per-IdP versions: adds check the IdP's unlink version and bump its
+ * add version, user deletion does the opposite, so no group gains a member that was unlinked
+ * meanwhile and no deletion misses a membership added after it listed the user's groups.
+ *
+ * Deno KV allows 1000 mutations, 100 checks and 80 KiB of keys per atomic operation. A change
+ * that fits (a few hundred members) commits in one operation with its event. A larger one is
+ * written first as a journal (committed atomically with the group's other changes), then applied
+ * chunk by chunk idempotently, then closed with its event. Readers and writers of the group
+ * complete a pending journal before they read or write, and start-up completes any left by a
+ * crash, so readers see the change whole or not at all.
  * @module
  */
 import { fitsKey, foldName, keys } from "./keys.ts";
 import {
-  ATOMIC_CHECK_LIMIT,
   backoff,
   ContentionError,
   counterValue,
@@ -31,8 +39,6 @@ import { matches } from "../scim/filter/evaluate.ts";
 import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import type { Filter } from "../scim/filter/ast.ts";
 
-/** Membership changes per atomic operation (each needs one check; a few are kept spare). */
-export const MEMBER_CHUNK = 90;
 /** Ids per journal part (a KV value holds at most 64 KiB). */
 const JOURNAL_PART_IDS = 1000;
 /** Most members a group may have; replace and filtered removal read the whole list. */
@@ -182,6 +188,36 @@ export async function listMembers(
   return { members, cursor: members.length === limit ? iter.cursor : undefined };
 }
 
+/**
+ * A group's members in id order, in batches as KV lists them (call after {@linkcode getGroup}):
+ * memory stays bounded by one batch however large the group, for streaming responses.
+ */
+export async function* memberBatches(
+  kv: Deno.Kv,
+  tenantId: string,
+  groupId: string,
+  batchSize = 1000,
+): AsyncGenerator<Member[]> {
+  const iter = kv.list<MemberRow>(
+    { prefix: keys.groupMembers(tenantId, groupId) },
+    { limit: MAX_GROUP_MEMBERS, batchSize },
+  );
+  let batch: Member[] = [];
+  for await (const e of iter) {
+    const display = e.value?.display;
+    batch.push(
+      display !== undefined
+        ? { userId: String(e.key.at(-1)), display }
+        : { userId: String(e.key.at(-1)) },
+    );
+    if (batch.length === batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
 /** Whether the user is a member (one key read). */
 export async function isMember(
   kv: Deno.Kv,
@@ -193,30 +229,139 @@ export async function isMember(
 }
 
 /**
+ * The keys that serialise membership writers (see the module documentation): a group's
+ * membership version, and per IdP one version bumped by every membership add and one bumped by
+ * every user deletion.
+ */
+export const membershipGuards = {
+  /** Set by every operation that writes member rows of the group; checked by its writers. */
+  touched: (tenantId: string, groupId: string): Deno.KvKey =>
+    keys.groupMembersTouched(tenantId, groupId),
+  /** Summed by every operation that adds members on the IdP; checked by user deletion. */
+  adds: (tenantId: string, idpId: string): Deno.KvKey =>
+    keys.counter(tenantId, "member_adds", idpId),
+  /** Summed by every user deletion on the IdP; checked by every operation that adds members. */
+  unlinks: (tenantId: string, idpId: string): Deno.KvKey =>
+    keys.counter(tenantId, "user_unlinks", idpId),
+};
+
+/** Deno KV's limits per atomic operation (denokv: checks, mutations, key bytes, total bytes). */
+const OP_LIMITS = { checks: 100, mutations: 1000, keyBytes: 80 * 1024, bytes: 800 * 1024 };
+/** Kept free for the group record (≤ 64 KiB), its indexes, counters, guards and the event. */
+const OP_RESERVE = { mutations: 32, keyBytes: 8 * 1024, bytes: 192 * 1024 };
+
+const utf8 = new TextEncoder();
+
+/** Bytes of a key as KV encodes it (each string part is tagged and terminated; rounded up). */
+function keySize(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) {
+    if (typeof part === "string") n += utf8.encode(part).length + 2;
+    else if (part instanceof Uint8Array) n += part.length + 2;
+    else n += 10;
+  }
+  return n;
+}
+
+/** What one membership change (a row and its mirror) adds to an atomic operation. */
+class ChangeBudget {
+  #base: number;
+  mutations = OP_RESERVE.mutations;
+  keyBytes = OP_RESERVE.keyBytes;
+  bytes = OP_RESERVE.bytes;
+
+  constructor(tenantId: string, groupId: string) {
+    // Both keys of a change, with an empty user id (counted per change below).
+    this.#base = keySize(keys.groupMember(tenantId, groupId, "")) +
+      keySize(keys.userGroup(tenantId, "", groupId));
+  }
+
+  /** Adds one change; false (and nothing added) when it would exceed a limit. */
+  take(userId: string, row?: MemberRow): boolean {
+    const k = this.#base + 2 * utf8.encode(userId).length;
+    const v = row ? 16 + 3 * (row.display?.length ?? 0) : 0;
+    if (
+      this.mutations + 2 > OP_LIMITS.mutations || this.keyBytes + k > OP_LIMITS.keyBytes ||
+      this.bytes + k + v > OP_LIMITS.bytes
+    ) return false;
+    this.mutations += 2;
+    this.keyBytes += k;
+    this.bytes += k + v;
+    return true;
+  }
+}
+
+/** Splits membership changes into runs that each fit one atomic operation. */
+function chunkChanges<T extends [string, MemberRow] | string>(
+  tenantId: string,
+  groupId: string,
+  changes: T[],
+): T[][] {
+  const out: T[][] = [];
+  let budget = new ChangeBudget(tenantId, groupId);
+  let run: T[] = [];
+  for (const c of changes) {
+    const [id, row] = typeof c === "string" ? [c, undefined] : c;
+    if (!budget.take(id, row)) {
+      out.push(run);
+      run = [];
+      budget = new ChangeBudget(tenantId, groupId);
+      budget.take(id, row);
+    }
+    run.push(c);
+  }
+  if (run.length) out.push(run);
+  return out;
+}
+
+/** Member references resolved to user ids, with the membership rows read alongside. */
+interface ResolvedRefs {
+  /** Reference → user id (references that name no user of this IdP are absent). */
+  ids: Map<string, string>;
+  /** User id → whether it is a member of the group (for every resolved id, when a group). */
+  isMember: Map<string, boolean>;
+}
+
+/**
  * Maps member references to user ids of this IdP: a user id, or (tolerated) the user's
- * externalId on this IdP. References that name no user are left out.
+ * externalId on this IdP. References that name no user are left out. With a group, the group's
+ * membership rows of the same references are read in the same wave (references are user ids for
+ * Okta and Entra), so planning a change costs one round of reads.
  */
 async function resolveRefs(
   kv: Deno.Kv,
   ctx: ChangeContext,
   values: string[],
-): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  groupId: string | null,
+): Promise<ResolvedRefs> {
+  const ids = new Map<string, string>();
+  const isMember = new Map<string, boolean>();
   const unique = [...new Set(values)].filter(fitsKey);
-  const rows = await getManyBatched<IdpUser>(
-    kv,
-    unique.map((v) => keys.idpUser(ctx.tenantId, ctx.idpId, v)),
-  );
+  const rowsOf = (userIds: string[]) =>
+    groupId && userIds.length
+      ? getManyBatched<MemberRow>(
+        kv,
+        userIds.map((id) => keys.groupMember(ctx.tenantId, groupId, id)),
+      )
+      : Promise.resolve([]);
+  const [links, rows] = await Promise.all([
+    getManyBatched<IdpUser>(kv, unique.map((v) => keys.idpUser(ctx.tenantId, ctx.idpId, v))),
+    rowsOf(unique),
+  ]);
   const misses: string[] = [];
-  unique.forEach((v, i) => rows[i].value ? out.set(v, v) : misses.push(v));
-  if (!misses.length) return out;
+  unique.forEach((v, i) => {
+    if (links[i].versionstamp === null) return void misses.push(v);
+    ids.set(v, v);
+    if (groupId) isMember.set(v, rows[i].versionstamp !== null);
+  });
+  if (!misses.length) return { ids, isMember };
   if (ctx.matchBy !== "userName") {
     const byExt = await getManyBatched<string>(
       kv,
       misses.map((v) => keys.idpUserByExternalId(ctx.tenantId, ctx.idpId, v)),
     );
     misses.forEach((v, i) => {
-      if (byExt[i].value) out.set(v, byExt[i].value!);
+      if (byExt[i].value) ids.set(v, byExt[i].value!);
     });
   } else {
     // externalId is not unique on such IdPs: a reference resolves only when it names one user.
@@ -224,20 +369,20 @@ async function resolveRefs(
       const hits = await Array.fromAsync(
         kv.list({ prefix: keys.idpUsersByExternalIdAny(ctx.tenantId, ctx.idpId, v) }, { limit: 2 }),
       );
-      if (hits.length === 1) out.set(v, String(hits[0].key.at(-1)));
+      if (hits.length === 1) ids.set(v, String(hits[0].key.at(-1)));
     }
   }
-  return out;
+  const unread = [...new Set(misses.flatMap((v) => ids.get(v) ?? []))].filter((id) =>
+    !isMember.has(id)
+  );
+  const more = await rowsOf(unread);
+  if (groupId) unread.forEach((id, i) => isMember.set(id, more[i].versionstamp !== null));
+  return { ids, isMember };
 }
 
-/** Like {@linkcode resolveRefs}, but a reference that names no user is a 400 naming it. */
-async function resolveMembers(
-  kv: Deno.Kv,
-  ctx: ChangeContext,
-  values: string[],
-): Promise<Map<string, string>> {
-  const out = await resolveRefs(kv, ctx, values);
-  const unknown = [...new Set(values)].filter((v) => !out.has(v));
+/** Throws a 400 naming the added references that name no user of this IdP. */
+function assertResolved(values: string[], resolved: ResolvedRefs): void {
+  const unknown = [...new Set(values)].filter((v) => !resolved.ids.has(v));
   if (unknown.length) {
     const shown = unknown.slice(0, 5).map((v) => `"${v}"`).join(", ");
     throw ScimError.invalidValue(
@@ -246,15 +391,12 @@ async function resolveMembers(
       }: not a user of this IdP (members are referenced by the id Weft returned for the user)`,
     );
   }
-  return out;
 }
 
-/** A membership change resolved to user ids, with the member rows read while planning it. */
+/** A membership change resolved to user ids, exact against the rows read while planning it. */
 interface MemberDelta {
   add: Map<string, MemberRow>;
   remove: Set<string>;
-  /** Member rows as read (versionstamp null = not a member), keyed by user id. */
-  read?: Map<string, Deno.KvEntryMaybe<MemberRow>>;
 }
 
 /** Whether a filter is only `value eq "x"` terms joined by `or`; returns the values. */
@@ -271,7 +413,11 @@ function valueEqTerms(filter: Filter): string[] | null {
   return null;
 }
 
-/** Turns ordered member operations into the exact adds and removes against the stored rows. */
+/**
+ * Turns ordered member operations into the exact adds and removes against the stored rows.
+ * Call after reading the group's membership version: any change to the rows read here changes
+ * that version, so a commit checking it fails and the change is planned again.
+ */
 async function planMemberChanges(
   kv: Deno.Kv,
   ctx: ChangeContext,
@@ -282,14 +428,6 @@ async function planMemberChanges(
   // Overlay of decided memberships on top of the stored rows; `reset` = stored rows no longer count.
   const overlay = new Map<string, MemberRow | false>();
   let reset = false;
-  let current: Map<string, Member> | null = null;
-  const loadCurrent = async () => {
-    if (!current) {
-      const { members } = await listMembers(kv, ctx.tenantId, groupId);
-      current = new Map(members.map((m) => [m.userId, m]));
-    }
-    return current;
-  };
   const adds = ops.flatMap((op) => op.op !== "remove" ? op.values : []);
   const removes = ops.flatMap((op) => {
     if (op.op !== "remove") return [];
@@ -297,9 +435,21 @@ async function planMemberChanges(
     if ("filter" in op) return valueEqTerms(op.filter) ?? [];
     return [];
   });
-  const resolved = await resolveMembers(kv, ctx, adds);
-  // A removal naming no user of this IdP names no member either: nothing to do for it.
-  const removeResolved = await resolveRefs(kv, ctx, removes);
+  // The whole member list is needed by replace, remove-all and other filtered removals.
+  const needsAll = ops.some((op) =>
+    op.op === "replace" || (op.op === "remove" && ("all" in op ||
+      ("filter" in op && !valueEqTerms(op.filter))))
+  );
+  // One wave: references, their membership rows and (when needed) the whole list together.
+  const [resolved, current] = await Promise.all([
+    resolveRefs(kv, ctx, [...adds, ...removes], groupId),
+    needsAll
+      ? listMembers(kv, ctx.tenantId, groupId).then(({ members }) =>
+        new Map(members.map((m) => [m.userId, m]))
+      )
+      : Promise.resolve(null),
+  ]);
+  assertResolved(adds, resolved);
 
   for (const op of ops) {
     if (op.op === "add" || op.op === "replace") {
@@ -309,22 +459,23 @@ async function planMemberChanges(
       }
       for (const v of op.values) {
         const display = displays.get(v);
-        overlay.set(resolved.get(v)!, display !== undefined ? { display } : {});
+        overlay.set(resolved.ids.get(v)!, display !== undefined ? { display } : {});
       }
     } else if ("all" in op) {
       reset = true;
       overlay.clear();
     } else if ("values" in op || valueEqTerms(op.filter)) {
+      // A removal naming no user of this IdP names no member either: nothing to do for it.
       const values = "values" in op ? op.values : valueEqTerms(op.filter)!;
       for (const v of values) {
-        const id = removeResolved.get(v);
+        const id = resolved.ids.get(v);
         if (id) overlay.set(id, false);
       }
     } else {
       const filter = op.filter;
       const lookup = attributeLookup("Group");
       const candidates = new Map<string, Member>();
-      if (!reset) { for (const [id, m] of await loadCurrent()) candidates.set(id, m); }
+      if (!reset) { for (const [id, m] of current!) candidates.set(id, m); }
       for (const [id, row] of overlay) {
         if (row === false) candidates.delete(id);
         else candidates.set(id, { userId: id, display: row.display });
@@ -342,24 +493,18 @@ async function planMemberChanges(
       }
     }
   }
-  const delta: MemberDelta = { add: new Map(), remove: new Set(), read: new Map() };
+  const delta: MemberDelta = { add: new Map(), remove: new Set() };
   if (reset) {
-    for (const id of (await loadCurrent()).keys()) {
+    for (const id of current!.keys()) {
       if (overlay.get(id) === undefined) delta.remove.add(id);
     }
   }
-  const ids = [...overlay.keys()];
-  const rows = await getManyBatched<MemberRow>(
-    kv,
-    ids.map((id) => keys.groupMember(ctx.tenantId, groupId, id)),
-  );
-  ids.forEach((id, i) => {
-    delta.read!.set(id, rows[i]);
-    const want = overlay.get(id)!;
-    const has = rows[i].versionstamp !== null;
+  // Every id in the overlay was resolved (its row read) or listed with the current members.
+  for (const [id, want] of overlay) {
+    const has = resolved.isMember.get(id) ?? current?.has(id) ?? false;
     if (want === false && has) delta.remove.add(id);
     if (want !== false && !has) delta.add.set(id, want);
-  });
+  }
   return delta;
 }
 
@@ -372,55 +517,15 @@ export function memberDisplays(
   return m;
 }
 
-/**
- * Adds one chunk of membership changes to `op`, checking each row against what was read so a
- * concurrent change of the same member makes the commit fail (and the caller re-plan).
- */
-async function addChunk(
-  kv: Deno.Kv,
-  op: Deno.AtomicOperation,
-  tenantId: string,
-  groupId: string,
-  add: [string, MemberRow][],
-  remove: string[],
-  read?: Map<string, Deno.KvEntryMaybe<MemberRow>>,
-): Promise<{ added: number; removed: number }> {
-  const rowsOf = async (ids: string[]) =>
-    read && ids.every((id) => read.has(id))
-      ? ids.map((id) => read.get(id)!)
-      : await getManyBatched<MemberRow>(
-        kv,
-        ids.map((id) => keys.groupMember(tenantId, groupId, id)),
-      );
-  const addRows = await rowsOf(add.map(([id]) => id));
-  const removeRows = await rowsOf(remove);
-  let added = 0;
-  let removed = 0;
-  add.forEach(([id, row], i) => {
-    if (addRows[i].versionstamp !== null) return; // already a member: add is idempotent
-    op.check({ key: addRows[i].key, versionstamp: null });
-    op.set(keys.groupMember(tenantId, groupId, id), row);
-    op.set(keys.userGroup(tenantId, id, groupId), null);
-    added++;
-  });
-  remove.forEach((id, i) => {
-    if (removeRows[i].versionstamp === null) return;
-    op.check(removeRows[i]);
-    op.delete(keys.groupMember(tenantId, groupId, id));
-    op.delete(keys.userGroup(tenantId, id, groupId));
-    removed++;
-  });
-  if (added !== removed) {
-    op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(added - removed));
-  }
-  return { added, removed };
-}
-
 function memberCounts(added: number, removed: number): Record<string, number> {
   return { membersAdded: added, membersRemoved: removed };
 }
 
-/** Completes a pending membership journal (idempotent; safe to call concurrently). */
+/**
+ * Completes a pending membership journal (idempotent; safe to call concurrently). Each chunk
+ * re-reads the rows it changes and checks the group's membership version, so it composes with
+ * user deletions that remove members meanwhile (a member deleted since is not re-added).
+ */
 export async function completeJournal(
   kv: Deno.Kv,
   tenantId: string,
@@ -429,6 +534,7 @@ export async function completeJournal(
   const header = await kv.get<Journal>(keys.memberJournal(tenantId, groupId));
   if (!header.value) return;
   const journal = header.value;
+  const idpId = journal.idpId;
   const partKeys = Array.from(
     { length: journal.parts },
     (_, i) => keys.memberJournalPart(tenantId, groupId, i),
@@ -436,26 +542,59 @@ export async function completeJournal(
   const parts = await getManyBatched<JournalPart>(kv, partKeys);
   const add = parts.flatMap((p) => p.value?.add ?? []);
   const remove = parts.flatMap((p) => p.value?.remove ?? []);
-  // Chunks over adds then removes, at most MEMBER_CHUNK row checks per operation.
-  const changes: ([string, MemberRow] | string)[] = [...add, ...remove];
-  for (let i = 0; i < changes.length; i += MEMBER_CHUNK) {
-    const chunk = changes.slice(i, i + MEMBER_CHUNK);
+  const touchedKey = membershipGuards.touched(tenantId, groupId);
+  const unlinksKey = membershipGuards.unlinks(tenantId, idpId);
+  for (const chunk of chunkChanges(tenantId, groupId, [...add, ...remove])) {
     const a = chunk.filter((c): c is [string, MemberRow] => Array.isArray(c));
     const r = chunk.filter((c): c is string => typeof c === "string");
     for (let attempt = 0, started = Date.now();; attempt++) {
       if (!mayRetry(attempt, started)) throw new ContentionError("membership change");
-      const op = kv.atomic().check(header);
-      await addChunk(kv, op, tenantId, groupId, a, r);
+      if (attempt > 0) await backoff(attempt);
+      // Guards first, then the rows: a change to the rows after this read fails the commit.
+      const guards: Deno.KvEntryMaybe<unknown>[] = await kv.getMany([
+        header.key,
+        touchedKey,
+        unlinksKey,
+      ]);
+      const [h, touched, unlinks] = guards;
+      if (h.versionstamp !== header.versionstamp) return; // another completer finished it
+      const [addRows, links, removeRows] = await Promise.all([
+        getManyBatched(kv, a.map(([id]) => keys.groupMember(tenantId, groupId, id))),
+        getManyBatched(kv, a.map(([id]) => keys.idpUser(tenantId, idpId, id))),
+        getManyBatched(kv, r.map((id) => keys.groupMember(tenantId, groupId, id))),
+      ]);
+      const op = kv.atomic().check(header).check(touched);
+      let added = 0;
+      let removed = 0;
+      a.forEach(([id, row], i) => {
+        // Already a member (add is idempotent), or deleted since the change was accepted.
+        if (addRows[i].versionstamp !== null || links[i].versionstamp === null) return;
+        op.set(keys.groupMember(tenantId, groupId, id), row);
+        op.set(keys.userGroup(tenantId, id, groupId), null);
+        added++;
+      });
+      r.forEach((id, i) => {
+        if (removeRows[i].versionstamp === null) return;
+        op.delete(keys.groupMember(tenantId, groupId, id));
+        op.delete(keys.userGroup(tenantId, id, groupId));
+        removed++;
+      });
+      if (!added && !removed) break;
+      if (added) {
+        op.check(unlinks);
+        op.sum(membershipGuards.adds(tenantId, idpId), u64Delta(1));
+      }
+      if (added !== removed) {
+        op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(added - removed));
+      }
+      op.set(touchedKey, new Date().toISOString());
       const res = await withLockRetry(() => op.commit());
       if (res.ok) break;
-      // The header changed: another completer finished the journal.
-      if (!(await kv.get(header.key)).value) return;
-      await backoff(attempt);
     }
   }
   const op = kv.atomic().check(header).delete(header.key);
   for (const k of partKeys) op.delete(k);
-  op.set(keys.groupMembersTouched(tenantId, groupId), new Date().toISOString());
+  op.set(touchedKey, new Date().toISOString());
   addEvent(op, {
     tenantId,
     idpId: journal.idpId,
@@ -489,9 +628,20 @@ export interface GroupWriteOptions {
   how: string;
 }
 
+/** The guard entries a group write read before planning (see {@linkcode membershipGuards}). */
+interface WriteGuards {
+  /** The group's membership version. */
+  touched: Deno.AtomicCheck;
+  /** The IdP's user-deletion version (needed when members are added). */
+  unlinks: Deno.AtomicCheck | null;
+  /** With `If-Match`: the whole group (record and membership) must be as read. */
+  ifMatch?: boolean;
+}
+
 /**
- * Writes a group's attributes and membership change: in one atomic operation when it fits,
- * otherwise through a journal. `prev` is null for a create.
+ * Writes a group's attributes and membership change: in one atomic operation when it fits KV's
+ * limits, otherwise through a journal. `prev` is null for a create. The membership change is
+ * exact against the rows read after `guards.touched`, which the commit checks.
  */
 async function writeGroup(
   kv: Deno.Kv,
@@ -501,8 +651,7 @@ async function writeGroup(
   next: Group,
   delta: MemberDelta,
   how: string,
-  /** With `If-Match`: the membership version read, which must still hold at commit. */
-  touched?: Deno.KvEntryMaybe<string>,
+  guards: WriteGuards,
 ): Promise<{ ok: boolean; versionstamp?: string; changed: boolean }> {
   const { tenantId, idpId } = ctx;
   const prev = prevEntry?.value ?? null;
@@ -510,21 +659,22 @@ async function writeGroup(
   if (!prev || prev.displayName !== next.displayName) changed.push("displayName");
   if (prev?.externalId !== next.externalId) changed.push("externalId");
   if (JSON.stringify(prev?.extra ?? {}) !== JSON.stringify(next.extra)) changed.push("extra");
-  if (delta.add.size || delta.remove.size) changed.push("members");
+  const membersChange = delta.add.size > 0 || delta.remove.size > 0;
+  if (membersChange) changed.push("members");
   const recordChanged = !prev || changed.some((c) => c !== "members");
   if (prev && changed.length === 0) return { ok: true, changed: false };
 
-  // Checks: the record and its unique names when they change, then one per membership row.
-  let checks = 0;
   const op = kv.atomic();
-  if (touched && prevEntry) {
-    // If-Match covers the whole group: its record and its membership must be as read.
-    op.check(touched);
-    if (!recordChanged) op.check(prevEntry);
-    checks += 2;
+  // One check serialises every writer of this group's member rows: each of them sets it.
+  if (membersChange || guards.ifMatch) op.check(guards.touched);
+  if (guards.ifMatch && prevEntry && !recordChanged) op.check(prevEntry);
+  if (delta.add.size) {
+    // An added user must still exist at commit: user deletions bump this, and see our adds.
+    if (!guards.unlinks) throw new Error("writeGroup: adds need the IdP's unlink version");
+    op.check(guards.unlinks);
+    op.sum(membershipGuards.adds(tenantId, idpId), u64Delta(1));
   }
   if (recordChanged) {
-    checks += 3;
     op.check({
       key: keys.group(tenantId, idpId, groupId),
       versionstamp: prevEntry?.versionstamp ?? null,
@@ -552,24 +702,37 @@ async function writeGroup(
   const add = [...delta.add];
   const remove = [...delta.remove];
   const target = { kind: "group" as const, id: groupId };
-  if (checks + add.length + remove.length <= ATOMIC_CHECK_LIMIT) {
-    // Fits one operation. It needs no check on the journal: its rows are checked one by one, so
-    // it serialises with a pending large change as if it had run before it.
-    const counts = await addChunk(kv, op, tenantId, groupId, add, remove, delta.read);
-    if (add.length || remove.length) {
-      op.set(keys.groupMembersTouched(tenantId, groupId), next.lastModified);
+  const budget = new ChangeBudget(tenantId, groupId);
+  const fits = add.every(([id, row]) => budget.take(id, row)) &&
+    remove.every((id) => budget.take(id));
+  if (fits) {
+    for (const [id, row] of add) {
+      op.set(keys.groupMember(tenantId, groupId, id), row);
+      op.set(keys.userGroup(tenantId, id, groupId), null);
     }
+    for (const id of remove) {
+      op.delete(keys.groupMember(tenantId, groupId, id));
+      op.delete(keys.userGroup(tenantId, id, groupId));
+    }
+    if (add.length !== remove.length) {
+      op.sum(
+        keys.counter(tenantId, "group_members", groupId),
+        u64Delta(add.length - remove.length),
+      );
+    }
+    if (membersChange) op.set(membershipGuards.touched(tenantId, groupId), next.lastModified);
     addEvent(op, ctx, {
       type: prev ? "scim_group_updated" : "scim_group_received",
       target,
       changed,
-      counts: memberCounts(counts.added, counts.removed),
-      summary: `${how}: ${counts.added} member(s) added, ${counts.removed} removed`,
+      counts: memberCounts(add.length, remove.length),
+      summary: `${how}: ${add.length} member(s) added, ${remove.length} removed`,
     });
     const res = await withLockRetry(() => op.commit());
     return { ok: res.ok, versionstamp: res.ok ? res.versionstamp : undefined, changed: true };
   }
-  // Too large for one operation: journal it with the record change, then apply.
+  // Too large for one operation: journal it with the record change, then apply. Setting the
+  // membership version makes writers that planned against the rows before it re-plan.
   const parts: JournalPart[] = [];
   for (let i = 0; i < Math.max(add.length, remove.length); i += JOURNAL_PART_IDS) {
     parts.push({
@@ -593,6 +756,7 @@ async function writeGroup(
     changed,
   });
   op.check({ key: keys.memberJournal(tenantId, groupId), versionstamp: null });
+  op.set(membershipGuards.touched(tenantId, groupId), next.lastModified);
   if (!prev) {
     addEvent(op, ctx, {
       type: "scim_group_received",
@@ -636,13 +800,23 @@ export async function createGroup(
     lastModified: now,
   });
   const displays = memberDisplays(members);
-  const resolved = await resolveMembers(kv, ctx, members.map((m) => m.value));
+  const values = members.map((m) => m.value);
+  // The IdP's unlink version is read before the users, so a deletion meanwhile fails the commit.
+  const [unlinks] = await Promise.all([
+    values.length ? kv.get(membershipGuards.unlinks(ctx.tenantId, ctx.idpId)) : null,
+    assertUniqueGroup(kv, ctx, null, group),
+  ]);
+  const resolved = await resolveRefs(kv, ctx, values, null);
+  assertResolved(values, resolved);
   const delta: MemberDelta = { add: new Map(), remove: new Set() };
-  for (const [ref, id] of resolved) {
+  for (const [ref, id] of resolved.ids) {
     delta.add.set(id, stripUndefined({ display: displays.get(ref) }));
   }
-  await assertUniqueGroup(kv, ctx, null, group);
-  const res = await writeGroup(kv, ctx, group.id, null, group, delta, "POST created");
+  const touched = { key: membershipGuards.touched(ctx.tenantId, group.id), versionstamp: null };
+  const res = await writeGroup(kv, ctx, group.id, null, group, delta, "POST created", {
+    touched,
+    unlinks,
+  });
   if (!res.ok) {
     await assertUniqueGroup(kv, ctx, null, group);
     throw new ContentionError("group");
@@ -685,10 +859,12 @@ export async function updateGroup(
   if (!fitsKey(groupId)) throw ScimError.notFound(`Group "${groupId.slice(0, 64)}…" not found`);
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const [entry, touched, journal] = await kv.getMany<[Group, string, Journal]>([
+    // The guards are read before the rows the plan reads (see writeGroup).
+    const [entry, touched, journal, unlinks] = await kv.getMany<[Group, string, Journal, unknown]>([
       keys.group(tenantId, idpId, groupId),
-      keys.groupMembersTouched(tenantId, groupId),
+      membershipGuards.touched(tenantId, groupId),
       keys.memberJournal(tenantId, groupId),
+      membershipGuards.unlinks(tenantId, idpId),
     ]);
     if (!entry.value) throw ScimError.notFound(`Group "${groupId}" not found`);
     if (journal.value) {
@@ -724,7 +900,7 @@ export async function updateGroup(
       next,
       delta,
       options.how,
-      options.ifMatch !== undefined ? touched : undefined,
+      { touched, unlinks, ifMatch: options.ifMatch !== undefined },
     );
     if (res.ok && !res.changed) return { ...current, changed: false };
     if (res.ok) {
@@ -750,44 +926,58 @@ export async function deleteGroup(
   if (options.ifMatch !== undefined && options.ifMatch !== current.versionstamp) {
     throw ScimError.preconditionFailed("The group changed since it was read");
   }
-  // Empty the group first (journalled when large), then remove the record with its event.
-  const { members } = await listMembers(kv, tenantId, groupId);
-  const entry = await kv.get<Group>(keys.group(tenantId, idpId, groupId));
-  if (!entry.value) throw ScimError.notFound(`Group "${groupId}" not found`);
-  if (members.length > MEMBER_CHUNK) {
-    const delta: MemberDelta = { add: new Map(), remove: new Set(members.map((m) => m.userId)) };
-    await writeGroup(
-      kv,
-      ctx,
-      groupId,
-      entry,
-      { ...entry.value },
-      delta,
-      "DELETE emptied the group",
-    );
-  }
+  let emptied = 0;
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const g = await kv.get<Group>(keys.group(tenantId, idpId, groupId));
+    const [g, touched, journal] = await kv.getMany<[Group, string, Journal]>([
+      keys.group(tenantId, idpId, groupId),
+      membershipGuards.touched(tenantId, groupId),
+      keys.memberJournal(tenantId, groupId),
+    ]);
     if (!g.value) throw ScimError.notFound(`Group "${groupId}" not found`);
-    const { members: rest } = await listMembers(kv, tenantId, groupId, { limit: MEMBER_CHUNK });
-    const op = kv.atomic().check(g).check({
+    if (journal.value) {
+      await completeJournal(kv, tenantId, groupId);
+      continue;
+    }
+    const { members } = await listMembers(kv, tenantId, groupId);
+    const budget = new ChangeBudget(tenantId, groupId);
+    if (!members.every((m) => budget.take(m.userId))) {
+      // Too many for one operation: empty the group first (journalled), then remove it.
+      const delta: MemberDelta = { add: new Map(), remove: new Set(members.map((m) => m.userId)) };
+      const res = await writeGroup(
+        kv,
+        ctx,
+        groupId,
+        g,
+        { ...g.value },
+        delta,
+        "DELETE emptied the group",
+        { touched, unlinks: null },
+      );
+      if (res.ok) emptied += members.length;
+      continue;
+    }
+    // The membership version as read covers every row removed here (all writers set it).
+    const op = kv.atomic().check(g).check(touched).check({
       key: keys.memberJournal(tenantId, groupId),
       versionstamp: null,
     });
-    await addChunk(kv, op, tenantId, groupId, [], rest.map((m) => m.userId));
+    for (const m of members) {
+      op.delete(keys.groupMember(tenantId, groupId, m.userId));
+      op.delete(keys.userGroup(tenantId, m.userId, groupId));
+    }
     op.delete(g.key);
     op.delete(nameKey(ctx, g.value.displayName));
     if (g.value.externalId !== undefined) {
       op.delete(keys.groupByExternalId(tenantId, idpId, g.value.externalId));
     }
-    op.delete(keys.groupMembersTouched(tenantId, groupId));
+    op.delete(touched.key);
     op.delete(keys.counter(tenantId, "group_members", groupId));
     op.sum(keys.counter(tenantId, "groups", idpId), u64Delta(-1));
     addEvent(op, ctx, {
       type: "scim_group_deleted",
       target: { kind: "group", id: groupId },
-      counts: { membersRemoved: members.length },
+      counts: { membersRemoved: emptied + members.length },
       summary: "DELETE: group and its memberships removed",
     });
     const res = await withLockRetry(() => op.commit());

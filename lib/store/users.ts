@@ -15,6 +15,7 @@ import {
 import { DEFAULT_MIRRORING, deriveUser } from "./mirroring.ts";
 import type { ChangeContext, IdpUser, MemberRow, MirroringConfig, User } from "./types.ts";
 import { addEvent, type EventType } from "../audit/events.ts";
+import { membershipGuards } from "./groups.ts";
 import { ScimError } from "../scim/errors.ts";
 
 /** What an IdP says about a user: its resource plus the two fields kept apart. */
@@ -488,9 +489,12 @@ export async function deleteUser(
   if (!fitsKey(userId)) throw ScimError.notFound(`User "${userId.slice(0, 64)}…" not found`);
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+    // The IdP's member-add version is read before the user's memberships are listed: a group
+    // that adds the user after the listing changes it, and this commit fails and lists again.
+    const [linkEntry, userEntry, adds] = await kv.getMany<[IdpUser, User, unknown]>([
       keys.idpUser(tenantId, idpId, userId),
       keys.user(tenantId, userId),
+      membershipGuards.adds(tenantId, idpId),
     ]);
     const link = linkEntry.value;
     if (!link) throw ScimError.notFound(`User "${userId}" not found`);
@@ -501,7 +505,10 @@ export async function deleteUser(
     const memberships = await Array.fromAsync(
       kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
     );
-    const op = kv.atomic().check(linkEntry).check(userEntry);
+    const op = kv.atomic().check(linkEntry).check(userEntry).check(adds);
+    // Groups adding members check this, so none adds the user once it is unlinked.
+    op.sum(membershipGuards.unlinks(tenantId, idpId), u64Delta(1));
+    const now = new Date().toISOString();
     op.delete(linkEntry.key);
     op.delete(keys.idpUserByUserName(tenantId, idpId, userNameOf(link).toLowerCase()));
     if (link.externalId !== undefined) {
@@ -521,6 +528,8 @@ export async function deleteUser(
       op.delete(m.key);
       op.delete(keys.groupMember(tenantId, groupId, userId));
       op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
+      // Every writer of a group's member rows sets its membership version (store/groups.ts).
+      op.set(membershipGuards.touched(tenantId, groupId), now);
     }
     if (userEntry.value) {
       op.set(
@@ -528,7 +537,7 @@ export async function deleteUser(
         {
           ...userEntry.value,
           status: "deactivated",
-          updatedAt: new Date().toISOString(),
+          updatedAt: now,
         } satisfies User,
       );
     }
@@ -558,12 +567,14 @@ async function leaveAllGroups(kv: Deno.Kv, tenantId: string, userId: string): Pr
     );
     if (!rows.length) return;
     const op = kv.atomic();
+    const now = new Date().toISOString();
     for (const m of rows) {
       const groupId = String(m.key.at(-1));
       op.check(m);
       op.delete(m.key);
       op.delete(keys.groupMember(tenantId, groupId, userId));
       op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
+      op.set(membershipGuards.touched(tenantId, groupId), now);
     }
     const res = await withLockRetry(() => op.commit());
     if (!res.ok) await backoff(++attempt);
