@@ -12,6 +12,7 @@ import {
   listParamsFromSearch,
   projectionFromQuery,
   readJsonBody,
+  SCIM_CONTENT_TYPE,
   scimJson,
 } from "../../lib/http/scim.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
@@ -26,6 +27,7 @@ import {
   getGroups,
   type GroupState,
   listMembers,
+  memberBatches,
   memberDisplays,
   updateGroup,
   type VersionedGroup,
@@ -46,9 +48,12 @@ function location(c: Context<ScimEnv>, id: string): string {
 /** Whether a projection keeps `members` (so they must be read). */
 function wantsMembers(params: { attributes?: string[]; excludedAttributes?: string[] }): boolean {
   const isMembers = (a: string) =>
-    /^(urn:ietf:params:scim:schemas:core:2\.0:group:)?members(\..*)?$/i.test(a);
+    /^(urn:ietf:params:scim:schemas:core:2\.0:group:)?members(\..*)?$/i.test(a.trim());
+  const isAllMembers = (a: string) =>
+    /^(urn:ietf:params:scim:schemas:core:2\.0:group:)?members$/i.test(a.trim());
   if (params.attributes?.length) return params.attributes.some(isMembers);
-  return !(params.excludedAttributes ?? []).some(isMembers);
+  // Excluding a sub-attribute (`members.display`) still returns the members.
+  return !(params.excludedAttributes ?? []).some(isAllMembers);
 }
 
 async function membersOf(c: Context<ScimEnv>, groupId: string) {
@@ -69,15 +74,94 @@ async function groupResponse(
   status = 200,
 ): Promise<Response> {
   const p = projectionFromQuery(c);
+  const headers: Record<string, string> = { etag: etagOf(g.versionstamp) };
+  if (status === 201) headers.location = location(c, g.group.id);
+  if (wantsMembers(p)) {
+    const streamed = await streamedGroup(c, g, p, status, headers);
+    if (streamed) return streamed;
+  }
   const members = wantsMembers(p) ? await membersOf(c, g.group.id) : undefined;
   const body = project(
     renderGroup(g.group, g.versionstamp, location(c, g.group.id), members),
     "Group",
     p,
   );
-  const headers: Record<string, string> = { etag: etagOf(g.versionstamp) };
-  if (status === 201) headers.location = location(c, g.group.id);
   return scimJson(body, status, headers);
+}
+
+/** A member as rendered, with every sub-attribute present (to learn what a projection keeps). */
+const MEMBER_PROBE = { value: "\u0000", display: "\u0000", $ref: "\u0000", type: "User" };
+/** Stands for the members array in the rendered JSON until it is streamed in. */
+const MEMBERS_MARK = `\u0000members-${crypto.randomUUID()}\u0000`;
+
+/**
+ * The group with its members streamed from KV into the body, so a large group is never held in
+ * memory whole. The projection is learnt once on a probe member (it depends only on attribute
+ * names). Null when the projection can drop whole members or the group has none (then the caller
+ * renders the small body in memory). Errors before the first byte propagate as SCIM errors.
+ */
+async function streamedGroup(
+  c: Context<ScimEnv>,
+  g: VersionedGroup,
+  p: { attributes?: string[]; excludedAttributes?: string[] },
+  status: number,
+  headers: Record<string, string>,
+): Promise<Response | null> {
+  const probe = project(
+    renderGroup(g.group, g.versionstamp, location(c, g.group.id), [MEMBER_PROBE as never]),
+    "Group",
+    p,
+  );
+  const kept = Array.isArray(probe.members) && probe.members.length === 1 &&
+      typeof probe.members[0] === "object" && probe.members[0] !== null
+    ? Object.keys(probe.members[0])
+    : null;
+  // Without value, $ref or type a member without display would vanish: render in memory.
+  if (!kept || !kept.some((k) => k !== "display")) return null;
+  const keepDisplay = kept.includes("display");
+  const keepValue = kept.includes("value");
+  const keepRef = kept.includes("$ref");
+  const keepType = kept.includes("type");
+  const { kv } = c.get("deps");
+  const base = c.get("scimBase");
+  const batches = memberBatches(kv, c.get("tenant")!.id, g.group.id);
+  const first = await batches.next();
+  if (first.done) return null;
+  const render = (batch: { userId: string; display?: string }[]) =>
+    batch.map((m) => {
+      const out: Record<string, string> = {};
+      if (keepValue) out.value = m.userId;
+      if (keepDisplay && m.display !== undefined) out.display = m.display;
+      if (keepRef) out.$ref = `${base}/Users/${m.userId}`;
+      if (keepType) out.type = "User";
+      return JSON.stringify(out);
+    }).join(",");
+  const [head, tail] = JSON.stringify({ ...probe, members: MEMBERS_MARK }).split(
+    JSON.stringify(MEMBERS_MARK),
+  );
+  const encoder = new TextEncoder();
+  let pending: string | null = `${head}[${render(first.value)}`;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== null) {
+        controller.enqueue(encoder.encode(pending));
+        pending = null;
+        return;
+      }
+      const next = await batches.next();
+      if (next.done) {
+        controller.enqueue(encoder.encode(`]${tail}`));
+        controller.close();
+      } else controller.enqueue(encoder.encode(`,${render(next.value)}`));
+    },
+    async cancel() {
+      await batches.return(undefined);
+    },
+  });
+  return new Response(body, {
+    status,
+    headers: { "content-type": SCIM_CONTENT_TYPE, ...headers },
+  });
 }
 
 /** Whether a filter mentions members (then candidates are evaluated with their members). */
@@ -191,6 +275,10 @@ groups.get("/:id", async (c) => {
   const { kv } = c.get("deps");
   const g = await getGroup(kv, c.get("tenant")!.id, c.get("idp").id, c.req.param("id"));
   if (!g) throw ScimError.notFound(`Group "${c.req.param("id")}" not found`);
+  const inm = c.req.header("if-none-match");
+  if (inm && ifMatchVersion(inm) === g.versionstamp) {
+    return new Response(null, { status: 304, headers: { etag: etagOf(g.versionstamp) } });
+  }
   return await groupResponse(c, g);
 });
 

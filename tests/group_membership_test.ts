@@ -1,0 +1,268 @@
+/**
+ * Group membership at scale through the HTTP surface: member batches of the sizes IdPs send commit
+ * exactly (and in one operation when they fit), user deletion racing member PATCHes leaves
+ * counters and mirror rows exact, whole-group reads stream their members with the same body the
+ * in-memory rendering gives, and `If-None-Match` answers 304.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createTestApp, expectScim, expectScimError, randomUser } from "./_helpers.ts";
+import { checkInvariants } from "./reliability/_server.ts";
+import { countMembers, getGroup, listMembers } from "../lib/store/groups.ts";
+import { listUserGroupIds } from "../lib/store/users.ts";
+import { listEvents } from "../lib/audit/events.ts";
+import { project } from "../lib/scim/projection.ts";
+import { renderGroup } from "../lib/scim/resource.ts";
+import { keys } from "../lib/store/keys.ts";
+
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+type App = Awaited<ReturnType<typeof createTestApp>>;
+
+async function users(t: App, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 16) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(16, n - i) },
+        async () => (await expectScim(await t.scim("POST", "/Users", randomUser()), 201)).id,
+      ),
+    );
+    ids.push(...batch.map(String));
+  }
+  return ids;
+}
+
+async function group(t: App, displayName = `Group ${crypto.randomUUID()}`): Promise<string> {
+  const body = await expectScim(
+    await t.scim("POST", "/Groups", { displayName, members: [] }),
+    201,
+  );
+  return String(body.id);
+}
+
+async function members(t: App, groupId: string): Promise<string[]> {
+  const body = await expectScim(await t.scim("GET", `/Groups/${groupId}`), 200);
+  return ((body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
+}
+
+function add(t: App, groupId: string, ids: string[]) {
+  return t.scim("PATCH", `/Groups/${groupId}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }],
+  });
+}
+
+function remove(t: App, groupId: string, ids: string[]) {
+  return t.scim("PATCH", `/Groups/${groupId}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: "remove", path: "members", value: ids.map((value) => ({ value })) }],
+  });
+}
+
+/** Counts atomic commits made through the app's KV while `fn` runs. */
+async function commitsDuring(t: App, fn: () => Promise<unknown>): Promise<number> {
+  const kv = t.kv as Deno.Kv & { atomic: () => Deno.AtomicOperation };
+  const original = kv.atomic;
+  let n = 0;
+  kv.atomic = function () {
+    const op = original.call(kv);
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      n++;
+      return commit();
+    };
+    return op;
+  };
+  try {
+    await fn();
+  } finally {
+    kv.atomic = original;
+  }
+  return n;
+}
+
+async function assertExact(t: App, groupId: string, expected: string[]) {
+  assert.deepEqual(await members(t, groupId), [...expected].sort());
+  assert.equal(await countMembers(t.kv, t.tenant.id, groupId), expected.length);
+  for (const id of expected) {
+    assert.ok((await listUserGroupIds(t.kv, t.tenant.id, id)).includes(groupId), `mirror ${id}`);
+  }
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+}
+
+Deno.test("PATCH /Groups - 100 members commit in one operation, exactly, with one event", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 101);
+  const g = await group(t);
+  const one = await commitsDuring(
+    t,
+    async () => await expectScim(await add(t, g, [ids[100]]), 204),
+  );
+  const hundred = await commitsDuring(
+    t,
+    async () => await expectScim(await add(t, g, ids.slice(0, 100)), 204),
+  );
+  assert.equal(hundred, one, "a 100-member add commits as often as a 1-member add");
+  await assertExact(t, g, ids);
+  const events = (await listEvents(t.kv, t.tenant.id, { type: "scim_group_updated" })).events
+    .filter((e) => e.target?.id === g);
+  assert.equal(events.length, 2);
+  assert.deepEqual(events.map((e) => e.counts?.membersAdded).sort(), [1, 100]);
+  // Repeating the batch changes nothing; removing 100 leaves the first add.
+  await expectScim(await add(t, g, ids.slice(0, 100)), 204);
+  await expectScim(await remove(t, g, ids.slice(0, 100)), 204);
+  await assertExact(t, g, [ids[100]]);
+  t.close();
+});
+
+Deno.test("PATCH /Groups - 300 members, added then half removed, are exact", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 300);
+  const g = await group(t);
+  await expectScim(await add(t, g, ids), 204);
+  await assertExact(t, g, ids);
+  await expectScim(await remove(t, g, ids.slice(0, 150)), 204);
+  await assertExact(t, g, ids.slice(150));
+  // A replace that crosses the one-operation size goes through the journal, still exact.
+  const next = [...ids.slice(0, 150), ...ids.slice(290)];
+  await expectScim(
+    await t.scim("PUT", `/Groups/${g}`, {
+      displayName: "Three hundred",
+      members: next.map((value) => ({ value })),
+    }),
+    200,
+  );
+  await assertExact(t, g, next);
+  for (const id of ids.slice(150, 290)) {
+    assert.deepEqual(await listUserGroupIds(t.kv, t.tenant.id, id), [], `no mirror for ${id}`);
+  }
+  // Nothing is left pending.
+  const journals = await Array.fromAsync(t.kv.list({ prefix: keys.memberJournals(t.tenant.id) }));
+  assert.equal(journals.length, 0);
+  t.close();
+});
+
+Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exact", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 240);
+  const doomed = new Set(ids.filter((_, i) => i % 4 === 0));
+  const groups = await Promise.all([group(t), group(t), group(t)]);
+  // Half the users are members of every group before the race.
+  for (const g of groups) await expectScim(await add(t, g, ids.slice(0, 120)), 204);
+  const jobs: Promise<Response>[] = [];
+  for (const [k, g] of groups.entries()) {
+    for (let j = 0; j < ids.length; j += 30) {
+      const batch = ids.slice(j, j + 30);
+      jobs.push(add(t, g, batch));
+      if ((j / 30 + k) % 3 === 0) jobs.push(remove(t, g, batch.slice(0, 10)));
+    }
+    jobs.push(add(t, g, ids.slice(100, 220))); // 120 at once
+  }
+  for (const id of doomed) jobs.push(t.scim("DELETE", `/Users/${id}`));
+  const results = await Promise.all(jobs);
+  for (const r of results) {
+    // An add naming a user deleted before it was planned is a 400 (nothing of it applied).
+    assert.ok([204, 400].includes(r.status), `status ${r.status}: ${await r.text()}`);
+  }
+  for (const id of doomed) {
+    await expectScimError(await t.scim("GET", `/Users/${id}`), 404);
+    assert.deepEqual(await listUserGroupIds(t.kv, t.tenant.id, id), [], `mirror of ${id}`);
+  }
+  for (const g of groups) {
+    const listed = await members(t, g);
+    assert.ok(listed.every((id) => !doomed.has(id)), "no deleted user is a member");
+    assert.equal(await countMembers(t.kv, t.tenant.id, g), listed.length);
+    for (const id of listed) {
+      assert.ok((await listUserGroupIds(t.kv, t.tenant.id, id)).includes(g));
+    }
+  }
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+  t.close();
+});
+
+Deno.test("GET /Groups/{id} - If-None-Match with the current ETag is 304", async () => {
+  const t = await createTestApp();
+  const [u1, u2] = await users(t, 2);
+  const g = await group(t);
+  await expectScim(await add(t, g, [u1]), 204);
+  const got = await t.scim("GET", `/Groups/${g}`);
+  const etag = got.headers.get("etag")!;
+  await expectScim(got, 200);
+  const cached = await t.scim("GET", `/Groups/${g}`, undefined, { "if-none-match": etag });
+  assert.equal(cached.status, 304);
+  assert.equal(cached.headers.get("etag"), etag);
+  assert.equal(await cached.text(), "");
+  // A membership change (even by a user deletion) makes the old ETag stale.
+  await expectScim(await add(t, g, [u2]), 204);
+  const stale = await t.scim("GET", `/Groups/${g}`, undefined, { "if-none-match": etag });
+  const body = await expectScim(stale, 200);
+  assert.equal((body.members as unknown[]).length, 2);
+  const etag2 = stale.headers.get("etag")!;
+  assert.notEqual(etag2, etag);
+  await expectScim(await t.scim("DELETE", `/Users/${u2}`), 204);
+  const after = await t.scim("GET", `/Groups/${g}`, undefined, { "if-none-match": etag2 });
+  assert.equal((await expectScim(after, 200) as { members: unknown[] }).members.length, 1);
+  await expectScimError(
+    await t.scim("GET", `/Groups/nope`, undefined, { "if-none-match": etag }),
+    404,
+  );
+  t.close();
+});
+
+Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's body", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 1100);
+  const res = await t.scim("POST", "/Groups", {
+    displayName: "Streamed",
+    externalId: "ext-streamed",
+    members: ids.slice(0, 40).map((value, i) => ({ value, display: `Member ${i}` })),
+  });
+  const g = String((await expectScim(res, 201)).id);
+  for (let i = 40; i < ids.length; i += 200) {
+    await expectScim(await add(t, g, ids.slice(i, i + 200)), 204);
+  }
+  const empty = await group(t, "Empty");
+  const queries = [
+    "",
+    "?attributes=members",
+    "?attributes=members.value",
+    "?attributes=members.display",
+    "?attributes=displayName,members.$ref",
+    "?excludedAttributes=members.display,meta",
+    "?excludedAttributes=members.value,members.$ref,members.type",
+    "?excludedAttributes=members",
+    "?attributes=displayName",
+  ];
+  for (const id of [g, empty]) {
+    const current = (await getGroup(t.kv, t.tenant.id, t.idp.id, id))!;
+    const { members: all } = await listMembers(t.kv, t.tenant.id, id);
+    const rendered = all.map((m) => ({
+      value: m.userId,
+      ...(m.display !== undefined ? { display: m.display } : {}),
+      $ref: `${t.base}/Users/${m.userId}`,
+      type: "User" as const,
+    }));
+    for (const q of queries) {
+      const params = new URLSearchParams(q);
+      const p = {
+        attributes: params.get("attributes")?.split(","),
+        excludedAttributes: params.get("excludedAttributes")?.split(","),
+      };
+      const wants = q !== "?excludedAttributes=members" && q !== "?attributes=displayName";
+      const want = project(
+        renderGroup(
+          current.group,
+          current.versionstamp,
+          `${t.base}/Groups/${id}`,
+          wants ? rendered : undefined,
+        ),
+        "Group",
+        p,
+      );
+      const got = await t.scim("GET", `/Groups/${id}${q}`);
+      assert.equal(got.headers.get("etag"), `W/"${current.versionstamp}"`);
+      assert.deepEqual(await expectScim(got, 200), want, `${id === g ? "group" : "empty"} ${q}`);
+    }
+  }
+  t.close();
+});
