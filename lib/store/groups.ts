@@ -302,7 +302,7 @@ function chunkChanges<T extends [string, MemberRow] | string>(
   let run: T[] = [];
   for (const c of changes) {
     const [id, row] = typeof c === "string" ? [c, undefined] : c;
-    if (!budget.take(id, row)) {
+    if (!budget.take(id, row) && run.length) {
       out.push(run);
       run = [];
       budget = new ChangeBudget(tenantId, groupId);
