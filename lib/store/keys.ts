@@ -180,6 +180,7 @@ export const keys = {
 
 const utf8 = new TextEncoder();
 
+// deno-lint-ignore no-control-regex -- every ASCII character, controls included
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** Accents on Latin, Greek and Cyrillic letters (after canonical decomposition). */
