@@ -266,3 +266,32 @@ Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's b
   }
   t.close();
 });
+
+Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by side, each once", async () => {
+  // Entra and Okta send membership PATCHes of one group in parallel (idp-behaviour E14): changes
+  // naming different members must not make each other fail and retry.
+  const t = await createTestApp();
+  const ids = await users(t, 320);
+  const g = await group(t);
+  await expectScim(await add(t, g, ids.slice(300)), 204);
+  const batches = Array.from({ length: 15 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
+  const commits = await commitsDuring(t, async () => {
+    const results = await Promise.all(batches.map((b) => add(t, g, b)));
+    for (const r of results) await expectScim(r, 204);
+  });
+  assert.equal(commits, batches.length, "one commit per PATCH: none failed and retried");
+  await assertExact(t, g, ids);
+  // Removals in parallel with adds of other members, likewise.
+  const removes = Array.from({ length: 8 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
+  const adds = ids.slice(160);
+  const mixed = await commitsDuring(t, async () => {
+    const results = await Promise.all([
+      ...removes.map((b) => remove(t, g, b)),
+      add(t, g, adds.slice(0, 10)),
+    ]);
+    for (const r of results) await expectScim(r, 204);
+  });
+  assert.equal(mixed, removes.length, "the add names existing members: it changes nothing");
+  await assertExact(t, g, ids.slice(160));
+  t.close();
+});

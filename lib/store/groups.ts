@@ -3,11 +3,14 @@
  * (group → user, user → group), so a change touches only the members it names (idp-behaviour
  * E14).
  *
- * Writers of a group's member rows are serialised on one key, the group's membership version
- * (`group_members_touched`, which also joins the group's ETag): a writer reads it before the rows
- * it plans against, checks it at commit and sets it — group writes, journal chunks, group deletion
- * and user deletion alike. So a member change checks one key instead of one per row, the member
- * counter stays exact, and a concurrent change makes the later commit fail and re-plan. Adds and
+ * Every writer of a group's member rows sets the group's membership version
+ * (`group_members_touched`, which also joins the group's ETag) — group writes, journal chunks,
+ * group deletion and user deletion alike. A small change (its rows and other checks within KV's
+ * 100 checks) checks each row it changes as read, so parallel PATCHes naming different members
+ * commit side by side (idp-behaviour E14). A larger change, one under If-Match, or one planned
+ * from the whole member list reads the version before the rows it plans against and checks it at
+ * commit instead: one check however many rows, at the price of re-planning after any concurrent
+ * member change of the group. Either way the member counter stays exact. Adds and
  * user deletions meet on two per-IdP versions: adds check the IdP's unlink version and bump its
  * add version, user deletion does the opposite, so no group gains a member that was unlinked
  * meanwhile and no deletion misses a membership added after it listed the user's groups.
@@ -320,6 +323,8 @@ interface ResolvedRefs {
   ids: Map<string, string>;
   /** User id → whether it is a member of the group (for every resolved id, when a group). */
   isMember: Map<string, boolean>;
+  /** User id → the versionstamp of its member row as read (null: not a member). */
+  versions: Map<string, string | null>;
 }
 
 /**
@@ -336,6 +341,7 @@ async function resolveRefs(
 ): Promise<ResolvedRefs> {
   const ids = new Map<string, string>();
   const isMember = new Map<string, boolean>();
+  const versions = new Map<string, string | null>();
   const unique = [...new Set(values)].filter(fitsKey);
   const rowsOf = (userIds: string[]) =>
     groupId && userIds.length
@@ -352,9 +358,12 @@ async function resolveRefs(
   unique.forEach((v, i) => {
     if (links[i].versionstamp === null) return void misses.push(v);
     ids.set(v, v);
-    if (groupId) isMember.set(v, rows[i].versionstamp !== null);
+    if (groupId) {
+      isMember.set(v, rows[i].versionstamp !== null);
+      versions.set(v, rows[i].versionstamp);
+    }
   });
-  if (!misses.length) return { ids, isMember };
+  if (!misses.length) return { ids, isMember, versions };
   if (ctx.matchBy !== "userName") {
     const byExt = await getManyBatched<string>(
       kv,
@@ -376,8 +385,13 @@ async function resolveRefs(
     !isMember.has(id)
   );
   const more = await rowsOf(unread);
-  if (groupId) unread.forEach((id, i) => isMember.set(id, more[i].versionstamp !== null));
-  return { ids, isMember };
+  if (groupId) {
+    unread.forEach((id, i) => {
+      isMember.set(id, more[i].versionstamp !== null);
+      versions.set(id, more[i].versionstamp);
+    });
+  }
+  return { ids, isMember, versions };
 }
 
 /** Throws a 400 naming the added references that name no user of this IdP. */
@@ -397,6 +411,11 @@ function assertResolved(values: string[], resolved: ResolvedRefs): void {
 interface MemberDelta {
   add: Map<string, MemberRow>;
   remove: Set<string>;
+  /**
+   * The versionstamp each changed member row had when read (null: absent), when every changed
+   * row was read by key; lets a small change check its rows instead of the membership version.
+   */
+  read?: Map<string, string | null>;
 }
 
 /** Whether a filter is only `value eq "x"` terms joined by `or`; returns the values. */
@@ -504,6 +523,10 @@ async function planMemberChanges(
     const has = resolved.isMember.get(id) ?? current?.has(id) ?? false;
     if (want === false && has) delta.remove.add(id);
     if (want !== false && !has) delta.add.set(id, want);
+  }
+  const changedIds = [...delta.add.keys(), ...delta.remove];
+  if (changedIds.every((id) => resolved.versions.has(id))) {
+    delta.read = new Map(changedIds.map((id) => [id, resolved.versions.get(id)!]));
   }
   return delta;
 }
@@ -665,8 +688,28 @@ async function writeGroup(
   if (prev && changed.length === 0) return { ok: true, changed: false };
 
   const op = kv.atomic();
-  // One check serialises every writer of this group's member rows: each of them sets it.
-  if (membersChange || guards.ifMatch) op.check(guards.touched);
+  // Every writer of this group's member rows sets its membership version. A small change checks
+  // the rows it changes, one by one, so parallel PATCHes of different members of one group
+  // commit side by side (idp-behaviour E14); a larger one (or one under If-Match, or one planned
+  // from the whole member list) checks the version instead, which serialises it with every other.
+  const checksBesideRows = (delta.add.size ? 1 : 0) +
+    (recordChanged
+      ? 1 + (!prev || foldName(prev.displayName) !== foldName(next.displayName) ? 1 : 0) +
+        (prev?.externalId !== next.externalId && next.externalId !== undefined ? 1 : 0)
+      : 0);
+  const rowChecks = membersChange && !guards.ifMatch && delta.read &&
+    delta.add.size + delta.remove.size + checksBesideRows <= OP_LIMITS.checks;
+  if (rowChecks) {
+    for (const id of delta.add.keys()) {
+      op.check({ key: keys.groupMember(tenantId, groupId, id), versionstamp: null });
+    }
+    for (const id of delta.remove) {
+      op.check({
+        key: keys.groupMember(tenantId, groupId, id),
+        versionstamp: delta.read!.get(id) ?? null,
+      });
+    }
+  } else if (membersChange || guards.ifMatch) op.check(guards.touched);
   if (guards.ifMatch && prevEntry && !recordChanged) op.check(prevEntry);
   if (delta.add.size) {
     // An added user must still exist at commit: user deletions bump this, and see our adds.
