@@ -313,6 +313,49 @@ Deno.test("Mirroring - canonical fields follow the tenant's configuration", asyn
   t.close();
 });
 
+Deno.test("POST /Users - a new user is derived with the mirroring set a moment before, by anyone", async () => {
+  // Creates commit without reading the configuration when it has not changed; a change made
+  // elsewhere (another instance, the console, the CLI) must still apply to the very next user.
+  const t = await createTestApp();
+  const withDepartment = (department: string) =>
+    randomUser({
+      emails: [
+        { value: `home.${crypto.randomUUID()}@example.com`, type: "home" },
+        { value: `work.${crypto.randomUUID()}@example.com`, type: "work", primary: true },
+      ],
+      [ENTERPRISE_USER_SCHEMA]: { department, costCenter: `CC-${department}` },
+    });
+  const first = await expectScim(await t.scim("POST", "/Users", withDepartment("Finance")), 201);
+  assert.equal((await getUser(t.kv, t.tenant.id, String(first.id)))?.custom.department, "Finance");
+  await setMirroring(t.kv, t.tenant.id, {
+    rules: [
+      { field: "userName", sources: ["userName"], enabled: true },
+      { field: "email", sources: ['emails[type eq "home"].value'], enabled: true },
+      { field: "costCenter", sources: [`${ENTERPRISE_USER_SCHEMA}:costCenter`], enabled: true },
+    ],
+  }, "test");
+  const second = await expectScim(await t.scim("POST", "/Users", withDepartment("Legal")), 201);
+  const user = await getUser(t.kv, t.tenant.id, String(second.id));
+  assert.match(String(user?.email), /^home\./);
+  assert.equal(user?.custom.costCenter, "CC-Legal");
+  assert.equal(user?.custom.department, undefined);
+  assert.equal(await count(t), 2);
+  t.close();
+});
+
+Deno.test("POST /Users - re-POST of a deleted user's externalId relinks it, not a new user", async () => {
+  const t = await createTestApp();
+  const body = randomUser();
+  const created = await expectScim(await t.scim("POST", "/Users", body), 201);
+  await expectScim(await t.scim("POST", "/Users", randomUser()), 201); // another, as in a push
+  const del = await t.scim("DELETE", `/Users/${created.id}`);
+  assert.equal(del.status, 204);
+  const again = await expectScim(await t.scim("POST", "/Users", body), 201);
+  assert.equal(again.id, created.id, "the same person comes back");
+  assert.equal(await count(t), 2);
+  t.close();
+});
+
 Deno.test("POST /Users - 20 concurrent POSTs of one userName: one 201, the rest 409, one user", async () => {
   const t = await createTestApp();
   const user = randomUser({ externalId: undefined });

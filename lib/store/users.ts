@@ -108,6 +108,8 @@ interface WritePlan {
   /** A relink consumes the IdP's tombstone for this externalId. */
   clearUnlinked?: string;
   eventType?: EventType;
+  /** Further conditions the commit must meet (what an optimistic create assumed). */
+  assumed?: Deno.AtomicCheck[];
 }
 
 function changedAttributes(before: IdpUser | null, after: IdpUser): string[] {
@@ -139,6 +141,7 @@ async function commitWrite(
     return { ok: true, versionstamp: plan.linkEntry!.versionstamp!, changed: false };
   }
   const op = kv.atomic();
+  for (const check of plan.assumed ?? []) op.check(check);
   op.check({
     key: keys.idpUser(tenantId, idpId, plan.userId),
     versionstamp: plan.linkEntry?.versionstamp ?? null,
@@ -273,6 +276,8 @@ export async function createOrMergeUser(
 ): Promise<UserWriteResult> {
   const { tenantId, idpId } = ctx;
   const nameLower = userNameOf(state).toLowerCase();
+  const optimistic = await createOptimistically(kv, ctx, state);
+  if (optimistic) return optimistic;
   let mirroring: MirroringConfig | null = null;
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
@@ -291,6 +296,7 @@ export async function createOrMergeUser(
       ...(extKey && unlinkedKey ? [extKey, unlinkedKey] : []),
     ]);
     mirroring ??= (config.value as MirroringConfig | null) ?? DEFAULT_MIRRORING;
+    rememberMirroring(kv, tenantId, config as Deno.KvEntryMaybe<MirroringConfig>);
     const byName = lookups[0].value as string | null;
     const byExt = (lookups[1]?.value ?? null) as string | null;
     const unlinked = (lookups[2]?.value ?? null) as string | null;
@@ -399,6 +405,70 @@ export async function createOrMergeUser(
     }
   }
   throw new ContentionError("user");
+}
+
+/**
+ * The mirroring configuration each tenant had when this process last read it, per store. Only a
+ * guess: a write that uses it checks its versionstamp at commit.
+ */
+const knownMirroring = new WeakMap<
+  Deno.Kv,
+  Map<string, { versionstamp: string | null; config: MirroringConfig }>
+>();
+
+function rememberMirroring(
+  kv: Deno.Kv,
+  tenantId: string,
+  entry: Deno.KvEntryMaybe<MirroringConfig>,
+): void {
+  let byTenant = knownMirroring.get(kv);
+  if (!byTenant) knownMirroring.set(kv, byTenant = new Map());
+  if (byTenant.size >= 10_000) byTenant.clear();
+  byTenant.set(tenantId, {
+    versionstamp: entry.versionstamp,
+    config: entry.value ?? DEFAULT_MIRRORING,
+  });
+}
+
+/**
+ * Most POSTs bring a new person. This commits one without reading first, on the condition that
+ * it is new — no user of this IdP holds its userName or externalId and no tombstone of a deleted
+ * one holds the externalId — and that the tenant's mirroring configuration is still the one this
+ * process last read. When any condition fails nothing is written and the caller takes the path
+ * that reads (merge, relink, 409). Null when it did not commit.
+ */
+async function createOptimistically(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  state: UserState,
+): Promise<UserWriteResult | null> {
+  const { tenantId, idpId } = ctx;
+  const known = knownMirroring.get(kv)?.get(tenantId);
+  if (!known) return null;
+  const assumed: Deno.AtomicCheck[] = [
+    { key: keys.setting(tenantId, "mirroring"), versionstamp: known.versionstamp },
+  ];
+  if (state.externalId !== undefined && mergesOnExternalId(ctx)) {
+    // commitWrite checks the userName and externalId indexes; the tombstone is checked here.
+    assumed.push({
+      key: keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId),
+      versionstamp: null,
+    });
+  }
+  const userId = crypto.randomUUID();
+  const plan: WritePlan = {
+    userId,
+    linkEntry: null,
+    userEntry: null,
+    next: newLink(userId, idpId, state, new Date().toISOString()),
+    how: "POST created",
+    isCreate: true,
+    assumed,
+  };
+  const res = await commitWrite(kv, ctx, plan, known.config);
+  return res.ok
+    ? { link: plan.next, versionstamp: res.versionstamp, status: 201, changed: true }
+    : null;
 }
 
 /** Options for {@linkcode updateUser}. */
