@@ -145,12 +145,19 @@ export async function getGroups(
 ): Promise<VersionedGroup[]> {
   const out: VersionedGroup[] = [];
   groupIds = groupIds.filter(fitsKey);
-  // One round trip: records, membership versions and pending journals read together.
-  const [groups, touched, journals] = await Promise.all([
-    getManyBatched<Group>(kv, groupIds.map((id) => keys.group(tenantId, idpId, id))),
-    getManyBatched<string>(kv, groupIds.map((id) => keys.groupMembersTouched(tenantId, id))),
-    getManyBatched<Journal>(kv, groupIds.map((id) => keys.memberJournal(tenantId, id))),
-  ]);
+  // One round trip: records, membership versions and pending journals read together, three keys
+  // a group, so a user in three groups costs one read.
+  const entries = await getManyBatched<unknown>(
+    kv,
+    groupIds.flatMap((id) => [
+      keys.group(tenantId, idpId, id),
+      keys.groupMembersTouched(tenantId, id),
+      keys.memberJournal(tenantId, id),
+    ]),
+  );
+  const groups = groupIds.map((_, i) => entries[3 * i] as Deno.KvEntryMaybe<Group>);
+  const touched = groupIds.map((_, i) => entries[3 * i + 1] as Deno.KvEntryMaybe<string>);
+  const journals = groupIds.map((_, i) => entries[3 * i + 2] as Deno.KvEntryMaybe<Journal>);
   for (let i = 0; i < groupIds.length; i++) {
     if (!groups[i].value) continue;
     if (journals[i].value) {
