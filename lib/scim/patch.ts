@@ -360,7 +360,7 @@ export function applyPatch(
   options: ApplyPatchOptions,
 ): ApplyPatchResult {
   const ctx = createContext(options.resourceType, options.id);
-  const working = structuredClone(resource);
+  const working = cloneJson(resource);
   for (const operation of ops) {
     try {
       applyOperation(working, operation, ctx);
@@ -391,7 +391,7 @@ function applyOperation(
   if (op === undefined) throw ScimError.invalidSyntax(OP_ERROR);
   assertSafeValue(operation.value);
   // A copy, so the result never shares objects with the caller's operations.
-  const value = structuredClone(operation.value);
+  const value = cloneJson(operation.value);
   const pathText = operation.path?.trim();
   if (!pathText) {
     // RFC 7644 §3.5.2.2: "If "path" is unspecified, the operation fails with … "noTarget"."
@@ -686,7 +686,7 @@ function setSubAttribute(
     if (!elements.some(isPlainObject)) elements.push({});
     const coerced = coerceSub(target.subDef, value, label);
     for (const element of elements.filter(isPlainObject)) {
-      element[subKey(element, target)] = structuredClone(coerced);
+      element[subKey(element, target)] = cloneJson(coerced);
     }
     writeArray(container, key, elements);
     return;
@@ -734,14 +734,14 @@ function setFiltered(
   }
   if (target.sub !== undefined) {
     const coerced = coerceSub(target.subDef, value, target.label);
-    for (const element of matched) element[subKey(element, target)] = structuredClone(coerced);
+    for (const element of matched) element[subKey(element, target)] = cloneJson(coerced);
   } else {
     const object = Array.isArray(value) && value.length === 1 ? value[0] : value;
     if (!isPlainObject(object)) {
       throw ScimError.invalidValue(`"${target.label}" must be an object, got ${describe(value)}`);
     }
     for (const element of matched) {
-      mergeComplex(element, structuredClone(object), target.def, target.label);
+      mergeComplex(element, cloneJson(object), target.def, target.label);
     }
   }
   demoteOtherPrimaries(elements, matched);
@@ -1219,6 +1219,28 @@ export function selectValues(
     const subKeyName = findKey(value, sub);
     return subKeyName === undefined ? undefined : value[subKeyName];
   }));
+}
+
+/**
+ * A deep copy of JSON data — stored resources and PATCH values are nothing else — about ten times
+ * faster than `structuredClone`. A `__proto__` key stays an own property, as `JSON.parse` makes it.
+ */
+function cloneJson<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(cloneJson) as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const copy = cloneJson((value as Record<string, unknown>)[key]);
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, {
+        value: copy,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else out[key] = copy;
+  }
+  return out as T;
 }
 
 /**
