@@ -72,11 +72,11 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
       : undefined;
     const info = c.env as ServeInfo;
     c.set("clientIp", forwarded || info?.remoteAddr?.hostname || "unknown");
-    const url = new URL(c.req.url);
+    // The request URL is parsed only when no Host header names the host (HTTP/1.1 always does).
     const host = (deps.config.trustProxy && c.req.header("x-forwarded-host")) ||
-      c.req.header("host") || url.host;
+      c.req.header("host") || new URL(c.req.url).host;
     const proto = (deps.config.trustProxy && c.req.header("x-forwarded-proto")) ||
-      url.protocol.replace(":", "");
+      (c.req.url.startsWith("https:") ? "https" : "http");
     c.set("origin", `${proto}://${host}`);
     c.set("tenant", await resolveTenant(deps.kv, deps.config, host));
     const started = performance.now();
