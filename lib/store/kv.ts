@@ -6,8 +6,6 @@
 
 /** Most keys `Deno.Kv.getMany` accepts in one call. */
 export const GET_MANY_LIMIT = 10;
-/** Most checks one atomic operation accepts. */
-export const ATOMIC_CHECK_LIMIT = 100;
 
 const U64_MOD = 1n << 64n;
 
