@@ -18,8 +18,8 @@ import {
   groupsPhase,
   lookupPhase,
   pagePhase,
+  profilingOptions,
   type ReplayState,
-  type WorkloadOptions,
 } from "./workloads.ts";
 
 interface ProfileNode {
@@ -120,13 +120,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 100));
   }
   const target = { base: `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`, token };
-  const o: WorkloadOptions = {
-    users,
-    groups: Math.max(1, Math.round(users / 1000)),
-    batch: 100,
-    concurrency: 8,
-    phaseTimeoutMs: 600_000,
-  };
+  const o = profilingOptions(users);
   const state: ReplayState = { userIds: [], groupIds: [] };
   // Users must exist for the later phases; only the listed phases are reported, but all run.
   const log = (p: { phase: string; rps: number; errors: number }) =>

@@ -16,8 +16,8 @@ import {
   deactivatePhase,
   entraPhase,
   lookupPhase,
+  profilingOptions,
   type ReplayState,
-  type WorkloadOptions,
 } from "./workloads.ts";
 
 /** Clock ticks per second of /proc times (USER_HZ; 100 on Linux). */
@@ -48,13 +48,7 @@ async function main() {
   const system = (values.system ?? "weft") as SystemName;
   const users = Number(values.users ?? 5000);
   const target = await startSystem(system);
-  const o: WorkloadOptions = {
-    users,
-    groups: Math.max(1, Math.round(users / 1000)),
-    batch: 100,
-    concurrency: 8,
-    phaseTimeoutMs: 600_000,
-  };
+  const o = profilingOptions(users);
   const state: ReplayState = { userIds: [], groupIds: [] };
   const phases: [string, () => Promise<{ requests: number; rps: number }>][] = [
     ["create", () => createPhase(target, o, state)],

@@ -34,6 +34,17 @@ export interface WorkloadOptions {
   phaseTimeoutMs: number;
 }
 
+/** Workload options of the profiling tools: `users` users, a group per thousand, 8 clients. */
+export function profilingOptions(users: number): WorkloadOptions {
+  return {
+    users,
+    groups: Math.max(1, Math.round(users / 1000)),
+    batch: 100,
+    concurrency: 8,
+    phaseTimeoutMs: 600_000,
+  };
+}
+
 /** The phases in order. */
 export const PHASES = ["create", "lookup", "groups", "deactivate", "page", "entra"] as const;
 /** A phase name. */
