@@ -295,3 +295,30 @@ Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by si
   await assertExact(t, g, ids.slice(160));
   t.close();
 });
+
+Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 160);
+  for (let round = 0; round < 60; round++) {
+    const g = await group(t);
+    // Some rounds race a new group that has never had a member change.
+    if (round % 3) await expectScim(await add(t, g, ids.slice(0, 5)), 204);
+    const changes = [
+      () => add(t, g, ids.slice(10 + round, 30 + round)),
+      () => remove(t, g, ids.slice(0, 2)),
+      // Beyond the row checks: this one checks the membership version instead.
+      ...(round % 5 === 0 ? [() => add(t, g, ids.slice(40, 150))] : []),
+    ];
+    const results = await Promise.all([
+      ...changes.map((f) => f()),
+      t.scim("DELETE", `/Groups/${g}`),
+    ]);
+    for (const r of results) {
+      // A change that lost the race finds no group (404); one that won went first.
+      assert.ok([204, 404].includes(r.status), `status ${r.status}: ${await r.text()}`);
+    }
+    await expectScimError(await t.scim("GET", `/Groups/${g}`), 404);
+  }
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+  t.close();
+});

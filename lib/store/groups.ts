@@ -699,13 +699,16 @@ async function writeGroup(
   // the rows it changes, one by one, so parallel PATCHes of different members of one group
   // commit side by side (idp-behaviour E14); a larger one (or one under If-Match, or one planned
   // from the whole member list) checks the version instead, which serialises it with every other.
-  const checksBesideRows = (delta.add.size ? 1 : 0) +
+  // A member change also checks the group record (when it does not rewrite it), so it cannot land
+  // after the group's deletion.
+  const checksBesideRows = (delta.add.size ? 1 : 0) + 1 +
     (recordChanged
-      ? 1 + (!prev || foldName(prev.displayName) !== foldName(next.displayName) ? 1 : 0) +
+      ? (!prev || foldName(prev.displayName) !== foldName(next.displayName) ? 1 : 0) +
         (prev?.externalId !== next.externalId && next.externalId !== undefined ? 1 : 0)
       : 0);
-  const rowChecks = membersChange && !guards.ifMatch && delta.read &&
+  const rowChecks = membersChange && !guards.ifMatch && delta.read && prevEntry &&
     delta.add.size + delta.remove.size + checksBesideRows <= OP_LIMITS.checks;
+  if (prevEntry && !recordChanged && (membersChange || guards.ifMatch)) op.check(prevEntry);
   if (rowChecks) {
     for (const id of delta.add.keys()) {
       op.check({ key: keys.groupMember(tenantId, groupId, id), versionstamp: null });
@@ -717,7 +720,6 @@ async function writeGroup(
       });
     }
   } else if (membersChange || guards.ifMatch) op.check(guards.touched);
-  if (guards.ifMatch && prevEntry && !recordChanged) op.check(prevEntry);
   if (delta.add.size) {
     // An added user must still exist at commit: user deletions bump this, and see our adds.
     if (!guards.unlinks) throw new Error("writeGroup: adds need the IdP's unlink version");
