@@ -322,3 +322,21 @@ Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group
   assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
   t.close();
 });
+
+Deno.test("PATCH /Groups - parallel overlapping 100-member adds to one group re-plan exactly", async () => {
+  const t = await createTestApp();
+  const ids = await users(t, 450);
+  const g = await group(t);
+  // Eight batches of 100, each overlapping the next by half: every commit but the first finds
+  // rows changed since it planned, re-reads them and adds only the members still missing.
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => add(t, g, ids.slice(i * 50, i * 50 + 100))),
+  );
+  for (const r of results) await expectScim(r, 204);
+  await assertExact(t, g, ids);
+  const added = (await listEvents(t.kv, t.tenant.id, { type: "scim_group_updated", limit: 100 }))
+    .events.filter((e) => e.target?.id === g)
+    .reduce((n, e) => n + (e.counts?.membersAdded ?? 0), 0);
+  assert.equal(added, ids.length, "the events count each member once");
+  t.close();
+});

@@ -345,6 +345,8 @@ async function resolveRefs(
   ctx: ChangeContext,
   values: string[],
   groupId: string | null,
+  /** References resolved by an earlier attempt of the same change, with no user deleted since. */
+  known?: Map<string, string>,
 ): Promise<ResolvedRefs> {
   const ids = new Map<string, string>();
   const isMember = new Map<string, boolean>();
@@ -357,6 +359,19 @@ async function resolveRefs(
         userIds.map((id) => keys.groupMember(ctx.tenantId, groupId, id)),
       )
       : Promise.resolve([]);
+  // Re-planning after a concurrent change of the group: references that were user ids (not
+  // externalIds, which may have moved meanwhile) still name the same users, so only the group's
+  // rows are read again.
+  if (known && groupId && unique.every((v) => known.get(v) === v)) {
+    const userIds = unique;
+    const rows = await rowsOf(userIds);
+    for (const v of unique) ids.set(v, v);
+    userIds.forEach((id, i) => {
+      isMember.set(id, rows[i].versionstamp !== null);
+      versions.set(id, rows[i].versionstamp);
+    });
+    return { ids, isMember, versions };
+  }
   const [links, rows] = await Promise.all([
     getManyBatched<IdpUser>(kv, unique.map((v) => keys.idpUser(ctx.tenantId, ctx.idpId, v))),
     rowsOf(unique),
@@ -423,6 +438,8 @@ interface MemberDelta {
    * row was read by key; lets a small change check its rows instead of the membership version.
    */
   read?: Map<string, string | null>;
+  /** Every reference resolved to a user id while planning (reusable by a re-plan). */
+  resolved?: Map<string, string>;
 }
 
 /** Whether a filter is only `value eq "x"` terms joined by `or`; returns the values. */
@@ -450,6 +467,7 @@ async function planMemberChanges(
   groupId: string,
   ops: MemberOperation[],
   displays: Map<string, string>,
+  known?: Map<string, string>,
 ): Promise<MemberDelta> {
   // Overlay of decided memberships on top of the stored rows; `reset` = stored rows no longer count.
   const overlay = new Map<string, MemberRow | false>();
@@ -468,7 +486,7 @@ async function planMemberChanges(
   );
   // One wave: references, their membership rows and (when needed) the whole list together.
   const [resolved, current] = await Promise.all([
-    resolveRefs(kv, ctx, [...adds, ...removes], groupId),
+    resolveRefs(kv, ctx, [...adds, ...removes], groupId, known),
     needsAll
       ? listMembers(kv, ctx.tenantId, groupId).then(({ members }) =>
         new Map(members.map((m) => [m.userId, m]))
@@ -535,6 +553,7 @@ async function planMemberChanges(
   if (changedIds.every((id) => resolved.versions.has(id))) {
     delta.read = new Map(changedIds.map((id) => [id, resolved.versions.get(id)!]));
   }
+  delta.resolved = resolved.ids;
   return delta;
 }
 
@@ -909,6 +928,7 @@ export async function updateGroup(
 ): Promise<VersionedGroup & { changed: boolean }> {
   const { tenantId, idpId } = ctx;
   if (!fitsKey(groupId)) throw ScimError.notFound(`Group "${groupId.slice(0, 64)}…" not found`);
+  let prior: { unlinks: string | null; resolved?: Map<string, string> } | null = null;
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     // The guards are read before the rows the plan reads (see writeGroup).
@@ -943,7 +963,17 @@ export async function updateGroup(
       extra: state.extra,
       lastModified: now,
     });
-    const delta = await planMemberChanges(kv, ctx, groupId, memberOps, memberDisplayMap);
+    // After a lost commit with no user deleted since (same unlink version), the references
+    // resolved last time still name existing users: only the group's rows are read again.
+    const known = prior && prior.unlinks === unlinks.versionstamp ? prior.resolved : undefined;
+    const delta = await planMemberChanges(
+      kv,
+      ctx,
+      groupId,
+      memberOps,
+      memberDisplayMap,
+      known,
+    );
     const res = await writeGroup(
       kv,
       ctx,
@@ -960,6 +990,7 @@ export async function updateGroup(
       // (`next` carries this write's lastModified whether the record or the membership changed).
       return { group: next, versionstamp: res.versionstamp!, changed: true };
     }
+    prior = { unlinks: unlinks.versionstamp, resolved: delta.resolved };
     await assertUniqueGroup(kv, ctx, groupId, next);
   }
   throw new ContentionError("group");
