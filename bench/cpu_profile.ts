@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, ROOT } from "./systems.ts";
+import { freePort, provisionWeft, ROOT } from "./systems.ts";
 import {
   createPhase,
   deactivatePhase,
@@ -71,22 +71,7 @@ async function main() {
     WEFT_LOG: "warn",
   };
   const deno = Deno.execPath();
-  const cli = async (...args: string[]) => {
-    const out = await new Deno.Command(deno, {
-      args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
-      env,
-      cwd: ROOT,
-      stdout: "piped",
-    }).output();
-    return new TextDecoder().decode(out.stdout);
-  };
-  await cli("tenant", "create", "bench");
-  const idp = /inbound\/([\w-]+)/.exec(
-    await cli("idp", "create", "--tenant", "bench", "--name", "Okta", "--kind", "okta"),
-  )![1];
-  const token = /weft_scim_[\w-]+/.exec(
-    await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "prof"),
-  )![0];
+  const { idp, token } = await provisionWeft(env);
   // The served app of main.ts, under `deno run` so --cpu-prof applies; SIGINT ends it cleanly.
   const wrapper = join(dir, "serve.ts");
   await Deno.writeTextFile(

@@ -186,6 +186,28 @@ export async function startV8Flags(dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * Creates the bench tenant, an Okta IdP and a token in the Weft store `env` names, with Weft's
+ * own CLI; returns the IdP id and the token.
+ */
+export async function provisionWeft(
+  env: Record<string, string>,
+  weftDir: string = ROOT,
+): Promise<{ idp: string; token: string }> {
+  const cli = (...args: string[]) =>
+    run(Deno.execPath(), ["run", "-A", "--unstable-kv", "cli.ts", ...args], env, weftDir);
+  await cli("tenant", "create", "bench");
+  const idp = /inbound\/([\w-]+)/.exec(
+    await cli("idp", "create", "--tenant", "bench", "--name", "Okta", "--kind", "okta"),
+  )?.[1];
+  if (!idp) throw new Error("Cannot read the IdP id from the CLI output");
+  const token = /weft_scim_[\w-]+/.exec(
+    await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "bench"),
+  )?.[0];
+  if (!token) throw new Error("Cannot read the token from the CLI output");
+  return { idp, token };
+}
+
 /** Starts one system on a fresh store. */
 export async function startSystem(name: SystemName, options: StartOptions = {}): Promise<Running> {
   const dir = await Deno.makeTempDir({ prefix: `weft-bench-${name}-` });
@@ -200,17 +222,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     };
     const weftDir = options.weftDir ?? ROOT;
-    const cli = (...args: string[]) =>
-      run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env, weftDir);
-    await cli("tenant", "create", "bench");
-    const idp = /inbound\/([\w-]+)/.exec(
-      await cli("idp", "create", "--tenant", "bench", "--name", "Okta", "--kind", "okta"),
-    )?.[1];
-    if (!idp) throw new Error("Cannot read the IdP id from the CLI output");
-    const token = /weft_scim_[\w-]+/.exec(
-      await cli("token", "create", "--tenant", "bench", "--idp", idp, "--name", "bench"),
-    )?.[0];
-    if (!token) throw new Error("Cannot read the token from the CLI output");
+    const { idp, token } = await provisionWeft(env, weftDir);
     const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;
     const child = await spawn(
       deno,
