@@ -118,3 +118,40 @@ export function randomUser(overrides: Record<string, unknown> = {}): Record<stri
     ...overrides,
   };
 }
+
+/** Creates `n` users through SCIM (16 at a time) and returns their ids in creation order. */
+export async function createUsers(t: TestApp, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 16) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: Math.min(16, n - i) },
+        async () => (await expectScim(await t.scim("POST", "/Users", randomUser()), 201)).id,
+      ),
+    );
+    ids.push(...batch.map(String));
+  }
+  return ids;
+}
+
+/** Creates an empty group through SCIM and returns its id. */
+export async function createGroup(
+  t: TestApp,
+  displayName = `Group ${crypto.randomUUID()}`,
+): Promise<string> {
+  const body = await expectScim(
+    await t.scim("POST", "/Groups", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+      displayName,
+      members: [],
+    }),
+    201,
+  );
+  return String(body.id);
+}
+
+/** A group's member ids as `GET /Groups/{id}` lists them, sorted. */
+export async function groupMemberIds(t: TestApp, groupId: string): Promise<string[]> {
+  const body = await expectScim(await t.scim("GET", `/Groups/${groupId}`), 200);
+  return ((body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
+}

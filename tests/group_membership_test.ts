@@ -6,7 +6,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createTestApp, expectScim, expectScimError, randomUser } from "./_helpers.ts";
+import {
+  createGroup,
+  createTestApp,
+  createUsers,
+  expectScim,
+  expectScimError,
+  groupMemberIds,
+} from "./_helpers.ts";
 import { checkInvariants } from "./reliability/_server.ts";
 import { countMembers, getGroup, listMembers } from "../lib/store/groups.ts";
 import { listUserGroupIds } from "../lib/store/users.ts";
@@ -17,33 +24,6 @@ import { keys } from "../lib/store/keys.ts";
 
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 type App = Awaited<ReturnType<typeof createTestApp>>;
-
-async function users(t: App, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 16) {
-    const batch = await Promise.all(
-      Array.from(
-        { length: Math.min(16, n - i) },
-        async () => (await expectScim(await t.scim("POST", "/Users", randomUser()), 201)).id,
-      ),
-    );
-    ids.push(...batch.map(String));
-  }
-  return ids;
-}
-
-async function group(t: App, displayName = `Group ${crypto.randomUUID()}`): Promise<string> {
-  const body = await expectScim(
-    await t.scim("POST", "/Groups", { displayName, members: [] }),
-    201,
-  );
-  return String(body.id);
-}
-
-async function members(t: App, groupId: string): Promise<string[]> {
-  const body = await expectScim(await t.scim("GET", `/Groups/${groupId}`), 200);
-  return ((body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
-}
 
 function add(t: App, groupId: string, ids: string[]) {
   return t.scim("PATCH", `/Groups/${groupId}`, {
@@ -82,7 +62,7 @@ async function commitsDuring(t: App, fn: () => Promise<unknown>): Promise<number
 }
 
 async function assertExact(t: App, groupId: string, expected: string[]) {
-  assert.deepEqual(await members(t, groupId), [...expected].sort());
+  assert.deepEqual(await groupMemberIds(t, groupId), [...expected].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, groupId), expected.length);
   for (const id of expected) {
     assert.ok((await listUserGroupIds(t.kv, t.tenant.id, id)).includes(groupId), `mirror ${id}`);
@@ -92,8 +72,8 @@ async function assertExact(t: App, groupId: string, expected: string[]) {
 
 Deno.test("PATCH /Groups - 100 members commit in one operation, exactly, with one event", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 101);
-  const g = await group(t);
+  const ids = await createUsers(t, 101);
+  const g = await createGroup(t);
   const one = await commitsDuring(
     t,
     async () => await expectScim(await add(t, g, [ids[100]]), 204),
@@ -117,8 +97,8 @@ Deno.test("PATCH /Groups - 100 members commit in one operation, exactly, with on
 
 Deno.test("PATCH /Groups - 300 members, added then half removed, are exact", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 300);
-  const g = await group(t);
+  const ids = await createUsers(t, 300);
+  const g = await createGroup(t);
   await expectScim(await add(t, g, ids), 204);
   await assertExact(t, g, ids);
   await expectScim(await remove(t, g, ids.slice(0, 150)), 204);
@@ -144,9 +124,9 @@ Deno.test("PATCH /Groups - 300 members, added then half removed, are exact", asy
 
 Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exact", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 240);
+  const ids = await createUsers(t, 240);
   const doomed = new Set(ids.filter((_, i) => i % 4 === 0));
-  const groups = await Promise.all([group(t), group(t), group(t)]);
+  const groups = await Promise.all([createGroup(t), createGroup(t), createGroup(t)]);
   // Half the users are members of every group before the race.
   for (const g of groups) await expectScim(await add(t, g, ids.slice(0, 120)), 204);
   const jobs: Promise<Response>[] = [];
@@ -169,7 +149,7 @@ Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exa
     assert.deepEqual(await listUserGroupIds(t.kv, t.tenant.id, id), [], `mirror of ${id}`);
   }
   for (const g of groups) {
-    const listed = await members(t, g);
+    const listed = await groupMemberIds(t, g);
     assert.ok(listed.every((id) => !doomed.has(id)), "no deleted user is a member");
     assert.equal(await countMembers(t.kv, t.tenant.id, g), listed.length);
     for (const id of listed) {
@@ -182,8 +162,8 @@ Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exa
 
 Deno.test("GET /Groups/{id} - If-None-Match with the current ETag is 304", async () => {
   const t = await createTestApp();
-  const [u1, u2] = await users(t, 2);
-  const g = await group(t);
+  const [u1, u2] = await createUsers(t, 2);
+  const g = await createGroup(t);
   await expectScim(await add(t, g, [u1]), 204);
   const got = await t.scim("GET", `/Groups/${g}`);
   const etag = got.headers.get("etag")!;
@@ -211,7 +191,7 @@ Deno.test("GET /Groups/{id} - If-None-Match with the current ETag is 304", async
 
 Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's body", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 1100);
+  const ids = await createUsers(t, 1100);
   const res = await t.scim("POST", "/Groups", {
     displayName: "Streamed",
     externalId: "ext-streamed",
@@ -221,7 +201,7 @@ Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's b
   for (let i = 40; i < ids.length; i += 200) {
     await expectScim(await add(t, g, ids.slice(i, i + 200)), 204);
   }
-  const empty = await group(t, "Empty");
+  const empty = await createGroup(t, "Empty");
   const queries = [
     "",
     "?attributes=members",
@@ -271,8 +251,8 @@ Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by si
   // Entra and Okta send membership PATCHes of one group in parallel (idp-behaviour E14): changes
   // naming different members must not make each other fail and retry.
   const t = await createTestApp();
-  const ids = await users(t, 320);
-  const g = await group(t);
+  const ids = await createUsers(t, 320);
+  const g = await createGroup(t);
   await expectScim(await add(t, g, ids.slice(300)), 204);
   const batches = Array.from({ length: 15 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
   const commits = await commitsDuring(t, async () => {
@@ -298,9 +278,9 @@ Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by si
 
 Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 160);
+  const ids = await createUsers(t, 160);
   for (let round = 0; round < 60; round++) {
-    const g = await group(t);
+    const g = await createGroup(t);
     // Some rounds race a new group that has never had a member change.
     if (round % 3) await expectScim(await add(t, g, ids.slice(0, 5)), 204);
     const changes = [
@@ -325,8 +305,8 @@ Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group
 
 Deno.test("PATCH /Groups - parallel overlapping 100-member adds to one group re-plan exactly", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 450);
-  const g = await group(t);
+  const ids = await createUsers(t, 450);
+  const g = await createGroup(t);
   // Eight batches of 100, each overlapping the next by half: every commit but the first finds
   // rows changed since it planned, re-reads them and adds only the members still missing.
   const results = await Promise.all(

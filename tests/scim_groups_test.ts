@@ -1,35 +1,18 @@
 import assert from "node:assert/strict";
-import { createTestApp, expectScim, expectScimError, randomUser } from "./_helpers.ts";
+import {
+  createGroup,
+  createTestApp,
+  createUsers,
+  expectScim,
+  expectScimError,
+  groupMemberIds,
+  randomUser,
+} from "./_helpers.ts";
 import { listEvents } from "../lib/audit/events.ts";
 import { countMembers } from "../lib/store/groups.ts";
 
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 type App = Awaited<ReturnType<typeof createTestApp>>;
-
-async function users(t: App, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    ids.push(String((await expectScim(await t.scim("POST", "/Users", randomUser()), 201)).id));
-  }
-  return ids;
-}
-
-async function group(t: App, displayName = `Group ${crypto.randomUUID()}`): Promise<string> {
-  const body = await expectScim(
-    await t.scim("POST", "/Groups", {
-      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-      displayName,
-      members: [],
-    }),
-    201,
-  );
-  return String(body.id);
-}
-
-async function members(t: App, groupId: string): Promise<string[]> {
-  const body = await expectScim(await t.scim("GET", `/Groups/${groupId}`), 200);
-  return ((body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
-}
 
 function patch(t: App, groupId: string, Operations: unknown[]) {
   return t.scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH_OP], Operations });
@@ -51,20 +34,20 @@ Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", a
 
 Deno.test("PATCH /Groups - add is idempotent (JumpCloud repeats adds)", async () => {
   const t = await createTestApp();
-  const [u1, u2] = await users(t, 2);
-  const g = await group(t);
+  const [u1, u2] = await createUsers(t, 2);
+  const g = await createGroup(t);
   const add = [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }];
   await expectScim(await patch(t, g, add), 204);
   await expectScim(await patch(t, g, add), 204);
-  assert.deepEqual(await members(t, g), [u1, u2].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [u1, u2].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 2);
   t.close();
 });
 
 Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", async () => {
   const t = await createTestApp();
-  const [u1, u2, u3] = await users(t, 3);
-  const g = await group(t);
+  const [u1, u2, u3] = await createUsers(t, 3);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
     204,
@@ -76,7 +59,7 @@ Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", 
     ]),
     204,
   );
-  assert.deepEqual(await members(t, g), [u2, u3].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [u2, u3].sort());
   const body = await expectScim(await t.scim("GET", `/Groups/${g}`), 200);
   const m3 = (body.members as { value: string; display?: string }[]).find((m) => m.value === u3);
   assert.equal(m3?.display, "u3@example.com");
@@ -85,8 +68,8 @@ Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", 
 
 Deno.test("PATCH /Groups - Entra remove with a value array removes only those members", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 4);
-  const g = await group(t);
+  const ids = await createUsers(t, 4);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{
       op: "Add",
@@ -99,14 +82,14 @@ Deno.test("PATCH /Groups - Entra remove with a value array removes only those me
     await patch(t, g, [{ op: "Remove", path: "members", value: [{ $ref: null, value: ids[0] }] }]),
     204,
   );
-  assert.deepEqual(await members(t, g), ids.slice(1).sort());
+  assert.deepEqual(await groupMemberIds(t, g), ids.slice(1).sort());
   t.close();
 });
 
 Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove without value empties", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 4);
-  const g = await group(t);
+  const ids = await createUsers(t, 4);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{
       op: "add",
@@ -123,22 +106,22 @@ Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove witho
     }]),
     204,
   );
-  assert.deepEqual(await members(t, g), [ids[2], ids[3]].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [ids[2], ids[3]].sort());
   await expectScim(await patch(t, g, [{ op: "replace", path: "members", value: [] }]), 204);
-  assert.deepEqual(await members(t, g), []);
+  assert.deepEqual(await groupMemberIds(t, g), []);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: ids[0] }] }]),
     204,
   );
   await expectScim(await patch(t, g, [{ op: "remove", path: "members" }]), 204);
-  assert.deepEqual(await members(t, g), []);
+  assert.deepEqual(await groupMemberIds(t, g), []);
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
   t.close();
 });
 
 Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempotent", async () => {
   const t = await createTestApp();
-  const g = await group(t, "Old name");
+  const g = await createGroup(t, "Old name");
   const rename = [{ op: "replace", value: { id: g, displayName: "New name" } }];
   await expectScim(await patch(t, g, rename), 204);
   await expectScim(await patch(t, g, rename), 204);
@@ -158,8 +141,8 @@ Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempo
 
 Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async () => {
   const t = await createTestApp();
-  const [u1] = await users(t, 1);
-  const g = await group(t);
+  const [u1] = await createUsers(t, 1);
+  const g = await createGroup(t);
   const err = await expectScimError(
     await patch(t, g, [{
       op: "add",
@@ -170,7 +153,7 @@ Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async 
     "invalidValue",
   );
   assert.match(String(err.detail), /"nobody"/);
-  assert.deepEqual(await members(t, g), []);
+  assert.deepEqual(await groupMemberIds(t, g), []);
   t.close();
 });
 
@@ -178,24 +161,24 @@ Deno.test("PATCH /Groups - a member may be referenced by its externalId on this 
   const t = await createTestApp();
   const user = randomUser({ externalId: "00uEXTREF" });
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
-  const g = await group(t);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: "00uEXTREF" }] }]),
     204,
   );
-  assert.deepEqual(await members(t, g), [String(created.id)]);
+  assert.deepEqual(await groupMemberIds(t, g), [String(created.id)]);
   await expectScim(
     await patch(t, g, [{ op: "remove", path: 'members[value eq "00uEXTREF"]' }]),
     204,
   );
-  assert.deepEqual(await members(t, g), []);
+  assert.deepEqual(await groupMemberIds(t, g), []);
   t.close();
 });
 
 Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membership filter works", async () => {
   const t = await createTestApp();
-  const [u1, u2] = await users(t, 2);
-  const g = await group(t, "EDU All staff");
+  const [u1, u2] = await createUsers(t, 2);
+  const g = await createGroup(t, "EDU All staff");
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
@@ -229,8 +212,8 @@ Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membe
 
 Deno.test("Groups - a user's groups show on the user; deleting the user leaves its groups", async () => {
   const t = await createTestApp();
-  const [u1, u2] = await users(t, 2);
-  const g = await group(t, "Admins");
+  const [u1, u2] = await createUsers(t, 2);
+  const g = await createGroup(t, "Admins");
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
     204,
@@ -241,20 +224,20 @@ Deno.test("Groups - a user's groups show on the user; deleting the user leaves i
     [[g, "Admins"]],
   );
   await expectScim(await t.scim("DELETE", `/Users/${u1}`), 204);
-  assert.deepEqual(await members(t, g), [u2]);
+  assert.deepEqual(await groupMemberIds(t, g), [u2]);
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 1);
   t.close();
 });
 
 Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event and exact counts", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 250);
-  const g = await group(t);
+  const ids = await createUsers(t, 250);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }]),
     204,
   );
-  assert.deepEqual(await members(t, g), [...ids].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [...ids].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 250);
   const events =
     (await listEvents(t.kv, t.tenant.id, { targetId: g, type: "scim_group_updated" })).events;
@@ -268,15 +251,15 @@ Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event 
     }]),
     204,
   );
-  assert.deepEqual(await members(t, g), ids.slice(0, 10).sort());
+  assert.deepEqual(await groupMemberIds(t, g), ids.slice(0, 10).sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 10);
   t.close();
 });
 
 Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose nothing", async () => {
   const t = await createTestApp();
-  const ids = await users(t, 160);
-  const g = await group(t);
+  const ids = await createUsers(t, 160);
+  const g = await createGroup(t);
   const batches = Array.from({ length: 8 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
   const results = await Promise.all(
     batches.map((b) =>
@@ -284,15 +267,15 @@ Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose not
     ),
   );
   for (const r of results) await expectScim(r, 204);
-  assert.deepEqual(await members(t, g), [...ids].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [...ids].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 160);
   t.close();
 });
 
 Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async () => {
   const t = await createTestApp();
-  const [u1, u2, u3] = await users(t, 3);
-  const g = await group(t);
+  const [u1, u2, u3] = await createUsers(t, 3);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
@@ -307,14 +290,14 @@ Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async ()
     200,
   );
   assert.equal(body.displayName, "Renamed");
-  assert.deepEqual(await members(t, g), [u2, u3].sort());
+  assert.deepEqual(await groupMemberIds(t, g), [u2, u3].sort());
   t.close();
 });
 
 Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", async () => {
   const t = await createTestApp();
-  const [u1] = await users(t, 1);
-  const g = await group(t);
+  const [u1] = await createUsers(t, 1);
+  const g = await createGroup(t);
   await expectScim(
     await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
@@ -324,13 +307,13 @@ Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", asy
   const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
   assert.deepEqual(user.groups, []);
   // The name is free again.
-  await group(t, "Reused");
+  await createGroup(t, "Reused");
   t.close();
 });
 
 Deno.test("DELETE /Users - a user in 100 groups leaves every one of them", async () => {
   const t = await createTestApp();
-  const [u1] = await users(t, 1);
+  const [u1] = await createUsers(t, 1);
   const groups: string[] = [];
   for (let i = 0; i < 100; i++) {
     const body = await expectScim(
@@ -341,7 +324,7 @@ Deno.test("DELETE /Users - a user in 100 groups leaves every one of them", async
   }
   await expectScim(await t.scim("DELETE", `/Users/${u1}`), 204);
   for (const g of groups) {
-    assert.deepEqual(await members(t, g), []);
+    assert.deepEqual(await groupMemberIds(t, g), []);
     assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
   }
   t.close();
