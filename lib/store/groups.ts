@@ -720,10 +720,11 @@ async function writeGroup(
   // from the whole member list) checks the version instead, which serialises it with every other.
   // A member change also checks the group record (when it does not rewrite it), so it cannot land
   // after the group's deletion.
+  const nameMoves = !prev || foldName(prev.displayName) !== foldName(next.displayName);
+  const externalIdMoves = prev?.externalId !== next.externalId;
   const checksBesideRows = (delta.add.size ? 1 : 0) + 1 +
     (recordChanged
-      ? (!prev || foldName(prev.displayName) !== foldName(next.displayName) ? 1 : 0) +
-        (prev?.externalId !== next.externalId && next.externalId !== undefined ? 1 : 0)
+      ? (nameMoves ? 1 : 0) + (externalIdMoves && next.externalId !== undefined ? 1 : 0)
       : 0);
   const rowChecks = membersChange && !guards.ifMatch && delta.read && prevEntry &&
     delta.add.size + delta.remove.size + checksBesideRows <= OP_LIMITS.checks;
@@ -750,12 +751,12 @@ async function writeGroup(
       key: keys.group(tenantId, idpId, groupId),
       versionstamp: prevEntry?.versionstamp ?? null,
     });
-    if (!prev || foldName(prev.displayName) !== foldName(next.displayName)) {
+    if (nameMoves) {
       if (prev) op.delete(nameKey(ctx, prev.displayName));
       op.check({ key: nameKey(ctx, next.displayName), versionstamp: null });
       op.set(nameKey(ctx, next.displayName), groupId);
     }
-    if (prev?.externalId !== next.externalId) {
+    if (externalIdMoves) {
       if (prev?.externalId !== undefined) {
         op.delete(keys.groupByExternalId(tenantId, idpId, prev.externalId));
       }
