@@ -1,8 +1,8 @@
 /**
  * What each Deno KV operation costs on this machine, by thread: the price list behind the
  * throughput ratios. On a file-backed store (as `deno task start` and the benchmark use) with
- * 8 operations in flight, it times point reads (`get`, `getMany` of 1 and 10 keys, of user-sized
- * records and of empty index entries) and atomic commits (2, 6 and 200 sets; with 1 or 100
+ * 8 operations in flight, it times point reads (`get`, `getMany` of 1 to 10 keys, of user-sized
+ * records and of empty index entries) and atomic commits (2, 6, 10 and 200 sets; with 1 to 100
  * checks), and prints wall time and CPU time per operation for the JavaScript thread, the KV
  * worker and V8's helper threads (from `/proc/self/task`).
  *
@@ -112,6 +112,15 @@ export async function kvCosts(records: number, reps: number, rounds = 2): Promis
       costs.push(
         await measure("getMany, 1 record", reps, (i) => kv.getMany([["rec", some(i, 1)[0]]])),
       );
+      for (const n of [2, 3]) {
+        costs.push(
+          await measure(
+            `getMany, ${n} records`,
+            reps,
+            (i) => kv.getMany(some(i, n).map((id) => ["rec", id])),
+          ),
+        );
+      }
       costs.push(
         await measure(
           "getMany, 10 records",
@@ -154,6 +163,23 @@ export async function kvCosts(records: number, reps: number, rounds = 2): Promis
             .set(["w", tag, "i2", i], null)
             .set(["w", tag, "i3", i], null)
             .commit()),
+      );
+      costs.push(
+        await measure("commit: 10 sets, 6 checks", reps, (i) => {
+          const op = kv.atomic();
+          for (const part of ["d", "e", "f", "g", "h", "k"]) {
+            op.check({ key: ["w", tag, part, i], versionstamp: null });
+          }
+          op.set(["w", tag, "d", i], userRecord(i, "x")).set(["w", tag, "e", i], userRecord(i, "x"))
+            .set(["w", tag, "f", i], "id").set(["w", tag, "g", i], "id").set(
+              ["w", tag, "h", i],
+              null,
+            )
+            .set(["w", tag, "ev3", i], { type: "e", at: "now" }).set(["w", tag, "j1", i], null)
+            .set(["w", tag, "j2", i], null).set(["w", tag, "j3", i], null)
+            .sum(["w", tag, "count"], 1n);
+          return op.commit();
+        }),
       );
       const batch = (i: number, checks: boolean) => {
         const op = kv.atomic();
