@@ -71,6 +71,29 @@ const nextHitId = monotonicFactory();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
 const EVENT_EVERY_MS = 10 * 60_000;
 
+/**
+ * IdP connections found, kept a minute per store. An IdP record is written once, when the
+ * connection is created (`createIdp` commits it only where none exists), and never rewritten, so
+ * this saves reading a second key on every request and serves nothing stale; a connection not
+ * found is never kept, so a new one is served at once. The token is still read on every request:
+ * revocation, expiry and the token's IdP take effect at once. Whatever comes to rewrite IdP
+ * records (turning SCIM off, say) must account for this minute on every instance.
+ */
+const idpCaches = new WeakMap<Deno.Kv, Map<string, { idp: Idp; until: number }>>();
+const IDP_CACHE_MS = 60_000;
+
+function cachedIdp(kv: Deno.Kv, tenantId: string, idpId: string, nowMs: number): Idp | null {
+  const hit = idpCaches.get(kv)?.get(`${tenantId}/${idpId}`);
+  return hit && hit.until > nowMs ? hit.idp : null;
+}
+
+function rememberIdp(kv: Deno.Kv, tenantId: string, idp: Idp, nowMs: number): void {
+  let cache = idpCaches.get(kv);
+  if (!cache) idpCaches.set(kv, cache = new Map());
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(`${tenantId}/${idp.id}`, { idp, until: nowMs + IDP_CACHE_MS });
+}
+
 /** Splits the Authorization header into the presented secret or a failure reason. */
 export function readBearer(
   header: string | null,
@@ -103,10 +126,12 @@ export async function authenticate(
     ? bearer.secret
     : null;
   const hash = secret === null ? null : knownTokenHash(secret) ?? await hashTokenSecret(secret);
-  const [token, idp] = await kv.getMany<[ScimToken, Idp]>([
-    keys.token(tenantId, hash ?? "-"),
-    keys.idp(tenantId, idpId),
-  ]);
+  const tokenKey = keys.token(tenantId, hash ?? "-");
+  const known = cachedIdp(kv, tenantId, idpId, now.getTime());
+  const [token, idp] = known
+    ? [await kv.get<ScimToken>(tokenKey), { value: known }]
+    : await kv.getMany<[ScimToken, Idp]>([tokenKey, keys.idp(tenantId, idpId)]);
+  if (!known && idp.value?.id === idpId) rememberIdp(kv, tenantId, idp.value, now.getTime());
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
   if (!reason) {
     const t = token.value;
