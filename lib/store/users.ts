@@ -108,7 +108,7 @@ interface WritePlan {
   /** A relink consumes the IdP's tombstone for this externalId. */
   clearUnlinked?: string;
   eventType?: EventType;
-  /** Further conditions the commit must meet (what an optimistic create assumed). */
+  /** Further conditions the commit must meet (what the plan assumed without reading). */
   assumed?: Deno.AtomicCheck[];
 }
 
@@ -494,12 +494,21 @@ export async function updateUser(
   if (!fitsKey(userId)) throw ScimError.notFound(`User "${userId.slice(0, 64)}…" not found`);
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
-    const [linkEntry, userEntry, config] = await kv.getMany<[IdpUser, User, MirroringConfig]>([
+    // The first attempt derives with the mirroring configuration this process last read and
+    // checks at commit that it is still current; a retry reads it.
+    const known = attempt === 0 ? knownMirroring.get(kv)?.get(tenantId) : undefined;
+    const reads: Deno.KvKey[] = [
       keys.idpUser(tenantId, idpId, userId),
       keys.user(tenantId, userId),
-      keys.setting(tenantId, "mirroring"),
-    ]);
-    const mirroring = config.value ?? DEFAULT_MIRRORING;
+    ];
+    if (!known) reads.push(keys.setting(tenantId, "mirroring"));
+    const [linkEntry, userEntry, config] = await kv.getMany(reads) as [
+      Deno.KvEntryMaybe<IdpUser>,
+      Deno.KvEntryMaybe<User>,
+      Deno.KvEntryMaybe<MirroringConfig> | undefined,
+    ];
+    if (config) rememberMirroring(kv, tenantId, config);
+    const mirroring = known?.config ?? config?.value ?? DEFAULT_MIRRORING;
     const prev = linkEntry.value;
     if (!prev) throw ScimError.notFound(`User "${userId}" not found`);
     if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
@@ -529,6 +538,9 @@ export async function updateUser(
       next,
       how: options.how,
       isCreate: false,
+      assumed: known
+        ? [{ key: keys.setting(tenantId, "mirroring"), versionstamp: known.versionstamp }]
+        : undefined,
     };
     const res = await commitWrite(kv, ctx, plan, mirroring);
     if (res.ok) {
