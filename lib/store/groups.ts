@@ -136,36 +136,48 @@ export async function getGroup(
   throw new ContentionError("group read");
 }
 
-/** Many groups by id (missing ones skipped); pending journals are completed. */
+/**
+ * Many groups by id (missing ones skipped); pending journals are completed. With
+ * `versions: false` (a user's `groups`, which shows only ids and names) the membership versions
+ * are not read, so each group's `versionstamp` and `lastModified` are its record's.
+ */
 export async function getGroups(
   kv: Deno.Kv,
   tenantId: string,
   idpId: string,
   groupIds: string[],
+  options: { versions?: boolean } = {},
 ): Promise<VersionedGroup[]> {
   const out: VersionedGroup[] = [];
   groupIds = groupIds.filter(fitsKey);
   // One round trip: records, membership versions and pending journals read together, three keys
-  // a group, so a user in three groups costs one read.
+  // a group (two without versions), so a user in three groups costs one read.
+  const withVersions = options.versions !== false;
+  const per = withVersions ? 3 : 2;
   const entries = await getManyBatched<unknown>(
     kv,
-    groupIds.flatMap((id) => [
-      keys.group(tenantId, idpId, id),
-      keys.groupMembersTouched(tenantId, id),
-      keys.memberJournal(tenantId, id),
-    ]),
+    groupIds.flatMap((id) =>
+      withVersions
+        ? [
+          keys.group(tenantId, idpId, id),
+          keys.groupMembersTouched(tenantId, id),
+          keys.memberJournal(tenantId, id),
+        ]
+        : [keys.group(tenantId, idpId, id), keys.memberJournal(tenantId, id)]
+    ),
   );
-  const groups = groupIds.map((_, i) => entries[3 * i] as Deno.KvEntryMaybe<Group>);
-  const touched = groupIds.map((_, i) => entries[3 * i + 1] as Deno.KvEntryMaybe<string>);
-  const journals = groupIds.map((_, i) => entries[3 * i + 2] as Deno.KvEntryMaybe<Journal>);
+  const none: Deno.KvEntryMaybe<string> = { key: [], value: null, versionstamp: null };
   for (let i = 0; i < groupIds.length; i++) {
-    if (!groups[i].value) continue;
-    if (journals[i].value) {
+    const group = entries[per * i] as Deno.KvEntryMaybe<Group>;
+    const touched = withVersions ? entries[per * i + 1] as Deno.KvEntryMaybe<string> : none;
+    const journal = entries[per * i + per - 1] as Deno.KvEntryMaybe<Journal>;
+    if (!group.value) continue;
+    if (journal.value) {
       const g = await getGroup(kv, tenantId, idpId, groupIds[i]);
       if (g) out.push(g);
       continue;
     }
-    out.push(versioned(groups[i], touched[i]));
+    out.push(versioned(group, touched));
   }
   return out;
 }

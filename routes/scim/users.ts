@@ -47,7 +47,7 @@ async function groupsOf(c: Context<ScimEnv>, userId: string) {
   const tenantId = c.get("tenant")!.id;
   const idpId = c.get("idp").id;
   const ids = await listUserGroupIds(kv, tenantId, userId);
-  const groups = await getGroups(kv, tenantId, idpId, ids);
+  const groups = await getGroups(kv, tenantId, idpId, ids, { versions: false });
   return groups.map((g) => ({
     value: g.group.id,
     display: g.group.displayName,
