@@ -333,6 +333,8 @@ export function chart(file: RunsFile): string {
 }
 
 function scalingSection(s: ScalingResult): string {
+  // The run's high-water mark: the largest stage figure (older results stored an earlier one).
+  const peak = Math.max(s.peakRssMiB, ...Object.values(s.rssAfter ?? {}));
   const verdict = (ok: boolean) => ok ? "met" : "**not met**";
   return [
     "## Scaling runs",
@@ -373,8 +375,8 @@ function scalingSection(s: ScalingResult): string {
       verdict(s.paging.ratio <= 1.5)
     } |`,
     `| server peak RSS through the ${fmt(s.lookup.large.users)}-user run, MiB | | ${
-      fmt(s.peakRssMiB, 1)
-    } | | ≤ 150 | ${verdict(s.peakRssMiB <= 150)} |`,
+      fmt(peak, 1)
+    } | | ≤ 150 | ${verdict(peak <= 150)} |`,
     "",
     `Loading the large directory: ${fmt(s.load.requests)} requests (match + create) at ${
       fmt(s.load.rps)
