@@ -67,8 +67,11 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   };
 }
 
-/** The port of a `DENO_SERVE_ADDRESS` such as `tcp:0.0.0.0:9000` (`deno serve` defaults to 8000). */
+/**
+ * The port of a `DENO_SERVE_ADDRESS` such as `tcp:0.0.0.0:9000`. `deno serve` reads only the
+ * `tcp:` form and otherwise listens on 8000, so the URLs shown to admins follow the same rule.
+ */
 function servePort(address: string | undefined): number {
-  const m = address ? /:(\d+)$/.exec(address) : null;
+  const m = address ? /^tcp:.*:(\d{1,5})$/.exec(address.trim()) : null;
   return m ? Number(m[1]) : 8000;
 }
