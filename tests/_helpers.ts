@@ -134,6 +134,14 @@ export async function createUsers(t: TestApp, n: number): Promise<string[]> {
   return ids;
 }
 
+/** The SCIM PatchOp message schema. */
+export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/** `PATCH /Groups/{id}` with the given operations. */
+export function patchGroup(t: TestApp, groupId: string, Operations: unknown[]): Promise<Response> {
+  return t.scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH_OP], Operations });
+}
+
 /** Creates an empty group through SCIM and returns its id. */
 export async function createGroup(
   t: TestApp,

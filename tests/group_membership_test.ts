@@ -13,6 +13,8 @@ import {
   expectScim,
   expectScimError,
   groupMemberIds,
+  patchGroup,
+  type TestApp,
 } from "./_helpers.ts";
 import { checkInvariants } from "./reliability/_server.ts";
 import { countMembers, getGroup, listMembers } from "../lib/store/groups.ts";
@@ -22,25 +24,20 @@ import { project } from "../lib/scim/projection.ts";
 import { renderGroup } from "../lib/scim/resource.ts";
 import { keys } from "../lib/store/keys.ts";
 
-const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-type App = Awaited<ReturnType<typeof createTestApp>>;
-
-function add(t: App, groupId: string, ids: string[]) {
-  return t.scim("PATCH", `/Groups/${groupId}`, {
-    schemas: [PATCH_OP],
-    Operations: [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }],
-  });
+function add(t: TestApp, groupId: string, ids: string[]) {
+  return patchGroup(t, groupId, [
+    { op: "add", path: "members", value: ids.map((value) => ({ value })) },
+  ]);
 }
 
-function remove(t: App, groupId: string, ids: string[]) {
-  return t.scim("PATCH", `/Groups/${groupId}`, {
-    schemas: [PATCH_OP],
-    Operations: [{ op: "remove", path: "members", value: ids.map((value) => ({ value })) }],
-  });
+function remove(t: TestApp, groupId: string, ids: string[]) {
+  return patchGroup(t, groupId, [
+    { op: "remove", path: "members", value: ids.map((value) => ({ value })) },
+  ]);
 }
 
 /** Counts atomic commits made through the app's KV while `fn` runs. */
-async function commitsDuring(t: App, fn: () => Promise<unknown>): Promise<number> {
+async function commitsDuring(t: TestApp, fn: () => Promise<unknown>): Promise<number> {
   const kv = t.kv as Deno.Kv & { atomic: () => Deno.AtomicOperation };
   const original = kv.atomic;
   let n = 0;
@@ -61,7 +58,7 @@ async function commitsDuring(t: App, fn: () => Promise<unknown>): Promise<number
   return n;
 }
 
-async function assertExact(t: App, groupId: string, expected: string[]) {
+async function assertExact(t: TestApp, groupId: string, expected: string[]) {
   assert.deepEqual(await groupMemberIds(t, groupId), [...expected].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, groupId), expected.length);
   for (const id of expected) {

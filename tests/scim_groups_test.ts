@@ -6,17 +6,11 @@ import {
   expectScim,
   expectScimError,
   groupMemberIds,
+  patchGroup,
   randomUser,
 } from "./_helpers.ts";
 import { listEvents } from "../lib/audit/events.ts";
 import { countMembers } from "../lib/store/groups.ts";
-
-const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-type App = Awaited<ReturnType<typeof createTestApp>>;
-
-function patch(t: App, groupId: string, Operations: unknown[]) {
-  return t.scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH_OP], Operations });
-}
 
 Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", async () => {
   const t = await createTestApp();
@@ -37,8 +31,8 @@ Deno.test("PATCH /Groups - add is idempotent (JumpCloud repeats adds)", async ()
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t);
   const add = [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }];
-  await expectScim(await patch(t, g, add), 204);
-  await expectScim(await patch(t, g, add), 204);
+  await expectScim(await patchGroup(t, g, add), 204);
+  await expectScim(await patchGroup(t, g, add), 204);
   assert.deepEqual(await groupMemberIds(t, g), [u1, u2].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 2);
   t.close();
@@ -49,11 +43,11 @@ Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", 
   const [u1, u2, u3] = await createUsers(t, 3);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
     204,
   );
   await expectScim(
-    await patch(t, g, [
+    await patchGroup(t, g, [
       { op: "remove", path: `members[value eq "${u1}"]` },
       { op: "add", path: "members", value: [{ value: u3, display: "u3@example.com" }] },
     ]),
@@ -71,7 +65,7 @@ Deno.test("PATCH /Groups - Entra remove with a value array removes only those me
   const ids = await createUsers(t, 4);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{
+    await patchGroup(t, g, [{
       op: "Add",
       path: "members",
       value: ids.map((value) => ({ $ref: null, value })),
@@ -79,7 +73,11 @@ Deno.test("PATCH /Groups - Entra remove with a value array removes only those me
     204,
   );
   await expectScim(
-    await patch(t, g, [{ op: "Remove", path: "members", value: [{ $ref: null, value: ids[0] }] }]),
+    await patchGroup(t, g, [{
+      op: "Remove",
+      path: "members",
+      value: [{ $ref: null, value: ids[0] }],
+    }]),
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), ids.slice(1).sort());
@@ -91,7 +89,7 @@ Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove witho
   const ids = await createUsers(t, 4);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{
+    await patchGroup(t, g, [{
       op: "add",
       path: "members",
       value: ids.slice(0, 3).map((value) => ({ value })),
@@ -99,7 +97,7 @@ Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove witho
     204,
   );
   await expectScim(
-    await patch(t, g, [{
+    await patchGroup(t, g, [{
       op: "replace",
       path: "members",
       value: [{ value: ids[2] }, { value: ids[3] }],
@@ -107,13 +105,13 @@ Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove witho
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), [ids[2], ids[3]].sort());
-  await expectScim(await patch(t, g, [{ op: "replace", path: "members", value: [] }]), 204);
+  await expectScim(await patchGroup(t, g, [{ op: "replace", path: "members", value: [] }]), 204);
   assert.deepEqual(await groupMemberIds(t, g), []);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: ids[0] }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: ids[0] }] }]),
     204,
   );
-  await expectScim(await patch(t, g, [{ op: "remove", path: "members" }]), 204);
+  await expectScim(await patchGroup(t, g, [{ op: "remove", path: "members" }]), 204);
   assert.deepEqual(await groupMemberIds(t, g), []);
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
   t.close();
@@ -123,8 +121,8 @@ Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempo
   const t = await createTestApp();
   const g = await createGroup(t, "Old name");
   const rename = [{ op: "replace", value: { id: g, displayName: "New name" } }];
-  await expectScim(await patch(t, g, rename), 204);
-  await expectScim(await patch(t, g, rename), 204);
+  await expectScim(await patchGroup(t, g, rename), 204);
+  await expectScim(await patchGroup(t, g, rename), 204);
   const body = await expectScim(await t.scim("GET", `/Groups/${g}`), 200);
   assert.equal(body.displayName, "New name");
   assert.equal(body.id, g);
@@ -144,7 +142,7 @@ Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async 
   const [u1] = await createUsers(t, 1);
   const g = await createGroup(t);
   const err = await expectScimError(
-    await patch(t, g, [{
+    await patchGroup(t, g, [{
       op: "add",
       path: "members",
       value: [{ value: u1 }, { value: "nobody" }],
@@ -163,12 +161,12 @@ Deno.test("PATCH /Groups - a member may be referenced by its externalId on this 
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: "00uEXTREF" }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: "00uEXTREF" }] }]),
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), [String(created.id)]);
   await expectScim(
-    await patch(t, g, [{ op: "remove", path: 'members[value eq "00uEXTREF"]' }]),
+    await patchGroup(t, g, [{ op: "remove", path: 'members[value eq "00uEXTREF"]' }]),
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), []);
@@ -180,7 +178,7 @@ Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membe
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t, "EDU All staff");
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
   );
   const one = await expectScim(await t.scim("GET", `/Groups/${g}?excludedAttributes=members`), 200);
@@ -215,7 +213,7 @@ Deno.test("Groups - a user's groups show on the user; deleting the user leaves i
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t, "Admins");
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
     204,
   );
   const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
@@ -234,7 +232,11 @@ Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event 
   const ids = await createUsers(t, 250);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }]),
+    await patchGroup(t, g, [{
+      op: "add",
+      path: "members",
+      value: ids.map((value) => ({ value })),
+    }]),
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), [...ids].sort());
@@ -244,7 +246,7 @@ Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event 
   assert.equal(events.length, 1);
   assert.deepEqual(events[0].counts, { membersAdded: 250, membersRemoved: 0 });
   await expectScim(
-    await patch(t, g, [{
+    await patchGroup(t, g, [{
       op: "replace",
       path: "members",
       value: ids.slice(0, 10).map((value) => ({ value })),
@@ -263,7 +265,7 @@ Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose not
   const batches = Array.from({ length: 8 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
   const results = await Promise.all(
     batches.map((b) =>
-      patch(t, g, [{ op: "add", path: "members", value: b.map((value) => ({ value })) }])
+      patchGroup(t, g, [{ op: "add", path: "members", value: b.map((value) => ({ value })) }])
     ),
   );
   for (const r of results) await expectScim(r, 204);
@@ -277,7 +279,7 @@ Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async ()
   const [u1, u2, u3] = await createUsers(t, 3);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
   );
   const body = await expectScim(
@@ -299,7 +301,7 @@ Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", asy
   const [u1] = await createUsers(t, 1);
   const g = await createGroup(t);
   await expectScim(
-    await patch(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
+    await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }] }]),
     204,
   );
   await expectScim(await t.scim("DELETE", `/Groups/${g}`), 204);
