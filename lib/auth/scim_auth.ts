@@ -6,7 +6,7 @@
  * @module
  */
 import { keys } from "../store/keys.ts";
-import { counterValue, u64Delta, withLockRetry } from "../store/kv.ts";
+import { counterValue, foundCache, u64Delta, withLockRetry } from "../store/kv.ts";
 import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
 import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
 import { addEvent } from "../audit/events.ts";
@@ -79,20 +79,7 @@ const EVENT_EVERY_MS = 10 * 60_000;
  * revocation, expiry and the token's IdP take effect at once. Whatever comes to rewrite IdP
  * records (turning SCIM off, say) must account for this minute on every instance.
  */
-const idpCaches = new WeakMap<Deno.Kv, Map<string, { idp: Idp; until: number }>>();
-const IDP_CACHE_MS = 60_000;
-
-function cachedIdp(kv: Deno.Kv, tenantId: string, idpId: string, nowMs: number): Idp | null {
-  const hit = idpCaches.get(kv)?.get(`${tenantId}/${idpId}`);
-  return hit && hit.until > nowMs ? hit.idp : null;
-}
-
-function rememberIdp(kv: Deno.Kv, tenantId: string, idp: Idp, nowMs: number): void {
-  let cache = idpCaches.get(kv);
-  if (!cache) idpCaches.set(kv, cache = new Map());
-  if (cache.size >= 10_000) cache.clear();
-  cache.set(`${tenantId}/${idp.id}`, { idp, until: nowMs + IDP_CACHE_MS });
-}
+const idps = foundCache<Idp>(60_000);
 
 /** Splits the Authorization header into the presented secret or a failure reason. */
 export function readBearer(
@@ -127,11 +114,12 @@ export async function authenticate(
     : null;
   const hash = secret === null ? null : knownTokenHash(secret) ?? await hashTokenSecret(secret);
   const tokenKey = keys.token(tenantId, hash ?? "-");
-  const known = cachedIdp(kv, tenantId, idpId, now.getTime());
+  const idpKey = `${tenantId}/${idpId}`;
+  const known = idps.get(kv, idpKey, now.getTime());
   const [token, idp] = known
     ? [await kv.get<ScimToken>(tokenKey), { value: known }]
     : await kv.getMany<[ScimToken, Idp]>([tokenKey, keys.idp(tenantId, idpId)]);
-  if (!known && idp.value?.id === idpId) rememberIdp(kv, tenantId, idp.value, now.getTime());
+  if (!known && idp.value?.id === idpId) idps.set(kv, idpKey, idp.value, now.getTime());
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
   if (!reason) {
     const t = token.value;

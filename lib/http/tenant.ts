@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import { getTenantBySubdomain, SUBDOMAIN_PATTERN } from "../store/tenants.ts";
 import type { Tenant } from "../store/types.ts";
+import { foundCache } from "../store/kv.ts";
 
 /** The host name without port, lower-cased. */
 export function hostName(host: string): string {
@@ -28,20 +29,13 @@ export function subdomainOf(host: string, baseDomain: string): string | null {
  * tenant, so this only saves two sequential KV reads on every request; unknown subdomains are
  * never cached, so a new tenant is served at once.
  */
-const tenantCaches = new WeakMap<Deno.Kv, Map<string, { tenant: Tenant; until: number }>>();
-const TENANT_CACHE_MS = 60_000;
+const tenants = foundCache<Tenant>(60_000);
 
 async function tenantBySubdomain(kv: Deno.Kv, subdomain: string): Promise<Tenant | null> {
-  let cache = tenantCaches.get(kv);
-  if (!cache) tenantCaches.set(kv, cache = new Map());
-  const now = Date.now();
-  const hit = cache.get(subdomain);
-  if (hit && hit.until > now) return hit.tenant;
+  const kept = tenants.get(kv, subdomain);
+  if (kept) return kept;
   const tenant = await getTenantBySubdomain(kv, subdomain);
-  if (tenant) {
-    if (cache.size >= 10_000) cache.clear();
-    cache.set(subdomain, { tenant, until: now + TENANT_CACHE_MS });
-  }
+  if (tenant) tenants.set(kv, subdomain, tenant);
   return tenant;
 }
 

@@ -100,3 +100,32 @@ export function backoff(attempt: number): Promise<void> {
 export function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
+
+/** A process-local cache of found records, per store (see {@linkcode foundCache}). */
+export interface FoundCache<T> {
+  /** The record kept for `key`, if one was found less than the cache's time ago. */
+  get(kv: Deno.Kv, key: string, nowMs?: number): T | undefined;
+  /** Keeps a found record (never a miss, so a new record is seen at once). */
+  set(kv: Deno.Kv, key: string, value: T, nowMs?: number): void;
+}
+
+/**
+ * Found records kept for `ttlMs` per store, at most `max` a store (emptied when full). Only for
+ * records that are written once and never rewritten, so a kept one is never stale: it saves reads
+ * on hot paths and holds nothing correctness depends on.
+ */
+export function foundCache<T>(ttlMs: number, max = 10_000): FoundCache<T> {
+  const stores = new WeakMap<Deno.Kv, Map<string, { value: T; until: number }>>();
+  return {
+    get(kv, key, nowMs = Date.now()) {
+      const hit = stores.get(kv)?.get(key);
+      return hit && hit.until > nowMs ? hit.value : undefined;
+    },
+    set(kv, key, value, nowMs = Date.now()) {
+      let cache = stores.get(kv);
+      if (!cache) stores.set(kv, cache = new Map());
+      if (cache.size >= max) cache.clear();
+      cache.set(key, { value, until: nowMs + ttlMs });
+    },
+  };
+}
