@@ -3,14 +3,25 @@
  * sub-app at `/scim/v2/inbound/:idp`, and the admin console at `/admin`.
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppDeps, BaseEnv } from "../lib/http/env.ts";
 import { resolveTenant } from "../lib/http/tenant.ts";
 import { createScimApp, scimOnError } from "./scim/mod.ts";
 import { scimErrorResponse } from "../lib/http/scim.ts";
 import { ScimError } from "../lib/scim/errors.ts";
-import { ADMIN_SECURE_HEADERS, createAdminApp } from "./admin/mod.tsx";
+import { ADMIN_SECURE_HEADERS, consoleErrorPage, createAdminApp } from "./admin/mod.tsx";
+import { guardHeaders } from "../lib/http/guard_headers.ts";
+import { assets } from "./assets.ts";
+import {
+  type BodyLimit,
+  formatBytes,
+  limitBodies,
+  type Surface,
+  surfaceOf,
+} from "../lib/http/limits.ts";
+import { requestTargetProblem, TARGET_PROBLEM_DETAIL } from "../lib/http/request_target.ts";
+import { isHostHeader } from "../lib/http/tenant.ts";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -41,6 +52,47 @@ export function normalizePath(pathname: string): string {
 /** Information Deno.serve passes to the handler. */
 type ServeInfo = { remoteAddr?: { hostname?: string } } | undefined;
 
+/** Whether a path belongs to the admin console. */
+function isConsolePath(path: string): boolean {
+  return path === "/admin" || path.startsWith("/admin/");
+}
+
+/** A refusal made before any handler runs, in the format the surface's clients read. */
+function refuse(
+  c: Context<BaseEnv>,
+  surface: Surface,
+  status: 400 | 413 | 414,
+  detail: string,
+): Response {
+  switch (surface) {
+    case "scim":
+      return scimErrorResponse(
+        status === 400
+          ? ScimError.invalidValue(detail)
+          : new ScimError(status, detail, status === 413 ? { scimType: "tooMany" } : {}),
+      );
+    case "console-api":
+      return c.json({ error: detail }, status);
+    case "console":
+    case "console-sign-in":
+    case "saml-acs":
+    case "person":
+      return consoleErrorPage(c, status, `${detail}: nothing was read or changed.`);
+    default:
+      return c.json({ ok: false, detail }, status);
+  }
+}
+
+/** The `413` of each surface. */
+function refuseLarge(c: Context<BaseEnv>, limit: BodyLimit): Response {
+  return refuse(
+    c,
+    limit.surface,
+    413,
+    `The request body is larger than ${formatBytes(limit.maxBytes)}`,
+  );
+}
+
 /** Builds the whole HTTP app over its dependencies. */
 export function createApp(deps: AppDeps): Hono<BaseEnv> {
   const app = new Hono<BaseEnv>({
@@ -53,14 +105,19 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   });
   const defaultHeaders = secureHeaders();
   const adminHeaders = secureHeaders(ADMIN_SECURE_HEADERS);
-  app.use(
-    "*",
-    (c, next) =>
-      (c.req.path === "/admin" || c.req.path.startsWith("/admin/") ? adminHeaders : defaultHeaders)(
-        c,
-        next,
-      ),
-  );
+  app.use("*", guardHeaders(deps.log));
+  app.use("*", async function checkRequestTarget(c, next) {
+    const problem = requestTargetProblem(c.req.url);
+    if (!problem) return await next();
+    const status = problem === "too_long" ? 414 : 400;
+    return refuse(c, surfaceOf(c.req.path), status, TARGET_PROBLEM_DETAIL[problem]);
+  });
+  app.use("*", async function securityHeaders(c, next) {
+    if (!isConsolePath(c.req.path)) return await defaultHeaders(c, next);
+    await adminHeaders(c, next);
+    // Console pages and JSON show directory data: no cache keeps a copy.
+    c.header("cache-control", "no-store");
+  });
   app.use("*", async (c, next) => {
     const requestId = c.req.header("x-request-id")?.slice(0, 64).replace(/[^\w.-]/g, "") ||
       crypto.randomUUID();
@@ -75,8 +132,15 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     // The request URL is parsed only when no Host header names the host (HTTP/1.1 always does).
     const host = (deps.config.trustProxy && c.req.header("x-forwarded-host")) ||
       c.req.header("host") || new URL(c.req.url).host;
-    const proto = (deps.config.trustProxy && c.req.header("x-forwarded-proto")) ||
-      (c.req.url.startsWith("https:") ? "https" : "http");
+    // The host becomes part of URLs in bodies and headers (Location, meta.location): only a
+    // host name or address with an optional port is taken.
+    if (!isHostHeader(host)) {
+      return refuse(c, surfaceOf(c.req.path), 400, "The Host header does not name a host");
+    }
+    const forwardedProto = deps.config.trustProxy ? c.req.header("x-forwarded-proto") : undefined;
+    const proto = forwardedProto === "https" || forwardedProto === "http"
+      ? forwardedProto
+      : (c.req.url.startsWith("https:") ? "https" : "http");
     c.set("origin", `${proto}://${host}`);
     c.set("tenant", await resolveTenant(deps.kv, deps.config, host));
     const started = performance.now();
@@ -106,7 +170,9 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     }
   });
 
-  app.route("/scim/v2/inbound/:idp", createScimApp(deps.config.maxBodyBytes));
+  app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuseLarge));
+
+  app.route("/scim/v2/inbound/:idp", createScimApp());
   app.all(
     "/scim/*",
     () =>
@@ -116,6 +182,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
         ),
       ),
   );
+  app.route("/assets", assets);
   app.route("/admin", createAdminApp());
   app.get("/", (c) => c.redirect("/admin"));
   app.notFound((c) => c.text("Not found", 404));

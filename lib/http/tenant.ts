@@ -8,6 +8,15 @@ import { getTenantBySubdomain, SUBDOMAIN_PATTERN } from "../store/tenants.ts";
 import type { Tenant } from "../store/types.ts";
 import { foundCache } from "../store/kv.ts";
 
+/** A host name, IPv4 address or bracketed IPv6 address, with an optional port. */
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/** Whether a `Host` (or trusted `X-Forwarded-Host`) value names a host and nothing else. */
+export function isHostHeader(host: string): boolean {
+  return HOST_HEADER.test(host);
+}
+
 /** The host name without port, lower-cased. */
 export function hostName(host: string): string {
   const h = host.trim().toLowerCase();

@@ -28,6 +28,7 @@ import {
   backoff,
   ContentionError,
   counterValue,
+  fromCursor,
   getManyBatched,
   mayRetry,
   stripUndefined,
@@ -119,7 +120,7 @@ export async function getGroup(
   idpId: string,
   groupId: string,
 ): Promise<VersionedGroup | null> {
-  if (!fitsKey(groupId)) return null;
+  if (!fitsKey(idpId) || !fitsKey(groupId)) return null;
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     const [group, touched, journal] = await kv.getMany<[Group, string, Journal]>([
       keys.group(tenantId, idpId, groupId),
@@ -204,9 +205,11 @@ export async function listMembers(
     { limit, cursor: options.cursor, batchSize: Math.min(limit, 1000) },
   );
   const members: Member[] = [];
-  for await (const e of iter) {
-    members.push(stripUndefined({ userId: String(e.key.at(-1)), display: e.value?.display }));
-  }
+  await fromCursor(async () => {
+    for await (const e of iter) {
+      members.push(stripUndefined({ userId: String(e.key.at(-1)), display: e.value?.display }));
+    }
+  });
   return { members, cursor: members.length === limit ? iter.cursor : undefined };
 }
 

@@ -2,7 +2,7 @@
  * Tenants, IdP connections and SCIM tokens.
  * @module
  */
-import { keys } from "./keys.ts";
+import { fitsKey, keys } from "./keys.ts";
 import { stripUndefined, withLockRetry } from "./kv.ts";
 import type { Idp, IdpKind, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
 import { addEvent } from "../audit/events.ts";
@@ -109,6 +109,8 @@ export async function createIdp(
 
 /** An IdP connection. */
 export async function getIdp(kv: Deno.Kv, tenantId: string, idpId: string): Promise<Idp | null> {
+  // An id too long to be part of a key names no connection.
+  if (!fitsKey(idpId)) return null;
   return (await kv.get<Idp>(keys.idp(tenantId, idpId))).value;
 }
 
@@ -190,6 +192,7 @@ export async function revokeToken(
   tokenId: string,
   actor: string,
 ): Promise<boolean> {
+  if (!fitsKey(idpId) || !fitsKey(tokenId)) return false;
   const hash = (await kv.get<string>(keys.idpToken(tenantId, idpId, tokenId))).value;
   if (!hash) return false;
   const entry = await kv.get<ScimToken>(keys.token(tenantId, hash));

@@ -679,5 +679,6 @@ export async function listUserGroupIds(
 
 /** Canonical user record. */
 export async function getUser(kv: Deno.Kv, tenantId: string, userId: string): Promise<User | null> {
+  if (!fitsKey(userId)) return null;
   return (await kv.get<User>(keys.user(tenantId, userId))).value;
 }

@@ -20,7 +20,10 @@ export type AdminEnv = {
 
 /** A console error shown as an HTML page. */
 export class HttpError extends Error {
-  constructor(readonly status: 400 | 403 | 404 | 409 | 413 | 429 | 500, message: string) {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 413 | 414 | 415 | 429 | 500,
+    message: string,
+  ) {
     super(message);
     this.name = "HttpError";
   }
@@ -78,15 +81,54 @@ export function page(
   return htmlResponse(html, opts.status ?? 200, opts.headers);
 }
 
-/** Reads a urlencoded or multipart form as strings (files are refused). */
-export async function readForm(c: Context<AdminEnv>): Promise<Record<string, string | string[]>> {
-  const body = await c.req.parseBody({ all: true });
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(body)) {
-    if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === "string");
-    else if (typeof v === "string") out[k] = v;
+/** A console form: each field's value, or values when it was given more than once. */
+export type Form = Record<string, string | string[]>;
+
+const forms = new WeakMap<object, Promise<Form>>();
+
+const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+
+async function parseForm(c: Context): Promise<Form> {
+  const type = c.req.header("content-type") ?? "";
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (!FORM_TYPE.test(type)) {
+    if (bytes.length === 0 && type === "") return {};
+    throw new HttpError(
+      415,
+      "Send the form as application/x-www-form-urlencoded or multipart/form-data",
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "The form is not valid UTF-8: nothing was changed");
+  }
+  let data: URLSearchParams | FormData;
+  try {
+    data = /^application\/x-www-form-urlencoded/i.test(type)
+      ? new URLSearchParams(text)
+      : await new Response(bytes, { headers: { "content-type": type } }).formData();
+  } catch {
+    throw new HttpError(400, "The form cannot be read: nothing was changed");
+  }
+  const out: Form = {};
+  for (const [k, v] of data.entries()) {
+    if (typeof v !== "string") throw new HttpError(400, "The console does not take file uploads");
+    const had = out[k];
+    out[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
   }
   return out;
+}
+
+/**
+ * Reads the request's form once (urlencoded or multipart, strict UTF-8, no files): `415` for any
+ * other content type, `400` for a body that is not a readable form. Later calls get the same form.
+ */
+export function readForm(c: Context): Promise<Form> {
+  let form = forms.get(c.req);
+  if (!form) forms.set(c.req, form = parseForm(c));
+  return form;
 }
 
 /** Parses form input with zod, or throws a 400 naming the fields. */
@@ -118,4 +160,5 @@ export const FLASH: Record<string, string> = {
   "reapply-started": "Re-applying attribute mirroring to all users.",
   "sessions-revoked": "Sessions revoked.",
   "admin-removed": "Admin removed and signed out.",
+  "link-revoked": "Setup link revoked. It no longer works.",
 };

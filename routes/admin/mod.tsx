@@ -9,8 +9,9 @@ import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Context, Next } from "hono";
 import { readSession, sessionCookieName } from "../../lib/auth/sessions.ts";
-import { type AdminEnv, HttpError, page } from "./_shared.tsx";
-import { assets } from "./assets.ts";
+import { InvalidCursorError } from "../../lib/store/kv.ts";
+import { type AdminEnv, HttpError, page, readForm } from "./_shared.tsx";
+import { assets } from "../assets.ts";
 import { auth } from "./auth.tsx";
 import { dashboard } from "./dashboard.tsx";
 import { idps } from "./idps.tsx";
@@ -69,15 +70,33 @@ function sameOrigin(c: Context<AdminEnv>): boolean {
   return c.req.header("sec-fetch-site") === "same-origin";
 }
 
+const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * The CSRF token a state-changing request carries: the `x-csrf-token` header, else the form's
+ * `_csrf` field. A form is read (and so checked: UTF-8, well-formed) even when the header carries
+ * the token.
+ */
 async function csrfTokenOf(c: Context<AdminEnv>): Promise<string> {
-  const header = c.req.header("x-csrf-token");
-  if (header) return header;
+  const header = c.req.header("x-csrf-token") ?? "";
+  if (!FORM_TYPE.test(c.req.header("content-type") ?? "")) return header;
+  const value = (await readForm(c))["_csrf"];
+  return header || (typeof value === "string" ? value : "");
+}
+
+/** Only forms, and JSON on `/admin/api/`, are taken as bodies; anything else is a `415`. */
+async function assertBodyType(c: Context<AdminEnv>): Promise<void> {
   const type = c.req.header("content-type") ?? "";
-  if (/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
-    const value = (await c.req.parseBody())["_csrf"];
-    return typeof value === "string" ? value : "";
-  }
-  return "";
+  if (FORM_TYPE.test(type)) return;
+  if (JSON_TYPE.test(type) && c.req.path.startsWith("/admin/api/")) return;
+  if (type === "" && (!c.req.raw.body || (await c.req.arrayBuffer()).byteLength === 0)) return;
+  throw new HttpError(
+    415,
+    type === ""
+      ? "A request body needs a content type"
+      : "Send the form as application/x-www-form-urlencoded or multipart/form-data",
+  );
 }
 
 /** Builds the console sub-app. */
@@ -85,6 +104,7 @@ export function createAdminApp(): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
 
   app.onError((error, c) => {
+    if (error instanceof InvalidCursorError) error = new HttpError(400, error.message);
     if (error instanceof HttpError) {
       const wantsJson = c.req.path.startsWith("/admin/api/");
       if (wantsJson) return c.json({ error: error.message }, error.status);
@@ -123,6 +143,7 @@ export function createAdminApp(): Hono<AdminEnv> {
       if (found && !timingSafeEqual(await csrfTokenOf(c), found.session.csrf)) {
         throw new HttpError(403, "Request refused: the form's security token is missing or stale");
       }
+      await assertBodyType(c);
     }
     if (!found && !PUBLIC.test(c.req.path)) {
       if (c.req.path.startsWith("/admin/api/")) {
@@ -152,6 +173,19 @@ export function createAdminApp(): Hono<AdminEnv> {
   return app;
 }
 
+/** An HTML error page in the console's layout (also for refusals made before the console runs). */
+export function consoleErrorPage(
+  c: Context,
+  status: HttpError["status"],
+  message: string,
+): Response {
+  return page(
+    c as Context<AdminEnv>,
+    { title: titleOf(status), status },
+    errorBody(new HttpError(status, message)),
+  );
+}
+
 function titleOf(status: number): string {
   return status === 404
     ? "Not found"
@@ -159,6 +193,10 @@ function titleOf(status: number): string {
     ? "Not allowed"
     : status === 429
     ? "Too many attempts"
+    : status === 413
+    ? "Too large"
+    : status === 415
+    ? "Cannot read that"
     : status >= 500
     ? "Something went wrong"
     : "Cannot do that";

@@ -1,16 +1,15 @@
 /**
  * The SCIM sub-app, mounted per IdP at `/scim/v2/inbound/:idp`: bearer authentication scoped to
- * the tenant and IdP, body limits, and one error handler that always answers in the RFC 7644
+ * the tenant and IdP (the body limit is the root app's, `lib/http/limits.ts`), and one error handler that always answers in the RFC 7644
  * §3.12 error schema.
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { BaseEnv, ScimEnv } from "../../lib/http/env.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import { scimErrorResponse } from "../../lib/http/scim.ts";
 import { AUTH_FAILURE_HELP, authenticate } from "../../lib/auth/scim_auth.ts";
-import { ContentionError, isStoreError } from "../../lib/store/kv.ts";
+import { ContentionError, InvalidCursorError, isStoreError } from "../../lib/store/kv.ts";
 import { users } from "./users.ts";
 import { groups } from "./groups.ts";
 import { discovery } from "./discovery.ts";
@@ -22,6 +21,9 @@ export function scimOnError(
   c: { get(k: "deps"): BaseEnv["Variables"]["deps"]; get(k: "requestId"): string },
 ): Response {
   if (error instanceof ScimError) return scimErrorResponse(error);
+  if (error instanceof InvalidCursorError) {
+    return scimErrorResponse(new ScimError(400, error.message, { scimType: "invalidCursor" }));
+  }
   if (error instanceof ContentionError) {
     return scimErrorResponse(
       new ScimError(503, "The resource is being changed by many requests at once: retry shortly", {
@@ -45,7 +47,7 @@ export function scimOnError(
 }
 
 /** Builds the SCIM sub-app. */
-export function createScimApp(maxBodyBytes: number): Hono<ScimEnv> {
+export function createScimApp(): Hono<ScimEnv> {
   const app = new Hono<ScimEnv>();
   app.onError((error, c) => scimOnError(error, c));
 
@@ -90,18 +92,6 @@ export function createScimApp(maxBodyBytes: number): Hono<ScimEnv> {
     c.set("scimBase", `${c.get("origin")}/scim/v2/inbound/${idpId}`);
     await next();
   });
-
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ScimError(413, `The request body is larger than ${maxBodyBytes} bytes`, {
-          scimType: "tooMany",
-        });
-      },
-    }),
-  );
 
   app.route("/", discovery);
   app.route("/Users", users);
