@@ -4,7 +4,7 @@
  * @module
  */
 import { encodeTime, monotonicFactory } from "ulid";
-import { getManyBatched, stripUndefined } from "../store/kv.ts";
+import { fromCursor, getManyBatched, stripUndefined } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
 import type { ChangeContext } from "../store/types.ts";
 
@@ -24,6 +24,10 @@ export const EVENT_TYPES = [
   "tenant_created",
   "idp_created",
   "mirroring_updated",
+  "admin_created",
+  "admin_removed",
+  "admin_setup_link_created",
+  "admin_setup_link_revoked",
 ] as const;
 
 /** An event type. */
@@ -38,7 +42,10 @@ export interface AuditEvent {
   idpId?: string;
   tokenId?: string;
   actor: string;
-  target?: { kind: "user" | "group" | "token" | "idp" | "tenant"; id: string };
+  target?: {
+    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link";
+    id: string;
+  };
   /** Names of the attributes that changed. */
   changed?: string[];
   /** Small numeric facts, e.g. `{membersAdded: 3}`. */
@@ -123,11 +130,13 @@ export async function listEvents(
   const direct = !query.idpId && !query.type && !query.targetId;
   const out: AuditEvent[] = [];
   const ids: string[] = [];
-  for await (const entry of iter) {
-    if (direct) out.push(entry.value as AuditEvent);
-    else ids.push(String(entry.key[entry.key.length - 1]));
-    if (out.length + ids.length >= limit) break;
-  }
+  await fromCursor(async () => {
+    for await (const entry of iter) {
+      if (direct) out.push(entry.value as AuditEvent);
+      else ids.push(String(entry.key[entry.key.length - 1]));
+      if (out.length + ids.length >= limit) break;
+    }
+  });
   if (!direct) {
     const entries = await getManyBatched<AuditEvent>(kv, ids.map((id) => keys.event(tenantId, id)));
     for (const e of entries) if (e.value) out.push(e.value);

@@ -8,7 +8,13 @@
  */
 import { decodeTime, encodeTime } from "ulid";
 import { keys } from "./keys.ts";
-import { counterValue, getManyBatched, withLockRetry } from "./kv.ts";
+import {
+  counterValue,
+  fromCursor,
+  getManyBatched,
+  InvalidCursorError,
+  withLockRetry,
+} from "./kv.ts";
 import type { Group, Idp, IdpUser, MirroringConfig, User } from "./types.ts";
 import { listIdps } from "./tenants.ts";
 import { deriveUser, getMirroring } from "./mirroring.ts";
@@ -45,8 +51,10 @@ function encodeOffset(n: number): string {
 }
 
 function decodeOffset(cursor: string | undefined): number {
-  const m = cursor ? /^o(\d{1,7})$/.exec(cursor) : null;
-  return m ? Number(m[1]) : 0;
+  if (cursor === undefined || cursor === "") return 0;
+  const m = /^o(\d{1,7})$/.exec(cursor);
+  if (!m) throw new InvalidCursorError();
+  return Number(m[1]);
 }
 
 /** A `[start, end)` range of all keys under `prefix` whose next part starts with `text`. */
@@ -70,7 +78,7 @@ export async function listDirectoryUsers(
     ? { prefix: keys.idpUsers(tenantId, query.idpId) }
     : { prefix: keys.users(tenantId) };
   const iter = kv.list<unknown>(selector, {
-    cursor: query.cursor,
+    cursor: query.cursor || undefined,
     batchSize: Math.min(500, limit * 2),
   });
   const users: User[] = [];
@@ -82,17 +90,19 @@ export async function listDirectoryUsers(
     for (const e of loaded) if (e.value && keep(e.value)) users.push(e.value);
     batch = [];
   };
-  for await (const entry of iter) {
-    scanned++;
-    if (query.idpId) batch.push(String(entry.key.at(-1)));
-    else if (keep(entry.value as User)) users.push(entry.value as User);
-    // Load in batches, but never more ids than the page still needs (each yields at most one).
-    if (batch.length >= Math.min(50, limit - users.length)) await flush();
-    if (users.length >= limit || scanned >= PAGE_SCAN_LIMIT) {
-      exhausted = false;
-      break;
+  await fromCursor(async () => {
+    for await (const entry of iter) {
+      scanned++;
+      if (query.idpId) batch.push(String(entry.key.at(-1)));
+      else if (keep(entry.value as User)) users.push(entry.value as User);
+      // Load in batches, but never more ids than the page still needs (each yields at most one).
+      if (batch.length >= Math.min(50, limit - users.length)) await flush();
+      if (users.length >= limit || scanned >= PAGE_SCAN_LIMIT) {
+        exhausted = false;
+        break;
+      }
     }
-  }
+  });
   if (batch.length) await flush();
   const more = !exhausted;
   return {
@@ -165,6 +175,7 @@ export async function listDirectoryGroups(
   const idps = query.idpId ? [query.idpId] : (await listIdps(kv, tenantId)).map((i) => i.id);
   // Cursor: "<idp index>:<kv cursor>".
   const m = query.cursor ? /^(\d{1,4}):(.*)$/.exec(query.cursor) : null;
+  if (query.cursor && (!m || Number(m[1]) >= idps.length)) throw new InvalidCursorError();
   let idpIndex = m ? Number(m[1]) : 0;
   let kvCursor = m && m[2] ? m[2] : undefined;
   const groups: Group[] = [];
@@ -178,11 +189,13 @@ export async function listDirectoryGroups(
     const iter = kv.list<unknown>(selector, { cursor: kvCursor, limit: limit - groups.length });
     let n = 0;
     const ids: string[] = [];
-    for await (const e of iter) {
-      n++;
-      if (q) ids.push(String(e.value));
-      else groups.push(e.value as Group);
-    }
+    await fromCursor(async () => {
+      for await (const e of iter) {
+        n++;
+        if (q) ids.push(String(e.value));
+        else groups.push(e.value as Group);
+      }
+    });
     if (ids.length) {
       const loaded = await getManyBatched<Group>(
         kv,

@@ -68,6 +68,31 @@ export async function getManyBatched<T>(
   return (await Promise.all(batches)).flat();
 }
 
+/** Thrown when a client-supplied page cursor cannot be read: answered as a `400`, never a 500. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super("The page cursor is not valid: start again from the first page");
+    this.name = "InvalidCursorError";
+  }
+}
+
+/**
+ * Runs a listing that continues from a client-supplied cursor. Deno KV rejects a cursor it cannot
+ * read only while the listing runs (`TypeError: invalid cursor`); that becomes
+ * {@linkcode InvalidCursorError}. A readable cursor is relative to the listing's own selector, so
+ * a forged one can move within the listing but never outside it.
+ */
+export async function fromCursor<T>(listing: () => Promise<T>): Promise<T> {
+  try {
+    return await listing();
+  } catch (error) {
+    if (error instanceof TypeError && error.message === "invalid cursor") {
+      throw new InvalidCursorError();
+    }
+    throw error;
+  }
+}
+
 /** Thrown when a read-modify-write keeps losing to concurrent writers. */
 export class ContentionError extends Error {
   constructor(what: string) {
