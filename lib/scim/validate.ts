@@ -21,8 +21,10 @@
  *   extra ones are set to `false` instead of rejecting the body: the first stays primary.
  * - Group `members` keep only `value` (required), `display`, `type` and `$ref`, de-duplicated by
  *   `value` (the first wins): they become membership rows, not a stored array.
- * - Limits, all 400 `invalidValue` except the last: `__proto__`, `constructor` and `prototype` keys
+ * - Limits, 400 `invalidValue` unless said otherwise: `__proto__`, `constructor` and `prototype` keys
  *   anywhere; strings over 4096 characters; arrays over 1000 values (10,000 for Group `members`);
+ *   more than 100 values of one defined multi-valued attribute (`emails`…), which is 400 `tooMany`
+ *   because every email is an index entry and a write must fit one atomic operation;
  *   nesting deeper than 8 levels; and a stored User (a Group without its `members`) over 60 KiB,
  *   which is 413 `tooMany` because it must fit one Deno KV value (64 KiB).
  * @module
@@ -41,6 +43,12 @@ import { ENTERPRISE_USER_SCHEMA } from "./urns.ts";
 
 const MAX_STRING_LENGTH = 4096;
 const MAX_VALUES = 1000;
+/**
+ * Most values of one multi-valued User or Group attribute (emails, phoneNumbers, roles…), other
+ * than Group `members`. Every email is an index entry, and a write must fit one atomic KV
+ * operation (1,000 mutations), so the cap keeps every write committable: more is `400 tooMany`.
+ */
+export const MAX_ATTRIBUTE_VALUES = 100;
 const MAX_MEMBERS = 10_000;
 const MAX_DEPTH = 8;
 /** 60 KiB: one Deno KV value holds 64 KiB, leaving room for what the store adds. */
@@ -248,6 +256,13 @@ function normalizeMultiValued(def: AttributeDef, value: unknown, path: string): 
     path,
     "an array",
   );
+  if (def !== MEMBERS_DEF && items.length > MAX_ATTRIBUTE_VALUES) {
+    throw new ScimError(
+      400,
+      `Attribute "${path}" has ${items.length} values: at most ${MAX_ATTRIBUTE_VALUES} are accepted`,
+      { scimType: "tooMany" },
+    );
+  }
   let out: unknown[] = [];
   items.forEach((item, index) => {
     const normalized = normalizeSingle(def, item, `${path}[${index}]`);
