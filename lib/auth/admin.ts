@@ -1,18 +1,13 @@
 /**
- * Admin console credentials (architecture §8): PBKDF2-SHA256 password hashes through WebCrypto,
- * sign-in throttling on KV counters that expire with their window, and one-time setup links.
+ * Admin console credentials (architecture §8): PBKDF2-SHA256 password hashes through WebCrypto
+ * and one-time setup links. Sign-in throttling is `sign_in_throttle.ts`.
  * @module
  */
-import { keys } from "../store/keys.ts";
-import { backoff, counterValue, MAX_ATTEMPTS, withLockRetry } from "../store/kv.ts";
 import { type AdminRole, type SetupLink, storeSetupLink } from "../store/admins.ts";
 import { hashTokenSecret } from "./tokens.ts";
 
 /** PBKDF2 iterations for new hashes (OWASP 2023 guidance for PBKDF2-HMAC-SHA256). */
 export const PBKDF2_ITERATIONS = 600_000;
-
-/** Shortest password the console accepts. */
-export const MIN_PASSWORD_LENGTH = 12;
 
 const enc = new TextEncoder();
 
@@ -60,77 +55,6 @@ export async function verifyPassword(password: string, stored: string | null): P
   let diff = expected.length ^ actual.length;
   for (let i = 0; i < expected.length; i++) diff |= expected[i] ^ (actual[i] ?? 0);
   return stored !== null && diff === 0;
-}
-
-/** Sign-in throttling limits. */
-export const SIGN_IN_LIMITS = {
-  /** Window length. */
-  windowSeconds: 15 * 60,
-  /** Attempts per account (email) per window, from any address; success resets it. */
-  perAccount: 5,
-  /** Attempts per client address per window, over all accounts. */
-  perAddress: 30,
-};
-
-function windowOf(now: number): number {
-  return Math.floor(now / 1000 / SIGN_IN_LIMITS.windowSeconds);
-}
-
-function throttleKeys(tenantId: string, email: string, ip: string, now: number) {
-  const w = windowOf(now);
-  return {
-    account: keys.adminSignInFailures(tenantId, "account", email.trim().toLowerCase(), w),
-    address: keys.adminSignInFailures(tenantId, "ip", ip, w),
-  };
-}
-
-/**
- * Reserves one sign-in attempt against the account and the address before the password is
- * checked, so concurrent guesses cannot all pass the check first. Each counter is bumped with a
- * versionstamp check (counters expire with their window; `sum` could not carry `expireIn`).
- * Returns 0 when the attempt may proceed, else the seconds until the window ends.
- */
-export async function reserveSignInAttempt(
-  kv: Deno.Kv,
-  tenantId: string,
-  email: string,
-  ip: string,
-  now = Date.now(),
-): Promise<number> {
-  const k = throttleKeys(tenantId, email, ip, now);
-  const expireIn = 2 * SIGN_IN_LIMITS.windowSeconds * 1000;
-  const windowEnd = (windowOf(now) + 1) * SIGN_IN_LIMITS.windowSeconds;
-  const wait = Math.max(1, windowEnd - Math.floor(now / 1000));
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (attempt > 0) await backoff(attempt);
-    const [account, address] = await kv.getMany([k.account, k.address]);
-    if (
-      counterValue(account) >= SIGN_IN_LIMITS.perAccount ||
-      counterValue(address) >= SIGN_IN_LIMITS.perAddress
-    ) return wait;
-    const res = await withLockRetry(() =>
-      kv.atomic()
-        .check(account)
-        .check(address)
-        .set(k.account, new Deno.KvU64(BigInt(counterValue(account) + 1)), { expireIn })
-        .set(k.address, new Deno.KvU64(BigInt(counterValue(address) + 1)), { expireIn })
-        .commit()
-    );
-    if (res.ok) return 0;
-  }
-  // Under this much contention on one account or address, refusing is the safe answer.
-  return wait;
-}
-
-/** Clears the account's attempt counter after a successful sign-in. */
-export async function clearSignInFailures(
-  kv: Deno.Kv,
-  tenantId: string,
-  email: string,
-  ip: string,
-  now = Date.now(),
-): Promise<void> {
-  await withLockRetry(() => kv.delete(throttleKeys(tenantId, email, ip, now).account));
 }
 
 /** Prefix of setup-link secrets. */

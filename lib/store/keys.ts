@@ -160,6 +160,8 @@ export const keys = {
     t(tenantId, "admins_by_email", emailLower),
   /** One-time admin setup link, keyed by the SHA-256 hex of its secret (expires). */
   adminSetupLink: (tenantId: string, hash: string): Key => t(tenantId, "admin_setup_links", hash),
+  /** Prefix of a tenant's pending setup links. */
+  adminSetupLinks: (tenantId: string): Key => t(tenantId, "admin_setup_links"),
   /** Admin console session record (expires; deleting it signs the session out). */
   adminSession: (tenantId: string, sessionId: string): Key =>
     t(tenantId, "admin_sessions", sessionId),
@@ -171,9 +173,15 @@ export const keys = {
     t(tenantId, "admin_sessions_by_admin", adminId),
   /** The tenant's key for signing console session cookies (HS256, created on first use). */
   adminSigningKey: (tenantId: string): Key => t(tenantId, "admin_signing_key"),
-  /** Failed sign-in counter per scope (`account`, `ip`) and window (expires with the window). */
+  /** Failed sign-in counter per scope (`ip`) and window (expires with the window). */
   adminSignInFailures: (tenantId: string, scope: string, id: string, window: number): Key =>
     t(tenantId, "admin_signin_failures", scope, id, window),
+  /** Failed sign-ins and the last one's time per scope (`pair`, `account`), for delays (expires). */
+  adminSignInDelay: (tenantId: string, scope: string, id: string): Key =>
+    t(tenantId, "admin_signin_delays", scope, id),
+  /** An address an account signed in from (expires), exempt from the account's delays. */
+  adminKnownAddress: (tenantId: string, emailLower: string, address: string): Key =>
+    t(tenantId, "admin_known_addresses", emailLower, address),
   /** The tenant's "re-apply attribute mirroring to all users" job and its progress. */
   mirroringJob: (tenantId: string): Key => t(tenantId, "mirroring_job"),
 };

@@ -9,14 +9,17 @@ import { z } from "zod";
 import { type AdminEnv, HttpError, page, readForm, signedIn, tenantOf } from "./_shared.tsx";
 import { Csrf, Field, Notice } from "../../components/ui.tsx";
 import {
-  clearSignInFailures,
   hashPassword,
   hashSetupSecret,
   isSetupSecret,
-  MIN_PASSWORD_LENGTH,
-  reserveSignInAttempt,
   verifyPassword,
 } from "../../lib/auth/admin.ts";
+import { recordSignInSuccess, reserveSignInAttempt } from "../../lib/auth/sign_in_throttle.ts";
+import {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  passwordProblem,
+} from "../../lib/auth/password_policy.ts";
 import {
   createSession,
   deleteSession,
@@ -30,19 +33,25 @@ import {
   getSetupLink,
 } from "../../lib/store/admins.ts";
 import { ConflictError } from "../../lib/store/tenants.ts";
+import { sameOriginPath } from "../../lib/http/paths.ts";
 
 /** Sign-in, sign-out and setup routes. */
 export const auth = new Hono<AdminEnv>();
 
-/** Only console paths are followed after sign-in (no open redirect). */
+/** Only console paths are followed after sign-in (no open redirect, nothing unencoded). */
 function safeNext(next: string | undefined): string {
-  return next && /^\/admin(\/[^\s\\]*)?(\?[^\s\\]*)?$/.test(next) && !next.startsWith("//")
-    ? next
-    : "/admin";
+  return sameOriginPath(next, { under: "/admin" }) ?? "/admin";
 }
 
+/**
+ * Starts a session for `admin`. The session the request presented, if any, ends first: signing
+ * in again (as anyone) never leaves an older session of this browser alive.
+ */
 async function startSession(c: Context<AdminEnv>, admin: Admin): Promise<void> {
   const secure = c.get("origin").startsWith("https:");
+  const presented = c.get("session");
+  if (presented) await deleteSession(c.get("deps").kv, presented);
+  await recordSignInSuccess(c.get("deps").kv, admin.tenantId, admin.email, c.get("clientIp"));
   const { jwt } = await createSession(c.get("deps").kv, admin, {
     ip: c.get("clientIp"),
     userAgent: c.req.header("user-agent") ?? "",
@@ -109,7 +118,7 @@ auth.get("/signin", (c) => {
 
 const SignIn = z.object({
   email: z.string().trim().min(3).max(254),
-  password: z.string().min(1).max(1024),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
   next: z.string().max(2000).optional(),
 });
 
@@ -146,7 +155,7 @@ auth.post("/signin", async (c) => {
         <SignInForm
           email={email}
           next={next}
-          error={`Too many failed attempts. Try again in ${Math.ceil(wait / 60)} minutes.`}
+          error={`Too many failed attempts. Try again in ${waitText(wait)}.`}
         />
       ),
     );
@@ -167,7 +176,6 @@ auth.post("/signin", async (c) => {
       ),
     );
   }
-  await clearSignInFailures(kv, tenant.id, email, ip);
   await startSession(c, admin);
   return c.redirect(next, 303);
 });
@@ -217,7 +225,7 @@ function SetupForm(
           type="password"
           required
           autocomplete="new-password"
-          hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}
+          hint={`At least ${MIN_PASSWORD_LENGTH} characters, and not a common or guessable one: a few unrelated words work well.`}
         />
         <Field
           id="confirm"
@@ -267,9 +275,16 @@ auth.get("/setup/:secret", async (c) => {
 
 const Setup = z.object({
   email: z.string().trim().toLowerCase().email().max(254),
-  password: z.string().min(MIN_PASSWORD_LENGTH).max(1024),
-  confirm: z.string(),
+  password: z.string().max(MAX_PASSWORD_LENGTH),
+  confirm: z.string().max(MAX_PASSWORD_LENGTH),
 });
+
+/** "40 seconds", "3 minutes": a throttle's wait as people read it. */
+function waitText(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
 
 auth.post("/setup/:secret", async (c) => {
   const { secret, hash, link } = await linkOf(c);
@@ -293,12 +308,19 @@ auth.post("/setup/:secret", async (c) => {
   if (!parsed.success) {
     const bad = parsed.error.issues[0]?.path[0];
     return again(
-      bad === "password"
-        ? `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters.`
+      bad === "password" || bad === "confirm"
+        ? `Choose a password of at most ${MAX_PASSWORD_LENGTH} characters.`
         : "Enter a valid email address.",
     );
   }
   if (parsed.data.password !== parsed.data.confirm) return again("The two passwords differ.");
+  const tenant = tenantOf(c);
+  const weak = await passwordProblem(parsed.data.password, [
+    parsed.data.email,
+    tenant.subdomain,
+    tenant.name,
+  ]);
+  if (weak) return again(weak);
   const { kv } = c.get("deps");
   let admin: Admin;
   try {

@@ -42,7 +42,8 @@ import {
   tokenize,
   visibleText,
 } from "./_markup.ts";
-import { createSetupLink, SIGN_IN_LIMITS } from "../../lib/auth/admin.ts";
+import { createSetupLink } from "../../lib/auth/admin.ts";
+import { SIGN_IN_LIMITS } from "../../lib/auth/sign_in_throttle.ts";
 import { createSession, listAdminSessions } from "../../lib/auth/sessions.ts";
 import { getAdmin } from "../../lib/store/admins.ts";
 import { createIdp, createTenant, createToken, listTokens } from "../../lib/store/tenants.ts";
@@ -83,6 +84,8 @@ interface Route {
   json?: unknown;
   /** Status of the genuine request (right Origin and token). */
   ok?: number;
+  /** Starts a session, ending the one presented: its genuine request is sent signed out. */
+  startsSession?: boolean;
 }
 
 Deno.test("CSRF: every state-changing console route refuses a missing, wrong or foreign token and a foreign or absent Origin, and changes nothing", async (t) => {
@@ -112,12 +115,14 @@ Deno.test("CSRF: every state-changing console route refuses a missing, wrong or 
         path: "/admin/signin",
         form: { email: "viewer@acme.test", password: PASSWORD },
         ok: 303,
+        startsSession: true,
       },
       {
         name: "setup link",
         path: setupPath,
         form: { email: "new@acme.test", password: PASSWORD, confirm: PASSWORD },
         ok: 303,
+        startsSession: true,
       },
       { name: "new IdP", path: "/admin/idps", form: { name: "Evil", kind: "okta" }, ok: 303 },
       { name: "new token", path: `/admin/idps/${idp}/tokens`, form: { name: "evil" }, ok: 201 },
@@ -276,10 +281,10 @@ Deno.test("CSRF: every state-changing console route refuses a missing, wrong or 
         const res = await settle(
           await consoleRequest(app, {
             path: r.path,
-            cookie: s.cookie,
+            cookie: r.startsSession ? undefined : s.cookie,
             form: r.form,
             json: r.json,
-            csrf: token(carrier(r)),
+            csrf: r.startsSession ? undefined : token(carrier(r)),
           }),
         );
         assert.equal(res.status, r.ok, `${r.name}: ${res.status} ${res.text.slice(0, 300)}`);
@@ -454,10 +459,12 @@ Deno.test("Session fixation: no session before sign-in, a fresh one at sign-in, 
         assert.equal(signIn.status, 303, signIn.text.slice(0, 200));
         assert.ok(signIn.cookie);
         assert.notEqual(sessionIdOf(signIn.cookie!), sessionIdOf(attacker.cookie));
-        // The planted session is still the attacker's, read-only: the victim's rights did not move
-        // into it.
+        // The planted session ended with the sign-in: the victim's rights did not move into it,
+        // and the attacker cannot use it any more.
         const admins = await app.admin("/admin/admins", { as: attacker });
-        await expectHtml(admins, 403);
+        assert.equal(admins.status, 302);
+        await admins.body?.cancel();
+        assert.equal(await liveSession(app, sessionIdOf(attacker.cookie)), false);
         // The victim's session has its own CSRF token; the attacker's token does not work with it.
         const victimCsrf = await pageCsrf(app, signIn.cookie!);
         assert.notEqual(victimCsrf, attacker.csrf);
@@ -501,7 +508,8 @@ Deno.test("Session fixation: no session before sign-in, a fresh one at sign-in, 
         await res.body?.cancel();
         assert.ok(cookie);
         assert.notEqual(sessionIdOf(cookie), sessionIdOf(planted.cookie));
-        await expectHtml(await app.admin("/admin/admins", { as: planted }), 403);
+        // The planted session ended: the browser holds only the new account's session.
+        assert.equal(await liveSession(app, sessionIdOf(planted.cookie)), false);
       },
     );
 
@@ -632,9 +640,10 @@ Deno.test({
           assert.equal(await works(a.origin, viewer2), false);
           assert.equal(await works(b.origin, viewer2), false);
 
-          // Wrong passwords alternating between the processes share one budget per account.
+          // Wrong passwords alternating between the processes share one budget per account
+          // and address.
           const statuses: number[] = [];
-          for (let i = 0; i < SIGN_IN_LIMITS.perAccount; i++) {
+          for (let i = 0; i < SIGN_IN_LIMITS.pair.free; i++) {
             const res = await httpConsole(i % 2 ? b.origin : a.origin, {
               path: "/admin/signin",
               form: { email: "target@sess.test", password: `wrong ${i}` },
@@ -646,7 +655,7 @@ Deno.test({
             form: { email: "target@sess.test", password: PASSWORD },
           });
           statuses.push(right.status);
-          assert.deepEqual(statuses, [...Array(SIGN_IN_LIMITS.perAccount).fill(401), 429]);
+          assert.deepEqual(statuses, [...Array(SIGN_IN_LIMITS.pair.free).fill(401), 429]);
           assert.ok(Number(right.h.get("retry-after")) > 0);
           assert.equal(right.cookie, null);
         },
@@ -654,6 +663,11 @@ Deno.test({
     });
   },
 });
+
+/** Whether a console session record still exists. */
+async function liveSession(app: AdminTestApp, sessionId: string): Promise<boolean> {
+  return (await app.kv.get(keys.adminSession(app.tenant.id, sessionId))).versionstamp !== null;
+}
 
 async function adminIdOf(kvPath: string, tenantId: string, email: string): Promise<string> {
   return await withKv(kvPath, async (kv) => {
@@ -689,6 +703,7 @@ async function attempt(
     assert.match(text, /Too many failed attempts/);
     const after = Number(res.headers.get("retry-after"));
     assert.ok(after >= 1 && after <= SIGN_IN_LIMITS.windowSeconds, `Retry-After ${after}`);
+    assert.match(res.headers.get("cache-control") ?? "", /no-store/);
   }
   return { status: res.status, cookie };
 }
@@ -706,33 +721,81 @@ async function awayFromWindowEdge(ms = 5_000): Promise<void> {
   if (left < ms) await new Promise((r) => setTimeout(r, left + 200));
 }
 
-Deno.test("Brute-force sign-in: per account from any address, sequential", async () => {
+Deno.test("Brute-force sign-in: failures from other addresses never lock the owner out where they signed in before", async () => {
   const app = await createAdminTestApp();
   try {
     await awayFromWindowEdge();
-    const limit = SIGN_IN_LIMITS.perAccount;
-    // Wrong passwords for one account, each from a different address.
+    const home = "198.51.100.10";
+    // The owner has signed in from home before: that address is known for the account.
+    assert.equal((await attempt(app, "viewer@acme.test", PASSWORD, home)).status, 303);
+    // An attacker guesses from many other addresses, more than the account's free budget.
     const statuses: number[] = [];
-    for (let i = 0; i < limit; i++) {
+    const guesses = SIGN_IN_LIMITS.account.free + 5;
+    for (let i = 0; i < guesses; i++) {
       statuses.push(
-        (await attempt(app, "viewer@acme.test", `guess ${i}`, `198.51.100.${i}`)).status,
+        (await attempt(app, "viewer@acme.test", `guess ${i}`, `203.0.113.${i + 1}`)).status,
       );
     }
-    // Then the right password, from yet another address: the account waits out the window.
-    const right = await attempt(app, "VIEWER@acme.test ", PASSWORD, "198.51.100.200");
-    statuses.push(right.status);
-    assert.deepEqual(statuses, [...Array(limit).fill(401), 429]);
-    assert.equal(right.cookie, null, "no session while throttled");
-    // Another account from the same addresses is not locked by these failures.
-    const other = await attempt(app, "root@acme.test", PASSWORD, "198.51.100.0");
-    assert.equal(other.status, 303);
-    assert.ok(other.cookie);
+    // The free budget is evaluated, then the account waits for addresses it does not know.
+    assert.deepEqual(statuses.slice(0, SIGN_IN_LIMITS.account.free), [
+      ...Array(SIGN_IN_LIMITS.account.free).fill(401),
+    ]);
+    assert.ok(statuses.slice(SIGN_IN_LIMITS.account.free).every((s) => s === 429), `${statuses}`);
+    // Even the right password waits at an address the account never signed in from…
+    const stranger = await attempt(app, "VIEWER@acme.test ", PASSWORD, "192.0.2.200");
+    assert.equal(stranger.status, 429);
+    assert.equal(stranger.cookie, null, "no session while throttled");
+    // …but the owner at home gets in, however many failures came from elsewhere.
+    const owner = await attempt(app, "viewer@acme.test", PASSWORD, home);
+    assert.equal(owner.status, 303);
+    assert.ok(owner.cookie);
+    // Another account from the attacker's addresses is not held by these failures.
+    assert.equal((await attempt(app, "root@acme.test", PASSWORD, "203.0.113.1")).status, 303);
   } finally {
     app.close();
   }
 });
 
-Deno.test("Brute-force sign-in: concurrent guesses on one account from many addresses get at most 2 × the limit evaluated", async () => {
+Deno.test("Brute-force sign-in: per account and address, the right password waits after 5 failures there; elsewhere it does not", async () => {
+  const app = await createAdminTestApp();
+  try {
+    await awayFromWindowEdge();
+    const { free } = SIGN_IN_LIMITS.pair;
+    const statuses: number[] = [];
+    for (let i = 0; i < free; i++) {
+      statuses.push((await attempt(app, "viewer@acme.test", `guess ${i}`, "198.51.100.7")).status);
+    }
+    const right = await attempt(app, "viewer@acme.test", PASSWORD, "198.51.100.7");
+    statuses.push(right.status);
+    assert.deepEqual(statuses, [...Array(free).fill(401), 429]);
+    assert.equal(right.cookie, null);
+    // From another address the account is within its budget: the right password works.
+    assert.equal((await attempt(app, "viewer@acme.test", PASSWORD, "198.51.100.8")).status, 303);
+  } finally {
+    app.close();
+  }
+});
+
+Deno.test("Brute-force sign-in: IPv6 clients count by their /64 network", async () => {
+  const app = await createAdminTestApp();
+  try {
+    await awayFromWindowEdge();
+    const { free } = SIGN_IN_LIMITS.pair;
+    // Each guess from another address of one /64 (a client can pick any of 2^64).
+    for (let i = 0; i < free; i++) {
+      const r = await attempt(app, "viewer@acme.test", `guess ${i}`, `2001:db8:1:2::${i + 1}`);
+      assert.equal(r.status, 401);
+    }
+    const same64 = await attempt(app, "viewer@acme.test", PASSWORD, "2001:db8:1:2:ffff::9");
+    assert.equal(same64.status, 429, "another address of the same /64 is the same client");
+    const other64 = await attempt(app, "viewer@acme.test", PASSWORD, "2001:db8:1:3::1");
+    assert.equal(other64.status, 303, "another /64 is another client");
+  } finally {
+    app.close();
+  }
+});
+
+Deno.test("Brute-force sign-in: concurrent guesses on one account from many addresses get at most 2 × the account's budget evaluated", async () => {
   const app = await createAdminTestApp();
   try {
     await awayFromWindowEdge();
@@ -745,8 +808,9 @@ Deno.test("Brute-force sign-in: concurrent guesses on one account from many addr
     );
     const statuses = results.map((r) => r.status);
     const evaluated = statuses.filter((s) => s === 401).length;
+    const budget = SIGN_IN_LIMITS.account.free;
     report(
-      `sign-in brute force, one account: ${evaluated} of ${n} concurrent guesses evaluated (limit ${SIGN_IN_LIMITS.perAccount})`,
+      `sign-in brute force, one account: ${evaluated} of ${n} concurrent guesses evaluated (budget ${budget})`,
     );
     assert.deepEqual(
       Object.keys(count(statuses)).filter((s) => s !== "401" && s !== "429"),
@@ -755,10 +819,10 @@ Deno.test("Brute-force sign-in: concurrent guesses on one account from many addr
     );
     assert.ok(evaluated >= 1, "the first guesses are answered, not all throttled");
     assert.ok(
-      evaluated <= 2 * SIGN_IN_LIMITS.perAccount,
-      `${evaluated} of ${n} concurrent guesses were checked (limit ${SIGN_IN_LIMITS.perAccount})`,
+      evaluated <= 2 * budget,
+      `${evaluated} of ${n} concurrent guesses were checked (budget ${budget})`,
     );
-    // The account is locked for the window, even for its own password from a fresh address.
+    // The account waits at an address it does not know, even for its own password.
     assert.equal((await attempt(app, "root@acme.test", PASSWORD, "192.0.2.77")).status, 429);
   } finally {
     app.close();
@@ -1108,13 +1172,16 @@ Deno.test("Stored XSS: script payloads in every IdP-sent name are shown as text 
         await app.admin(`/admin/signin?next=${encodeURIComponent(next)}`),
       );
       assert.deepEqual(markupProblems(page), []);
-      assert.ok(shows(page, next), "next kept in the form");
+      // The form keeps the path percent-encoded: the same path, with nothing to inject.
+      const encoded = new URL(next, "http://x").pathname;
+      assert.ok(!encoded.includes('"') && !encoded.includes("<"));
+      assert.ok(shows(page, encoded), "next kept in the form");
       const failed = await expectHtml(
         await app.admin("/admin/signin", { form: { email, password: "wrong", next } }),
         401,
       );
       assert.deepEqual(markupProblems(failed), []);
-      assert.ok(shows(failed, email) && shows(failed, next));
+      assert.ok(shows(failed, email) && shows(failed, encoded));
       assert.ok(!failed.includes("<img src=x") && !failed.includes("<script>alert"));
     });
 
