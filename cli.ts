@@ -21,7 +21,13 @@ import {
 import { getMirroring, setMirroring } from "./lib/store/mirroring.ts";
 import { EVENT_TYPES, type EventType, listEvents } from "./lib/audit/events.ts";
 import { publicOrigin, scimBaseUrl } from "./lib/bootstrap.ts";
-import { ADMIN_ROLES, getAdminByEmail, listAdmins } from "./lib/store/admins.ts";
+import {
+  ADMIN_ROLES,
+  getAdminByEmail,
+  listAdmins,
+  listSetupLinks,
+  revokeSetupLink,
+} from "./lib/store/admins.ts";
 import { createSetupLink } from "./lib/auth/admin.ts";
 import { revokeAdminSessions } from "./lib/auth/sessions.ts";
 import type { IdpKind, Tenant } from "./lib/store/types.ts";
@@ -41,7 +47,9 @@ const USAGE = `Usage: deno task weft <command> [options]
   events --tenant <subdomain> [--idp <idp-id>] [--type <event type>] [--limit <n>]
   admin setup-link --tenant <subdomain> [--role super_admin|admin] [--email <email>]
   admin list --tenant <subdomain>
-  admin revoke-sessions --tenant <subdomain> --email <email>`;
+  admin revoke-sessions --tenant <subdomain> --email <email>
+  admin links --tenant <subdomain>
+  admin revoke-link --tenant <subdomain> --link <link-id>`;
 
 const KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
 
@@ -74,6 +82,7 @@ async function main(args: string[]): Promise<number> {
       "expires-days": { type: "string" },
       role: { type: "string" },
       email: { type: "string" },
+      link: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -239,6 +248,23 @@ async function main(args: string[]): Promise<number> {
         if (!admin) throw new UsageError(`No admin "${values.email}"`);
         out(`Revoked ${await revokeAdminSessions(kv, tenant.id, admin.id)} session(s).`);
         return 0;
+      }
+      case "admin links": {
+        const tenant = await tenantOf();
+        for (const l of await listSetupLinks(kv, tenant.id)) {
+          out(
+            `${l.id}\t${l.role}\t${l.email ?? "any email"}\t${
+              l.firstRun ? "first run" : "invite"
+            }\tcreated ${l.createdAt} by ${l.createdBy}\texpires ${l.expiresAt}`,
+          );
+        }
+        return 0;
+      }
+      case "admin revoke-link": {
+        const tenant = await tenantOf();
+        const ok = await revokeSetupLink(kv, tenant.id, required(values.link, "link"), "cli");
+        out(ok ? "Revoked: the link no longer works." : "No such pending setup link.");
+        return ok ? 0 : 1;
       }
       default:
         throw new UsageError(`Unknown command "${positionals.join(" ")}"`);

@@ -59,7 +59,7 @@ async function start(): Promise<void> {
 /** First run and recovery of interrupted changes; a store that cannot be written is retried. */
 async function prepare(kv: Deno.Kv): Promise<void> {
   try {
-    const report = await bootstrap(kv, config);
+    const report = await bootstrap(kv, config, { terminal: Deno.stdout.isTerminal() });
     if (report.lines.length) {
       // deno-lint-ignore no-console
       console.log(report.lines.join("\n"));

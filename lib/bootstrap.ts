@@ -23,8 +23,22 @@ export interface StartupReport {
   lines: string[];
 }
 
+/** How the start-up report will be shown. */
+export interface BootstrapOptions {
+  /**
+   * Whether the report goes to a terminal. Secrets (the first SCIM token, the first setup link)
+   * are minted and printed only then: a log file or a container's output is kept and read by
+   * others, so there the report says how to mint them with the CLI instead.
+   */
+  terminal: boolean;
+}
+
 /** Prepares the store and says how to use it. */
-export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupReport> {
+export async function bootstrap(
+  kv: Deno.Kv,
+  config: Config,
+  options: BootstrapOptions,
+): Promise<StartupReport> {
   const lines: string[] = await migrate(kv);
   let tenants = await listTenants(kv);
   let created: string | undefined;
@@ -42,19 +56,29 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
       return { lines };
     }
     const idp = await createIdp(kv, tenant.id, { name: "Okta", kind: "okta", actor: "first-run" });
-    const { secret } = await createToken(kv, tenant.id, idp.id, {
-      name: "first-run",
-      createdBy: "first-run",
-    });
+    const mint =
+      `deno task weft token create --tenant ${tenant.subdomain} --idp ${idp.id} --name <name>`;
     lines.push(
       'First run: created tenant "' + tenant.subdomain + '" with an Okta IdP connection.',
       "  SCIM base URL (paste into Okta → Provisioning → Integration):",
       `    ${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
-      "  SCIM bearer token (shown once, only its SHA-256 is stored):",
-      `    ${secret}`,
-      "  Mint more tokens: deno task weft token create --tenant " + tenant.subdomain + " --idp " +
-        idp.id + " --name <name>",
     );
+    if (options.terminal) {
+      const { secret } = await createToken(kv, tenant.id, idp.id, {
+        name: "first-run",
+        createdBy: "first-run",
+      });
+      lines.push(
+        "  SCIM bearer token (shown once, only its SHA-256 is stored):",
+        `    ${secret}`,
+        `  Mint more tokens: ${mint}`,
+      );
+    } else {
+      lines.push(
+        "  No SCIM token was minted: this output is not a terminal, and a token printed here would",
+        `  stay in the log. Mint one from a terminal: ${mint}`,
+      );
+    }
     tenants = await listTenants(kv);
     created = tenant.id;
   }
@@ -69,6 +93,11 @@ export async function bootstrap(kv: Deno.Kv, config: Config): Promise<StartupRep
       // A setup link is a credential: it is printed by the first run only, not at every start.
       lines.push(
         `Tenant ${tenant.subdomain} has no console admin yet: deno task weft admin setup-link --tenant ${tenant.subdomain}`,
+      );
+    } else if (tenant.id === created && !options.terminal) {
+      lines.push(
+        `Tenant ${tenant.subdomain} has no console admin yet. From a terminal, create the first super admin's one-time link:`,
+        `    deno task weft admin setup-link --tenant ${tenant.subdomain}`,
       );
     } else if (tenant.id === created) {
       try {

@@ -3,10 +3,11 @@
  * stored only as PBKDF2 hashes (see `lib/auth/admin.ts`); setup links only as SHA-256 hashes.
  * @module
  */
-import { keys } from "./keys.ts";
+import { fitsKey, keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
 import { ConflictError } from "./tenants.ts";
 import { randomId } from "../auth/tokens.ts";
+import { addEvent } from "../audit/events.ts";
 
 /** What an admin may do: `super_admin` everything, `admin` read-only on tokens and settings. */
 export type AdminRole = "super_admin" | "admin";
@@ -34,6 +35,22 @@ export interface SetupLink {
   createdBy: string;
   createdAt: string;
   expiresAt: string;
+  /**
+   * Made while the tenant had no super admin (the first start, or the CLI then): it ends as soon
+   * as any super admin exists, however that admin was created.
+   */
+  firstRun?: boolean;
+}
+
+/** A pending setup link as listed to admins and operators: never its secret or its hash. */
+export interface SetupLinkSummary extends SetupLink {
+  /** Short public id (a prefix of the secret's hash): names the link for revocation. */
+  id: string;
+}
+
+/** The public id of a link stored under `hash`. */
+function linkIdOf(hash: string): string {
+  return hash.slice(0, 12);
 }
 
 /** How long a setup link stays valid. */
@@ -41,6 +58,7 @@ export const SETUP_LINK_TTL_MS = 24 * 3600_000;
 
 /** An admin by id. */
 export async function getAdmin(kv: Deno.Kv, tenantId: string, adminId: string) {
+  if (!fitsKey(adminId)) return null;
   return (await kv.get<Admin>(keys.admin(tenantId, adminId))).value;
 }
 
@@ -66,13 +84,21 @@ export async function hasAdmins(kv: Deno.Kv, tenantId: string): Promise<boolean>
   return false;
 }
 
-/** Stores a setup link under the hash of its secret; it expires on its own. */
+/** Whether the tenant has a super admin. */
+export async function hasSuperAdmin(kv: Deno.Kv, tenantId: string): Promise<boolean> {
+  return (await listAdmins(kv, tenantId)).some((a) => a.role === "super_admin");
+}
+
+/**
+ * Stores a setup link under the hash of its secret; it expires on its own. A link made while the
+ * tenant has no super admin is a first-run link (see {@linkcode SetupLink.firstRun}).
+ */
 export async function storeSetupLink(
   kv: Deno.Kv,
   tenantId: string,
   hash: string,
   input: { role: AdminRole; email?: string; createdBy: string },
-): Promise<SetupLink> {
+): Promise<SetupLinkSummary> {
   const now = Date.now();
   const link: SetupLink = {
     role: input.role,
@@ -81,10 +107,58 @@ export async function storeSetupLink(
     expiresAt: new Date(now + SETUP_LINK_TTL_MS).toISOString(),
   };
   if (input.email) link.email = input.email.trim().toLowerCase();
-  await withLockRetry(() =>
-    kv.set(keys.adminSetupLink(tenantId, hash), link, { expireIn: SETUP_LINK_TTL_MS })
+  if (input.role === "super_admin" && !(await hasSuperAdmin(kv, tenantId))) link.firstRun = true;
+  const op = kv.atomic().set(keys.adminSetupLink(tenantId, hash), link, {
+    expireIn: SETUP_LINK_TTL_MS,
+  });
+  addEvent(op, { tenantId, actor: input.createdBy }, {
+    type: "admin_setup_link_created",
+    target: { kind: "admin_link", id: linkIdOf(hash) },
+    summary: `Setup link for a new ${
+      input.role === "super_admin" ? "super admin" : "admin"
+    } created`,
+  });
+  await withLockRetry(() => op.commit());
+  return { ...link, id: linkIdOf(hash) };
+}
+
+/** Pending (unexpired) setup links, newest first. */
+export async function listSetupLinks(
+  kv: Deno.Kv,
+  tenantId: string,
+): Promise<SetupLinkSummary[]> {
+  return (await pendingLinks(kv, tenantId))
+    .map((e) => ({ ...e.value, id: linkIdOf(String(e.key.at(-1))) }))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+async function pendingLinks(kv: Deno.Kv, tenantId: string): Promise<Deno.KvEntry<SetupLink>[]> {
+  const now = Date.now();
+  const rows = await Array.fromAsync(
+    kv.list<SetupLink>({ prefix: keys.adminSetupLinks(tenantId) }),
   );
-  return link;
+  // expireIn deletes lazily; the recorded expiry is the rule.
+  return rows.filter((e) => Date.parse(e.value.expiresAt) > now);
+}
+
+/** Revokes a pending setup link by its public id; false when there is none. */
+export async function revokeSetupLink(
+  kv: Deno.Kv,
+  tenantId: string,
+  linkId: string,
+  actor: string,
+): Promise<boolean> {
+  const entry = (await pendingLinks(kv, tenantId)).find((e) =>
+    linkIdOf(String(e.key.at(-1))) === linkId
+  );
+  if (!entry) return false;
+  const op = kv.atomic().check(entry).delete(entry.key);
+  addEvent(op, { tenantId, actor }, {
+    type: "admin_setup_link_revoked",
+    target: { kind: "admin_link", id: linkId },
+    summary: "Setup link revoked",
+  });
+  return (await withLockRetry(() => op.commit())).ok;
 }
 
 /** A setup link by the hash of its secret, when it exists and has not expired. */
@@ -100,8 +174,9 @@ export async function getSetupLink(
 
 /**
  * Creates an admin through a setup link: the link is consumed in the same atomic operation, so it
- * works once even when submitted twice at the same moment. Throws `ConflictError` when the link
- * is gone or the email is taken.
+ * works once even when submitted twice at the same moment. A new super admin also ends every
+ * pending first-run link in that operation, and a first-run link is refused once a super admin
+ * exists. Throws `ConflictError` when the link is gone or the email is taken.
  */
 export async function createAdminFromLink(
   kv: Deno.Kv,
@@ -111,8 +186,11 @@ export async function createAdminFromLink(
 ): Promise<Admin> {
   const linkEntry = await kv.get<SetupLink>(keys.adminSetupLink(tenantId, hash));
   const link = linkEntry.value;
-  if (!link || Date.parse(link.expiresAt) <= Date.now()) {
-    throw new ConflictError("This setup link has expired or was already used");
+  const gone = new ConflictError("This setup link has expired or was already used");
+  if (!link || Date.parse(link.expiresAt) <= Date.now()) throw gone;
+  if (link.firstRun && await hasSuperAdmin(kv, tenantId)) {
+    await withLockRetry(() => kv.atomic().check(linkEntry).delete(linkEntry.key).commit());
+    throw gone;
   }
   const email = input.email.trim().toLowerCase();
   if (link.email && link.email !== email) {
@@ -127,15 +205,29 @@ export async function createAdminFromLink(
     createdAt: new Date().toISOString(),
     createdBy: link.createdBy,
   };
-  const res = await withLockRetry(() =>
-    kv.atomic()
-      .check(linkEntry)
-      .check({ key: keys.adminByEmail(tenantId, email), versionstamp: null })
-      .delete(linkEntry.key)
-      .set(keys.admin(tenantId, admin.id), admin)
-      .set(keys.adminByEmail(tenantId, email), admin.id)
-      .commit()
-  );
+  const op = kv.atomic()
+    .check(linkEntry)
+    .check({ key: keys.adminByEmail(tenantId, email), versionstamp: null })
+    .delete(linkEntry.key)
+    .set(keys.admin(tenantId, admin.id), admin)
+    .set(keys.adminByEmail(tenantId, email), admin.id);
+  if (admin.role === "super_admin") {
+    // Every first-run link is checked and ended here, so two of them used at the same moment
+    // cannot both create a super admin.
+    for (const other of await pendingLinks(kv, tenantId)) {
+      if (other.value.firstRun && String(other.key.at(-1)) !== hash) {
+        op.check(other).delete(other.key);
+      }
+    }
+  }
+  addEvent(op, { tenantId, actor: `admin:${email}` }, {
+    type: "admin_created",
+    target: { kind: "admin", id: admin.id },
+    summary: `${
+      admin.role === "super_admin" ? "Super admin" : "Admin"
+    } account created from a setup link`,
+  });
+  const res = await withLockRetry(() => op.commit());
   if (!res.ok) {
     const taken = (await kv.get(keys.adminByEmail(tenantId, email))).value;
     throw new ConflictError(
@@ -148,13 +240,21 @@ export async function createAdminFromLink(
 }
 
 /** Deletes an admin (its sessions are revoked separately, see `lib/auth/sessions.ts`). */
-export async function deleteAdmin(kv: Deno.Kv, tenantId: string, adminId: string): Promise<void> {
+export async function deleteAdmin(
+  kv: Deno.Kv,
+  tenantId: string,
+  adminId: string,
+  actor = "cli",
+): Promise<void> {
   const admin = await getAdmin(kv, tenantId, adminId);
   if (!admin) return;
-  await withLockRetry(() =>
-    kv.atomic()
-      .delete(keys.admin(tenantId, adminId))
-      .delete(keys.adminByEmail(tenantId, admin.email))
-      .commit()
-  );
+  const op = kv.atomic()
+    .delete(keys.admin(tenantId, adminId))
+    .delete(keys.adminByEmail(tenantId, admin.email));
+  addEvent(op, { tenantId, actor }, {
+    type: "admin_removed",
+    target: { kind: "admin", id: adminId },
+    summary: "Admin account removed",
+  });
+  await withLockRetry(() => op.commit());
 }

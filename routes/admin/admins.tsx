@@ -23,7 +23,15 @@ import { Badge, Csrf, Field, Notice, Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import ConfirmForm from "../../islands/ConfirmForm.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
-import { ADMIN_ROLES, deleteAdmin, getAdmin, listAdmins } from "../../lib/store/admins.ts";
+import {
+  ADMIN_ROLES,
+  deleteAdmin,
+  getAdmin,
+  listAdmins,
+  listSetupLinks,
+  revokeSetupLink,
+  type SetupLinkSummary,
+} from "../../lib/store/admins.ts";
 import { listAdminSessions, revokeAdminSessions } from "../../lib/auth/sessions.ts";
 import { createSetupLink } from "../../lib/auth/admin.ts";
 
@@ -39,7 +47,10 @@ admins.get("/", async (c) => {
   const tenant = tenantOf(c);
   const { kv } = c.get("deps");
   const { admin: me, session } = signedIn(c);
-  const list = await listAdmins(kv, tenant.id);
+  const [list, links] = await Promise.all([
+    listAdmins(kv, tenant.id),
+    listSetupLinks(kv, tenant.id),
+  ]);
   const sessions = await Promise.all(list.map((a) => listAdminSessions(kv, tenant.id, a.id)));
   const done = FLASH[c.req.query("done") ?? ""];
   return page(
@@ -113,6 +124,7 @@ admins.get("/", async (c) => {
             ))}
           </tbody>
         </table>
+        <PendingLinks links={links} csrf={session.csrf} />
         <section aria-labelledby="invite-h" class="card narrow">
           <h2 id="invite-h">Invite an admin</h2>
           <p class="hint">
@@ -135,6 +147,64 @@ admins.get("/", async (c) => {
     ),
   );
 });
+
+/** The pending setup links, each revocable (a link is a credential until used or expired). */
+function PendingLinks({ links, csrf }: { links: SetupLinkSummary[]; csrf: string }) {
+  return (
+    <section aria-labelledby="links-h">
+      <h2 id="links-h">Pending setup links</h2>
+      {links.length === 0
+        ? <p class="muted">No setup link is waiting to be used.</p>
+        : (
+          <table class="table" id="setup-links">
+            <thead>
+              <tr>
+                <th scope="col">Link</th>
+                <th scope="col">Creates</th>
+                <th scope="col">For email</th>
+                <th scope="col">Created</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {links.map((l) => (
+                <tr key={l.id}>
+                  <td>
+                    <code>{l.id}</code> {l.firstRun && <Badge tone="warn">first run</Badge>}
+                  </td>
+                  <td>{l.role === "super_admin" ? "Super admin" : "Admin"}</td>
+                  <td>{l.email ?? "any"}</td>
+                  <td>
+                    <Time iso={l.createdAt} /> <span class="muted small">by {l.createdBy}</span>
+                  </td>
+                  <td>
+                    <Time iso={l.expiresAt} />
+                  </td>
+                  <td class="actions-cell">
+                    <Island
+                      name="ConfirmForm"
+                      component={ConfirmForm}
+                      props={{
+                        action: `/admin/admins/links/${l.id}/revoke`,
+                        csrf,
+                        label: "Revoke",
+                        title: "Revoke this setup link?",
+                        message: "The link stops working at once.",
+                        danger: true,
+                      }}
+                    />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+    </section>
+  );
+}
 
 const Invite = z.object({
   email: z.union([z.literal(""), z.string().trim().toLowerCase().email().max(254)]).optional(),
@@ -172,6 +242,16 @@ admins.post("/links", async (c) => {
       </div>
     ),
   );
+});
+
+admins.post("/links/:link/revoke", async (c) => {
+  const linkId = c.req.param("link");
+  if (!/^[0-9a-f]{12}$/.test(linkId)) throw new HttpError(404, "No such setup link");
+  const form = await readForm(c);
+  if (form.confirmed !== "yes") return confirmPage(c, "Revoke this setup link?", c.req.path);
+  const done = await revokeSetupLink(c.get("deps").kv, tenantOf(c).id, linkId, actorOf(c));
+  if (!done) throw new HttpError(404, "No such setup link: it was used, revoked or has expired");
+  return seeOther("/admin/admins?done=link-revoked");
 });
 
 async function targetOf(c: Context<AdminEnv>) {
@@ -217,7 +297,7 @@ admins.post("/:id/remove", async (c) => {
   const form = await readForm(c);
   if (form.confirmed !== "yes") return confirmPage(c, `Remove ${target.email}?`, c.req.path);
   const { kv } = c.get("deps");
-  await deleteAdmin(kv, tenantOf(c).id, target.id);
+  await deleteAdmin(kv, tenantOf(c).id, target.id, actorOf(c));
   await revokeAdminSessions(kv, tenantOf(c).id, target.id);
   return seeOther("/admin/admins?done=admin-removed");
 });

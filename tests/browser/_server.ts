@@ -58,34 +58,45 @@ export async function startHarness(): Promise<Harness> {
     stderr: "piped",
   }).spawn();
   const stderr = server.stderr.pipeTo(new WritableStream());
-  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
+  const chunks: string[] = [];
+  const drain = server.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void chunks.push(chunk) }),
+  ).catch(() => {});
   const deadline = Date.now() + 30_000;
-  while (!/\/admin\/setup\/\S+\s/.test(out)) {
+  // Ready when it answers and the first run has said what it did.
+  while (!/First run/.test(chunks.join(""))) {
     if (Date.now() > deadline) {
       server.kill("SIGKILL");
-      throw new Error(`Weft did not start: ${out}`);
+      throw new Error(`Weft did not start: ${chunks.join("")}`);
     }
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`Weft exited: ${out}`);
-    out += value;
-  }
-  const drain = (async () => {
-    try {
-      while (!(await reader.read()).done) { /* keep the pipe flowing */ }
-    } catch { /* closed */ }
-  })();
-  const setupLink = /(http:\/\/\S+\/admin\/setup\/\S+)/.exec(out)![1];
-  for (;;) {
-    try {
-      const res = await fetch(`${origin}/healthz`);
+    const ok = await fetch(`${origin}/healthz`).then(async (res) => {
       await res.body?.cancel();
-      if (res.ok) break;
-    } catch {
-      if (Date.now() > deadline) throw new Error("Weft does not answer /healthz");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return res.ok;
+    }, () => false);
+    if (!ok || !/First run/.test(chunks.join(""))) await new Promise((r) => setTimeout(r, 100));
   }
+  // Its output is a pipe, not a terminal: the first run mints no secret there and says how to.
+  const firstRun = chunks.join("");
+  if (/weft_(scim|setup)_/.test(firstRun)) {
+    server.kill("SIGKILL");
+    throw new Error(`The first run printed a secret to a pipe:\n${firstRun}`);
+  }
+  // The operator's way: the CLI on the same store prints the one-time link.
+  const cli = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "weft", "admin", "setup-link", "--tenant", "demo"],
+    cwd: root.pathname,
+    env: { WEFT_KV_PATH: `${dir}/weft.kv`, WEFT_DEFAULT_TENANT: "demo", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const said = new TextDecoder().decode(cli.stdout);
+  const link = /(http:\/\/\S+\/admin\/setup\/\S+)/.exec(said);
+  if (!cli.success || !link) {
+    server.kill("SIGKILL");
+    throw new Error(`No setup link from the CLI: ${said} ${new TextDecoder().decode(cli.stderr)}`);
+  }
+  // The CLI prints the link for the port in DENO_SERVE_ADDRESS it was not given: use ours.
+  const setupLink = `${origin}${new URL(link[1]).pathname}`;
 
   const profile = await Deno.makeTempDir({ prefix: "weft-chromium-" });
   const context = await chromium.launchPersistentContext(profile, {
