@@ -4,6 +4,8 @@
  * an external module script (the CSP forbids inline scripts).
  * @module
  */
+import { visibleText } from "../islands/_text.ts";
+import { IdpText } from "./ui.tsx";
 import type { ComponentChildren } from "preact";
 import { assetUrl } from "../lib/http/render.tsx";
 
@@ -50,7 +52,7 @@ export function Layout({ ctx, title, children }: LayoutProps) {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${title} · ${ctx.tenantName} · Weft`}</title>
+        <title>{`${visibleText(title)} · ${visibleText(ctx.tenantName)} · Weft`}</title>
         {ctx.csrf && <meta name="csrf-token" content={ctx.csrf} />}
         <link rel="stylesheet" href={assetUrl("styles.css")} />
         <link rel="icon" href="data:," />
@@ -61,7 +63,9 @@ export function Layout({ ctx, title, children }: LayoutProps) {
         <header class="top">
           <a class="brand" href="/admin">
             <span aria-hidden="true" class="logo">◆</span> Weft
-            <span class="tenant">{ctx.tenantName}</span>
+            <span class="tenant">
+              <IdpText value={ctx.tenantName} />
+            </span>
           </a>
           {ctx.admin && (
             <div class="who">
@@ -91,7 +95,9 @@ export function Layout({ ctx, title, children }: LayoutProps) {
             </nav>
           )}
           <main id="main" tabIndex={-1}>
-            <h1>{title}</h1>
+            <h1>
+              <IdpText value={title} />
+            </h1>
             {children}
           </main>
         </div>

@@ -5,6 +5,7 @@
  */
 import type { ComponentChildren } from "preact";
 import { formatTime } from "../islands/_format.ts";
+import { codePointName, textPieces } from "../islands/_text.ts";
 
 /** A tab bar of links (works without JavaScript; the current tab has `aria-current`). */
 export function Tabs(
@@ -22,6 +23,30 @@ export function Tabs(
         </a>
       ))}
     </nav>
+  );
+}
+
+/**
+ * Text an IdP (or anyone but Weft) chose: isolated with `<bdi>`, so a right-to-left override
+ * inside it cannot reorder the page around it, and with each invisible character shown as a
+ * marker (see `islands/_text.ts`). Use it wherever such text is shown.
+ */
+export function IdpText({ value }: { value: string | undefined | null }) {
+  if (value === undefined || value === null) return null;
+  return (
+    <bdi class="idp-text">
+      {textPieces(value).map((p, i) =>
+        "text" in p ? p.text : (
+          <span
+            key={i}
+            class="invisible-char"
+            title={`Invisible character ${codePointName(p.hidden)}`}
+          >
+            {`⟨${codePointName(p.hidden)}⟩`}
+          </span>
+        )
+      )}
+    </bdi>
   );
 }
 

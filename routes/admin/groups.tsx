@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.tsx";
-import { Badge, Empty, Pager, Time } from "../../components/ui.tsx";
+import { Badge, Empty, IdpText, Pager, Time } from "../../components/ui.tsx";
 import { getIdp, listIdps } from "../../lib/store/tenants.ts";
 import { countMembers, getGroup, listMembers } from "../../lib/store/groups.ts";
 import { listDirectoryGroups } from "../../lib/store/directory.ts";
@@ -86,7 +86,9 @@ groups.get("/", async (c) => {
               {rows.map(({ group, members }) => (
                 <tr key={group.id}>
                   <td>
-                    <a href={`/admin/groups/${group.idpId}/${group.id}`}>{group.displayName}</a>
+                    <a href={`/admin/groups/${group.idpId}/${group.id}`}>
+                      <IdpText value={group.displayName} />
+                    </a>
                   </td>
                   <td>{idps.find((i) => i.id === group.idpId)?.name ?? group.idpId}</td>
                   <td>{members}</td>
@@ -139,7 +141,15 @@ groups.get("/:idp/:id", async (c) => {
             <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
           </dd>
           <dt>externalId</dt>
-          <dd>{group.externalId ? <code>{group.externalId}</code> : "—"}</dd>
+          <dd>
+            {group.externalId
+              ? (
+                <code>
+                  <IdpText value={group.externalId} />
+                </code>
+              )
+              : "—"}
+          </dd>
           <dt>Weft id (SCIM id)</dt>
           <dd>
             <code>{group.id}</code>
@@ -169,9 +179,15 @@ groups.get("/:idp/:id", async (c) => {
                   return (
                     <tr key={m.userId}>
                       <td>
-                        <a href={`/admin/users/${m.userId}`}>{u?.userName ?? m.userId}</a>
+                        <a href={`/admin/users/${m.userId}`}>
+                          <IdpText value={u?.userName ?? m.userId} />
+                        </a>
                       </td>
-                      <td>{u?.displayName ?? m.display ?? "—"}</td>
+                      <td>
+                        {u?.displayName ?? m.display
+                          ? <IdpText value={u?.displayName ?? m.display} />
+                          : "—"}
+                      </td>
                       <td>
                         {u?.status === "active"
                           ? <Badge tone="ok">active</Badge>

@@ -19,7 +19,7 @@ import {
   signedIn,
   tenantOf,
 } from "./_shared.tsx";
-import { Csrf, Empty, Notice } from "../../components/ui.tsx";
+import { Csrf, Empty, IdpText, Notice } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import ReapplyProgress from "../../islands/ReapplyProgress.tsx";
 import { getMirroring, MirroringSchema, setMirroring } from "../../lib/store/mirroring.ts";
@@ -94,7 +94,9 @@ function PreviewTable({ preview, config }: { preview: Preview; config: Mirroring
     <table class="table" id="preview">
       <caption>
         Preview on{" "}
-        <a href={`/admin/users/${preview.user.id}/attributes`}>{preview.user.userName}</a>
+        <a href={`/admin/users/${preview.user.id}/attributes`}>
+          <IdpText value={preview.user.userName} />
+        </a>
       </caption>
       <thead>
         <tr>
@@ -111,9 +113,9 @@ function PreviewTable({ preview, config }: { preview: Preview; config: Mirroring
           return (
             <tr key={f} class={now !== next ? "changed" : undefined}>
               <th scope="row">{f}</th>
-              <td>{now ?? <span class="muted">—</span>}</td>
+              <td>{now !== undefined ? <IdpText value={now} /> : <span class="muted">—</span>}</td>
               <td>
-                {next ?? <span class="muted">—</span>}
+                {next !== undefined ? <IdpText value={next} /> : <span class="muted">—</span>}
                 {now !== next && <span class="badge warn">changes</span>}
               </td>
               <td>

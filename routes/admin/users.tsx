@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.tsx";
-import { Badge, Empty, Pager, Tabs, Time } from "../../components/ui.tsx";
+import { Badge, Empty, IdpText, Pager, Tabs, Time } from "../../components/ui.tsx";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { getUser } from "../../lib/store/users.ts";
 import { CORE_FIELDS } from "../../lib/store/mirroring.ts";
@@ -125,10 +125,16 @@ users.get("/", async (c) => {
                 {result.users.map((u) => (
                   <tr key={u.id}>
                     <td>
-                      <a href={`/admin/users/${u.id}`}>{u.userName}</a>
+                      <a href={`/admin/users/${u.id}`}>
+                        <IdpText value={u.userName} />
+                      </a>
                     </td>
-                    <td>{u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}</td>
-                    <td>{u.email ?? "—"}</td>
+                    <td>
+                      <IdpText
+                        value={u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}
+                      />
+                    </td>
+                    <td>{u.email ? <IdpText value={u.email} /> : "—"}</td>
                     <td>
                       <StatusBadge status={u.status} />
                     </td>
@@ -216,7 +222,9 @@ users.get("/:id", async (c) => {
             {fields.map(([name, value]) => (
               <tr key={name}>
                 <th scope="row">{name}</th>
-                <td>{value ?? <span class="muted">—</span>}</td>
+                <td>
+                  {value !== undefined ? <IdpText value={value} /> : <span class="muted">—</span>}
+                </td>
                 <td>
                   {user.mirroredFrom[name]
                     ? (
@@ -354,7 +362,9 @@ users.get("/:id/attributes", async (c) => {
                       <th scope="row">
                         <code>{path}</code>
                       </th>
-                      <td class="value">{value}</td>
+                      <td class="value">
+                        <IdpText value={value} />
+                      </td>
                       <td>
                         {mirrored.has(path) && (
                           <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
@@ -394,7 +404,9 @@ users.get("/:id/groups", async (c) => {
               {groups.map((g) => (
                 <tr key={g.id}>
                   <td>
-                    <a href={`/admin/groups/${g.idpId}/${g.id}`}>{g.displayName}</a>
+                    <a href={`/admin/groups/${g.idpId}/${g.id}`}>
+                      <IdpText value={g.displayName} />
+                    </a>
                   </td>
                   <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
                   <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
