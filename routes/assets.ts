@@ -1,14 +1,16 @@
 /**
- * The console's static files (stylesheet, island bundle) from `static/`, by an allow-list of
- * names. Versioned URLs (`?v=<content hash>`) are cached for a year; others revalidate.
+ * Static files (stylesheet, island bundle) from `static/`, by an allow-list of names, at
+ * `/assets/` for every page (console and person pages); `/admin/assets/` still answers, with
+ * the console's `no-store`. Versioned URLs (`?v=<content hash>`) are cached for a year; others
+ * revalidate. They hold no directory data.
  * @module
  */
 import { Hono } from "hono";
-import type { AdminEnv } from "./_shared.tsx";
-import { assetPath, ASSETS, assetVersion } from "../../lib/http/render.tsx";
+import type { BaseEnv } from "../lib/http/env.ts";
+import { assetPath, ASSETS, assetVersion } from "../lib/http/render.tsx";
 
-/** `/admin/assets/:name`. */
-export const assets = new Hono<AdminEnv>();
+/** `/assets/:name`. */
+export const assets = new Hono<BaseEnv>();
 
 const cache = new Map<string, Uint8Array>();
 

@@ -110,7 +110,7 @@ export async function expectHtml(res: Response, status = 200): Promise<string> {
   assert.doesNotMatch(csp, /unsafe-inline/);
   // Every script is an external file; none carries inline code, and no handler attributes.
   for (const tag of text.match(/<script[^>]*>[\s\S]*?<\/script>/g) ?? []) {
-    assert.match(tag, /^<script[^>]* src="\/admin\/assets\/[^"]+"[^>]*><\/script>$/, tag);
+    assert.match(tag, /^<script[^>]* src="\/assets\/[^"]+"[^>]*><\/script>$/, tag);
   }
   assert.doesNotMatch(text, /\son[a-z]+="/i);
   assert.doesNotMatch(text, /\sstyle="/i);

@@ -330,9 +330,19 @@ Deno.test("Event Log - JSON filters, bad filters refused, exports as CSV and JSO
 Deno.test("Assets - served from an allow-list with a content version", async () => {
   const t = await createAdminTestApp();
   try {
+    const page = await expectHtml(await t.admin("/admin/signin"));
+    const href = /href="(\/assets\/styles\.css\?v=[^"]+)"/.exec(page)?.[1];
+    assert.ok(href, "pages link the versioned stylesheet under /assets/");
+    const versioned = await t.admin(href);
+    assert.equal(versioned.status, 200);
+    assert.match(versioned.headers.get("content-type") ?? "", /^text\/css/);
+    assert.match(versioned.headers.get("cache-control") ?? "", /immutable/);
+    await versioned.body?.cancel();
+    // The console's own path still serves it, under the console's no-store.
     const css = await t.admin("/admin/assets/styles.css");
     assert.equal(css.status, 200);
     assert.match(css.headers.get("content-type") ?? "", /^text\/css/);
+    assert.equal(css.headers.get("cache-control"), "no-store");
     await css.body?.cancel();
     const other = await t.admin("/admin/assets/deno.json");
     assert.equal(other.status, 404);

@@ -12,7 +12,7 @@ import { renderToString } from "preact-render-to-string";
 /** Where the console's static files live on disk. */
 export const STATIC_DIR = new URL("../../static/", import.meta.url);
 
-/** Files served under `/admin/assets/` (nothing else on disk is reachable). */
+/** Files served under `/assets/` (nothing else on disk is reachable). */
 export const ASSETS: Record<string, string> = {
   "styles.css": "text/css; charset=utf-8",
   "islands.js": "text/javascript; charset=utf-8",
@@ -47,7 +47,7 @@ export function assetVersion(name: string): string {
 
 /** The URL of an asset, with its content version. */
 export function assetUrl(name: string): string {
-  return `/admin/assets/${name}?v=${assetVersion(name)}`;
+  return `/assets/${name}?v=${assetVersion(name)}`;
 }
 
 /** Renders a full HTML document. */

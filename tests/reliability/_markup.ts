@@ -217,7 +217,7 @@ export function markupProblems(html: string, markers: RegExp = /xss|alert/i): st
     if (ACTIVE_ELEMENTS.has(t.name)) problems.push(`${at(t)}: an embedding or active element`);
     if (t.name === "script") {
       const src = t.attrs.find(([n]) => n === "src")?.[1] ?? "";
-      if (!src.startsWith("/admin/assets/")) problems.push(`${at(t)}: a script not from Weft`);
+      if (!src.startsWith("/assets/")) problems.push(`${at(t)}: a script not from Weft`);
       if ((t.raw ?? "").trim() !== "") problems.push(`${at(t)}: an inline script`);
     }
     if (t.name === "meta" && t.attrs.some(([n]) => n === "http-equiv")) {
@@ -229,7 +229,7 @@ export function markupProblems(html: string, markers: RegExp = /xss|alert/i): st
       t.attrs.some(([n, v]) => n === "href" && v === "data:,");
     if (t.name === "link" && !emptyIcon) {
       const href = t.attrs.find(([n]) => n === "href")?.[1] ?? "";
-      if (!href.startsWith("/admin/assets/")) problems.push(`${at(t)}: a link to ${href}`);
+      if (!href.startsWith("/assets/")) problems.push(`${at(t)}: a link to ${href}`);
     }
     for (const [name, value] of t.attrs) {
       if (emptyIcon && name === "href") continue;
