@@ -86,20 +86,29 @@ export async function provision(
 ): Promise<Provisioned> {
   const kv = await openTestKv(kvPath);
   try {
-    const tenant = await createTenant(kv, { subdomain, actor: "reliability-test" });
-    const out: IdpAccess[] = [];
-    for (const spec of idps) {
-      const idp = await createIdp(kv, tenant.id, { ...spec, actor: "reliability-test" });
-      const { secret, token } = await createToken(kv, tenant.id, idp.id, {
-        name: "reliability",
-        createdBy: "reliability-test",
-      });
-      out.push({ idp, token: secret, tokenId: token.id });
-    }
-    return { tenant, idps: out };
+    return await provisionKv(kv, subdomain, idps);
   } finally {
     kv.close();
   }
+}
+
+/** Creates a tenant with IdP connections and one token each on an open store. */
+export async function provisionKv(
+  kv: Deno.Kv,
+  subdomain: string,
+  idps: { name: string; kind: IdpKind }[] = [{ name: "Okta", kind: "okta" }],
+): Promise<Provisioned> {
+  const tenant = await createTenant(kv, { subdomain, actor: "reliability-test" });
+  const out: IdpAccess[] = [];
+  for (const spec of idps) {
+    const idp = await createIdp(kv, tenant.id, { ...spec, actor: "reliability-test" });
+    const { secret, token } = await createToken(kv, tenant.id, idp.id, {
+      name: "reliability",
+      createdBy: "reliability-test",
+    });
+    out.push({ idp, token: secret, tokenId: token.id });
+  }
+  return { tenant, idps: out };
 }
 
 /** Runs the operator CLI on a KV file (as an operator would, in its own process). */
@@ -131,6 +140,8 @@ export interface ServerOptions {
   parallel?: number;
   logLevel?: "debug" | "info" | "warn" | "error" | "off";
   env?: Record<string, string>;
+  /** Start from an empty environment (PATH and HOME kept) instead of this process's. */
+  clearEnv?: boolean;
   /** How long to wait for `/healthz` (ms). */
   readyTimeout?: number;
   /** Do not throw when the server never becomes healthy (the caller inspects it). */
@@ -178,13 +189,18 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     WEFT_LOG: options.logLevel ?? "warn",
     NO_COLOR: "1",
     ...(options.parallel ? { DENO_JOBS: String(options.parallel) } : {}),
-    ...testKvEnv(options.kvPath),
+    // A caller that names its own KV Connect store gets none of the harness's.
+    ...(options.env?.DENO_KV_URL ? {} : testKvEnv(options.kvPath)),
+    ...(options.clearEnv
+      ? { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/" }
+      : {}),
     ...options.env,
   };
   const proc = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     env,
+    clearEnv: options.clearEnv,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
