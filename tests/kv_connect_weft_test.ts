@@ -281,7 +281,7 @@ Deno.test({
         says: /Invalid access token/,
       },
     ];
-    for (const { env, says } of cases) {
+    await Promise.all(cases.map(async ({ env, says }) => {
       const s = await startServer({ ...base, env, clearEnv: true });
       try {
         const ready = await fetch(`${s.origin}/readyz`);
@@ -296,6 +296,6 @@ Deno.test({
       } finally {
         await s.stop();
       }
-    }
+    }));
   },
 });
