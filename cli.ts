@@ -92,7 +92,14 @@ async function main(args: string[]): Promise<number> {
     return group ? 0 : 2;
   }
   const config = loadConfig();
-  const kv = await openStore(config.kvPath);
+  let kv: Deno.Kv;
+  try {
+    kv = await openStore(config.kvPath);
+  } catch (error) {
+    // deno-lint-ignore no-console
+    console.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
   try {
     const tenantOf = async (): Promise<Tenant> => {
       const sub = required(values.tenant, "tenant");

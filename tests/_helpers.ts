@@ -1,6 +1,8 @@
 /**
  * Test harness: the whole app on an in-memory KV, a tenant with an IdP and a token, and a
- * request helper that speaks SCIM through `app.request()` (no network).
+ * request helper that speaks SCIM through `app.request()` (no network). With
+ * `WEFT_TEST_KV=connect` each app gets its own database on a KV Connect server instead
+ * (`_kv_connect.ts`).
  * @module
  */
 import assert from "node:assert/strict";
@@ -9,6 +11,9 @@ import { createLogger } from "../lib/log.ts";
 import { createApp } from "../routes/mod.ts";
 import { createIdp, createTenant, createToken } from "../lib/store/tenants.ts";
 import type { Idp, Tenant } from "../lib/store/types.ts";
+import { KV_CONNECT_MODE, openTestKv, sharedKvConnect } from "./_kv_connect.ts";
+
+if (KV_CONNECT_MODE) await sharedKvConnect();
 
 /** A running test app. */
 export interface TestApp {
@@ -33,7 +38,7 @@ export interface TestApp {
 
 /** Builds a test app; pass env overrides such as `WEFT_MAX_BODY_BYTES`. */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const kv = await Deno.openKv(":memory:");
+  const kv = await openTestKv(":memory:");
   const config = loadConfig({ WEFT_KV_PATH: ":memory:", WEFT_LOG: "off", ...env });
   const app = createApp({ kv, config, log: createLogger("off") });
   const tenant = await createTenant(kv, { subdomain: "acme" });

@@ -1,12 +1,16 @@
 /**
  * Microsoft's SCIM conformance collection (shared/conformance), run with newman against a real
- * Weft server on loopback, on a fresh store with an Entra-kind IdP. Every assertion must pass
- * except the reviewed entries of `conformance_allowlist.json`.
+ * Weft server on loopback, on a fresh store (a KV file, or KV Connect with `WEFT_TEST_KV=connect`)
+ * with an Entra-kind IdP. Every assertion must pass except the reviewed entries of
+ * `conformance_allowlist.json`.
  * @module
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { KV_CONNECT_MODE, sharedKvConnect, testKvEnv } from "./_kv_connect.ts";
+
+if (KV_CONNECT_MODE) await sharedKvConnect();
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const COLLECTION = join(ROOT, "..", "shared", "conformance", "microsoft-scim-tests.postman.json");
@@ -67,6 +71,7 @@ Deno.test({
     const port = freePort();
     const env = {
       WEFT_KV_PATH: join(dir, "weft.kv"),
+      ...testKvEnv(join(dir, "weft.kv")),
       WEFT_DEFAULT_TENANT: "conformance",
       WEFT_LOG: "warn",
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,

@@ -7,6 +7,30 @@
 /** Most keys `Deno.Kv.getMany` accepts in one call. */
 export const GET_MANY_LIMIT = 10;
 
+/** Most checks one atomic operation may hold on Deno's own store (a file or `:memory:`). */
+export const MAX_CHECKS_LOCAL = 100;
+/**
+ * Most checks one atomic operation may hold on a KV Connect store served by denokv (the
+ * self-hosted server, whose limits are those of its `denokv_proto`): more answer `TooManyChecks`.
+ */
+export const MAX_CHECKS_KV_CONNECT = 10;
+
+const maxChecksByStore = new WeakMap<Deno.Kv, number>();
+
+/** Records how many checks one atomic operation may hold on `kv` (see {@linkcode maxChecks}). */
+export function setMaxChecks(kv: Deno.Kv, checks: number): void {
+  maxChecksByStore.set(kv, checks);
+}
+
+/**
+ * How many checks one atomic operation may hold on `kv`: what the store's opener recorded, else
+ * Deno's own store's limit. Writes whose checks grow with their size (membership rows) size their
+ * operations by it.
+ */
+export function maxChecks(kv: Deno.Kv): number {
+  return maxChecksByStore.get(kv) ?? MAX_CHECKS_LOCAL;
+}
+
 const U64_MOD = 1n << 64n;
 
 /** The operand that, summed, adds `delta` (negative deltas wrap, as KV sums are modulo 2^64). */

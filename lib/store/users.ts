@@ -8,6 +8,7 @@ import {
   backoff,
   ContentionError,
   getManyBatched,
+  maxChecks,
   mayRetry,
   u64Delta,
   withLockRetry,
@@ -583,9 +584,11 @@ export async function deleteUser(
     if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
       throw ScimError.preconditionFailed("The user changed since it was read");
     }
-    // One operation takes the first memberships (within KV's 100 checks); the rest follow.
+    // One operation takes the first memberships (within the store's checks, three of them taken
+    // by the link, the user and the add version); the rest follow.
+    const perOp = membershipsPerOp(kv, 3);
     const memberships = await Array.fromAsync(
-      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
+      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: perOp }),
     );
     const op = kv.atomic().check(linkEntry).check(userEntry).check(adds);
     // Groups adding members check this, so none adds the user once it is unlinked.
@@ -631,21 +634,29 @@ export async function deleteUser(
     });
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
-      if (memberships.length === MEMBERSHIPS_PER_OP) await leaveAllGroups(kv, tenantId, userId);
+      if (memberships.length === perOp) await leaveAllGroups(kv, tenantId, userId);
       return;
     }
   }
   throw new ContentionError("user deletion");
 }
 
-/** Memberships removed in one atomic operation (each needs a check; KV allows 100). */
-const MEMBERSHIPS_PER_OP = 90;
+/**
+ * Memberships removed in one atomic operation beside `otherChecks` checks: each needs a check, so
+ * the store's checks per operation bound them (10 on KV Connect); on Deno's own store (100) at
+ * most 90, whose four keys each stay well within KV's 80 KiB of keys per operation.
+ */
+function membershipsPerOp(kv: Deno.Kv, otherChecks: number): number {
+  return Math.min(90, maxChecks(kv) - otherChecks);
+}
 
 /** Removes every remaining membership of a user, in checked chunks (idempotent). */
 async function leaveAllGroups(kv: Deno.Kv, tenantId: string, userId: string): Promise<void> {
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started);) {
     const rows = await Array.fromAsync(
-      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: MEMBERSHIPS_PER_OP }),
+      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, {
+        limit: membershipsPerOp(kv, 0),
+      }),
     );
     if (!rows.length) return;
     const op = kv.atomic();

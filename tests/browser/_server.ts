@@ -5,6 +5,9 @@
  */
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { buildIslands } from "../../scripts/build_islands.ts";
+import { KV_CONNECT_MODE, sharedKvConnect, testKvEnv } from "../_kv_connect.ts";
+
+if (KV_CONNECT_MODE) await sharedKvConnect();
 
 /** Where Debian installs Chromium (`.ci/run` installs it when missing). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -50,6 +53,7 @@ export async function startHarness(): Promise<Harness> {
     env: {
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
       WEFT_KV_PATH: `${dir}/weft.kv`,
+      ...testKvEnv(`${dir}/weft.kv`),
       WEFT_DEFAULT_TENANT: "demo",
       WEFT_LOG: "warn",
       NO_COLOR: "1",

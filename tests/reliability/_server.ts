@@ -5,6 +5,9 @@
  *
  * Every load is bounded and aimed at 127.0.0.1 only; every spawned server is killed by
  * {@linkcode withServers} / {@linkcode Server.stop} in a `finally`.
+ *
+ * With `WEFT_TEST_KV=connect` a KV file path names a database of a KV Connect server instead
+ * (`../_kv_connect.ts`): provisioning, inspection, the CLI and every server use that store.
  * @module
  */
 import { join } from "node:path";
@@ -13,6 +16,11 @@ import { createIdp, createTenant, createToken } from "../../lib/store/tenants.ts
 import type { Idp, IdpKind, Tenant } from "../../lib/store/types.ts";
 import { foldName, keys } from "../../lib/store/keys.ts";
 import { counterValue } from "../../lib/store/kv.ts";
+import { KV_CONNECT_MODE, openTestKv, sharedKvConnect, testKvEnv } from "../_kv_connect.ts";
+
+if (KV_CONNECT_MODE) await sharedKvConnect();
+
+export { KV_CONNECT_MODE };
 
 /** The repository root (where `main.ts` lives). */
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -76,22 +84,31 @@ export async function provision(
   subdomain: string,
   idps: { name: string; kind: IdpKind }[] = [{ name: "Okta", kind: "okta" }],
 ): Promise<Provisioned> {
-  const kv = await Deno.openKv(kvPath);
+  const kv = await openTestKv(kvPath);
   try {
-    const tenant = await createTenant(kv, { subdomain, actor: "reliability-test" });
-    const out: IdpAccess[] = [];
-    for (const spec of idps) {
-      const idp = await createIdp(kv, tenant.id, { ...spec, actor: "reliability-test" });
-      const { secret, token } = await createToken(kv, tenant.id, idp.id, {
-        name: "reliability",
-        createdBy: "reliability-test",
-      });
-      out.push({ idp, token: secret, tokenId: token.id });
-    }
-    return { tenant, idps: out };
+    return await provisionKv(kv, subdomain, idps);
   } finally {
     kv.close();
   }
+}
+
+/** Creates a tenant with IdP connections and one token each on an open store. */
+export async function provisionKv(
+  kv: Deno.Kv,
+  subdomain: string,
+  idps: { name: string; kind: IdpKind }[] = [{ name: "Okta", kind: "okta" }],
+): Promise<Provisioned> {
+  const tenant = await createTenant(kv, { subdomain, actor: "reliability-test" });
+  const out: IdpAccess[] = [];
+  for (const spec of idps) {
+    const idp = await createIdp(kv, tenant.id, { ...spec, actor: "reliability-test" });
+    const { secret, token } = await createToken(kv, tenant.id, idp.id, {
+      name: "reliability",
+      createdBy: "reliability-test",
+    });
+    out.push({ idp, token: secret, tokenId: token.id });
+  }
+  return { tenant, idps: out };
 }
 
 /** Runs the operator CLI on a KV file (as an operator would, in its own process). */
@@ -99,7 +116,7 @@ export async function cli(kvPath: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
     cwd: ROOT,
-    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off" },
+    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", ...testKvEnv(kvPath) },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -123,6 +140,8 @@ export interface ServerOptions {
   parallel?: number;
   logLevel?: "debug" | "info" | "warn" | "error" | "off";
   env?: Record<string, string>;
+  /** Start from an empty environment (PATH and HOME kept) instead of this process's. */
+  clearEnv?: boolean;
   /** How long to wait for `/healthz` (ms). */
   readyTimeout?: number;
   /** Do not throw when the server never becomes healthy (the caller inspects it). */
@@ -170,12 +189,18 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     WEFT_LOG: options.logLevel ?? "warn",
     NO_COLOR: "1",
     ...(options.parallel ? { DENO_JOBS: String(options.parallel) } : {}),
+    // A caller that names its own KV Connect store gets none of the harness's.
+    ...(options.env?.DENO_KV_URL ? {} : testKvEnv(options.kvPath)),
+    ...(options.clearEnv
+      ? { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/" }
+      : {}),
     ...options.env,
   };
   const proc = new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     env,
+    clearEnv: options.clearEnv,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -654,9 +679,9 @@ export async function allEvents(
   return out;
 }
 
-/** Opens a KV file, runs `fn`, closes it. */
+/** Opens a KV file (or the KV Connect store standing for it), runs `fn`, closes it. */
 export async function withKv<T>(path: string, fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {
-  const kv = await Deno.openKv(path);
+  const kv = await openTestKv(path);
   try {
     return await fn(kv);
   } finally {
