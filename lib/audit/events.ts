@@ -24,6 +24,10 @@ export const EVENT_TYPES = [
   "tenant_created",
   "idp_created",
   "mirroring_updated",
+  "idp_saml_updated",
+  "saml_sign_in",
+  "saml_sign_in_refused",
+  "user_sessions_revoked",
 ] as const;
 
 /** An event type. */
