@@ -1,6 +1,7 @@
 /**
  * The root app: request ids, client address, tenant from Host, health endpoints, the SCIM
- * sub-app at `/scim/v2/inbound/:idp`, and the admin console at `/admin`.
+ * sub-app at `/scim/v2/inbound/:idp`, the admin console at `/admin`, the SAML service provider
+ * at `/saml/:idp`, and the people's pages (`/login`, `/me`, `/logout`).
  * @module
  */
 import { Hono } from "hono";
@@ -11,6 +12,8 @@ import { createScimApp, scimOnError } from "./scim/mod.ts";
 import { scimErrorResponse } from "../lib/http/scim.ts";
 import { ScimError } from "../lib/scim/errors.ts";
 import { ADMIN_SECURE_HEADERS, createAdminApp } from "./admin/mod.tsx";
+import { createSamlApp } from "./saml/mod.ts";
+import { createPersonApp } from "./person/mod.tsx";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -38,6 +41,12 @@ export function normalizePath(pathname: string): string {
   return `/scim/v2/inbound/${m[1]}${rest.join("/")}`;
 }
 
+/** Paths of HTML pages, which get the console's strict CSP and headers. */
+function hasPages(path: string): boolean {
+  return path === "/admin" || path.startsWith("/admin/") || path.startsWith("/saml/") ||
+    path === "/login" || path === "/me" || path === "/logout";
+}
+
 /** Information Deno.serve passes to the handler. */
 type ServeInfo = { remoteAddr?: { hostname?: string } } | undefined;
 
@@ -55,11 +64,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   const adminHeaders = secureHeaders(ADMIN_SECURE_HEADERS);
   app.use(
     "*",
-    (c, next) =>
-      (c.req.path === "/admin" || c.req.path.startsWith("/admin/") ? adminHeaders : defaultHeaders)(
-        c,
-        next,
-      ),
+    (c, next) => (hasPages(c.req.path) ? adminHeaders : defaultHeaders)(c, next),
   );
   app.use("*", async (c, next) => {
     const requestId = c.req.header("x-request-id")?.slice(0, 64).replace(/[^\w.-]/g, "") ||
@@ -117,6 +122,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
       ),
   );
   app.route("/admin", createAdminApp());
+  app.route("/saml", createSamlApp());
+  app.route("/", createPersonApp());
   app.get("/", (c) => c.redirect("/admin"));
   app.notFound((c) => c.text("Not found", 404));
   return app;
