@@ -118,4 +118,11 @@ export const FLASH: Record<string, string> = {
   "reapply-started": "Re-applying attribute mirroring to all users.",
   "sessions-revoked": "Sessions revoked.",
   "admin-removed": "Admin removed and signed out.",
+  "saml-saved": "SAML settings saved.",
+  "saml-imported": "IdP metadata imported: entity ID, SSO URL and certificates replaced.",
+  "certificate-removed": "Certificate removed: responses signed with its key are refused.",
+  "sp-key-created":
+    "SP key pair created: AuthnRequests are now signed. Give the IdP the new metadata.",
+  "sp-key-removed": "SP key pair removed.",
+  "person-sessions-revoked": "The person's sign-in sessions ended.",
 };

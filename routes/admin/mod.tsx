@@ -14,6 +14,7 @@ import { assets } from "./assets.ts";
 import { auth } from "./auth.tsx";
 import { dashboard } from "./dashboard.tsx";
 import { idps } from "./idps.tsx";
+import { idpSaml } from "./idp_saml.tsx";
 import { users } from "./users.tsx";
 import { groups } from "./groups.tsx";
 import { mirroring } from "./mirroring.tsx";
@@ -139,6 +140,7 @@ export function createAdminApp(): Hono<AdminEnv> {
 
   app.route("/", auth);
   app.route("/", dashboard);
+  app.route("/idps", idpSaml);
   app.route("/idps", idps);
   app.route("/users", users);
   app.route("/groups", groups);
