@@ -14,10 +14,12 @@ export interface Harness {
   origin: string;
   /** The one-time setup link the first run printed. */
   setupLink: string;
+  /** Everything the first run printed (the demo IdP's SCIM base URL and token among it). */
+  firstRun: string;
   context: BrowserContext;
   page: Page;
   /** Saves a screenshot under `WEFT_SCREENSHOTS` (the README's `docs/screenshots`) or a temp dir. */
-  shot(name: string, options?: { fullPage?: boolean }): Promise<void>;
+  shot(name: string, options?: { fullPage?: boolean; page?: Page }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,10 +113,11 @@ export async function startHarness(): Promise<Harness> {
   return {
     origin,
     setupLink,
+    firstRun: out,
     context,
     page,
     async shot(name, options) {
-      await page.screenshot({
+      await (options?.page ?? page).screenshot({
         path: `${shotDir}/${name}.png`,
         fullPage: options?.fullPage ?? true,
       });
