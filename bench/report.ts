@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { PhaseStats } from "./load.ts";
 import { isPeer, type SystemName } from "./systems.ts";
 import { PHASES, type WorkloadOptions } from "./workloads.ts";
+import type { SamlStats } from "./saml.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import type { ScalingResult } from "./scaling.ts";
 
@@ -20,6 +21,8 @@ export interface SystemRun {
   memberMismatches: number;
   pageLatencies: number[];
   failure?: string;
+  /** Weft only: the `saml` phase (`bench/saml.ts`). */
+  saml?: SamlStats;
 }
 
 /** The machine a run was measured on. */

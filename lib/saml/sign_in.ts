@@ -7,16 +7,18 @@
  * report instead of a session.
  * @module
  */
-import { getIdp } from "../store/tenants.ts";
 import {
   acceptAssertion,
+  type AssertionUse,
+  getSamlConnection,
   getSamlRequest,
-  getSamlSettings,
   isSamlConfigured,
+  readAssertionUse,
   recordRefusal,
   saveTestResult,
+  useAssertionIn,
 } from "../store/saml.ts";
-import { findSignInUser, type SignInLookup, type SignInUser } from "../store/sign_in_users.ts";
+import { findSignInUser, type SignInUser } from "../store/sign_in_users.ts";
 import { createPersonSession } from "../store/person_sessions.ts";
 import { createOrMergeUser } from "../store/users.ts";
 import type { PersonSession, SamlRequestRecord, SamlSettings } from "../store/types.ts";
@@ -85,7 +87,7 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
   if (await isThrottled(kv, throttle, input.limitPerMinute)) {
     return { kind: "throttled", retryAfter: throttle.retryAfter };
   }
-  const refuse = async (reason: RefusalReason, idpKnown: boolean, userId?: string) => {
+  const refuse = async (reason: RefusalReason, idpKnown = true, userId?: string) => {
     const hitKey = newHitKey(throttle);
     await recordRefusal(kv, {
       tenantId: input.tenantId,
@@ -105,43 +107,42 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
     };
   };
 
-  const [idp, settings] = await Promise.all([
-    getIdp(kv, input.tenantId, input.idpId),
-    getSamlSettings(kv, input.tenantId, input.idpId),
-  ]);
+  const { idp, settings } = await getSamlConnection(kv, input.tenantId, input.idpId);
   if (!idp) return await refuse("saml_not_configured", false);
-  if (!isSamlConfigured(settings)) return await refuse("saml_not_configured", true);
+  if (!isSamlConfigured(settings)) return await refuse("saml_not_configured");
   const urls = spUrls(input.origin, input.idpId);
   const v = await validateSamlResponse(settings, urls, input.samlResponse, now.getTime());
 
-  // A test sign-in is recognised by the request it answers. Before verification that is an
-  // unsigned hint, used only to show the admin why the response was refused.
-  const testId = v.ok ? v.facts.inResponseTo : v.inResponseToHint;
-  const pending = testId ? await getSamlRequest(kv, input.tenantId, testId) : null;
-  const test = pending?.test && pending.idpId === input.idpId ? pending : null;
-  const report = async (outcome: TestReport["outcome"], extra: Partial<TestReport>) => {
-    await saveTestResult<TestReport>(kv, input.tenantId, test!.id, {
-      requestId: test!.id,
+  /** The admin's test request a response answers, if it is one. */
+  const testRequest = async (id: string | null) => {
+    const pending = id ? await getSamlRequest(kv, input.tenantId, id) : null;
+    return pending?.test && pending.idpId === input.idpId ? pending : null;
+  };
+  const report = async (
+    test: SamlRequestRecord,
+    outcome: TestReport["outcome"],
+    extra: Partial<TestReport>,
+  ) => {
+    await saveTestResult<TestReport>(kv, input.tenantId, test.id, {
+      requestId: test.id,
       idpId: input.idpId,
-      adminId: test!.test!.adminId,
-      sessionId: test!.test!.sessionId,
+      adminId: test.test!.adminId,
+      sessionId: test.test!.sessionId,
       at: now.toISOString(),
       outcome,
       checks: v.checks,
       ...extra,
     });
-    return { kind: "test" as const, location: testReportPath(input.idpId, test!.id) };
-  };
-  const refuseOrReport = async (
-    reason: RefusalReason,
-    extra: Partial<TestReport> = {},
-    userId?: string,
-  ): Promise<AcsOutcome> => {
-    const refused = await refuse(reason, true, userId);
-    return test ? await report(reason, extra) : refused;
+    return { kind: "test" as const, location: testReportPath(input.idpId, test.id) };
   };
 
-  if (!v.ok) return await refuseOrReport(v.reason);
+  // Before verification the request a response names is an unsigned hint: it is used only to
+  // show an admin's test sign-in why the response was refused.
+  if (!v.ok) {
+    const test = await testRequest(v.inResponseToHint);
+    const refused = await refuse(v.reason);
+    return test ? await report(test, v.reason, {}) : refused;
+  }
   const facts = v.facts;
   const received: TestReport["received"] = {
     issuer: facts.issuer,
@@ -151,29 +152,35 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
   };
   const addCheck = (name: string, ok: boolean, detail: string) =>
     v.checks.push({ name, ok, detail });
-
-  if (!facts.inResponseTo && !settings.idpInitiated) {
-    addCheck("IdP-initiated allowed", false, "IdP-initiated sign-in is turned off");
-    return await refuseOrReport("idp_initiated_disabled", { received });
-  }
-  const taken = await acceptAssertion(kv, {
+  const use: AssertionUse = {
     tenantId: input.tenantId,
     idpId: input.idpId,
     assertionId: facts.assertionId,
     requestId: facts.inResponseTo,
     expiresAt: facts.expiresAt,
-  }, now.getTime());
-  if (!taken.ok) {
+  };
+  /** Refuses a verified assertion, which is used up all the same (no replay after a change). */
+  const refuseUsed = async (reason: RefusalReason, userId?: string) => {
+    await acceptAssertion(kv, use, now.getTime());
+    return await refuse(reason, true, userId);
+  };
+
+  if (!facts.inResponseTo && !settings.idpInitiated) {
+    return await refuseUsed("idp_initiated_disabled");
+  }
+  const read = await readAssertionUse(kv, use);
+  if (!read.ok) {
     addCheck(
       "Used once",
       false,
-      taken.reason === "replayed"
+      read.reason === "replayed"
         ? "This assertion was already used"
         : "InResponseTo names no pending request of this connection",
     );
-    return await refuseOrReport(taken.reason, { received });
+    const test = await testRequest(facts.inResponseTo);
+    const refused = await refuse(read.reason);
+    return test ? await report(test, read.reason, { received }) : refused;
   }
-  addCheck("Used once", true, facts.inResponseTo ? "Answers a pending request" : "First use");
 
   const matchValue = settings.matchAttribute
     ? facts.attributes[settings.matchAttribute]?.[0] ?? ""
@@ -181,12 +188,21 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
   const matchName = settings.matchAttribute ? `attribute ${settings.matchAttribute}` : "NameID";
   let lookup = await findSignInUser(kv, input.tenantId, input.idpId, matchValue);
 
+  const test = read.request?.test ? read.request : null;
   if (test) {
+    const taken = await acceptAssertion(kv, use, now.getTime());
+    if (!taken.ok) {
+      addCheck("Used once", false, "This assertion or its request was used meanwhile");
+      await refuse(taken.reason);
+      return await report(test, taken.reason, { received });
+    }
+    addCheck("Used once", true, "Answers a pending request");
     const found = lookup.found;
     const active = found && found.link.value.active && found.user.value?.status === "active";
+    const jitWould = !found && settings.jit && lookup.why === "none" && matchValue !== "";
     const outcome = found
       ? (active ? "accepted" : "user_inactive")
-      : (settings.jit && lookup.why === "none" ? "accepted" : "user_not_provisioned");
+      : (jitWould ? "accepted" : "user_not_provisioned");
     addCheck(
       "User",
       outcome === "accepted",
@@ -194,14 +210,12 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
         ? `${matchName} matches user ${found.user.value?.userName ?? found.link.value.userId}${
           active ? "" : " (deactivated)"
         }`
-        : settings.jit && lookup.why === "none"
+        : jitWould
         ? `No user of this IdP matches the ${matchName}: a real sign-in creates one (JIT)`
         : `No user of this IdP matches the ${matchName}`,
     );
-    if (outcome !== "accepted") {
-      await refuse(outcome, true, found ? found.link.value.userId : undefined);
-    }
-    return await report(outcome, {
+    if (outcome !== "accepted") await refuse(outcome, true, found?.link.value.userId);
+    return await report(test, outcome, {
       received,
       user: found
         ? {
@@ -210,16 +224,62 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
           status: found.user.value?.status ?? "deactivated",
         }
         : undefined,
-      wouldCreate: !found && settings.jit,
+      wouldCreate: jitWould,
     });
   }
 
   if (!lookup.found && lookup.why === "none" && settings.jit && matchValue) {
     lookup = await createJit(kv, input, settings, matchValue, facts, idp.matchBy);
   }
-  if (!lookup.found) return await refuse("user_not_provisioned", true);
-  const refind = () => findSignInUser(kv, input.tenantId, input.idpId, matchValue);
-  return await startSession(kv, input, lookup.found, taken.request, refuse, refind);
+  if (!lookup.found) return await refuseUsed("user_not_provisioned");
+
+  // The session, its event and the assertion's use are one write: a sign-in is recorded whole.
+  let current: SignInUser | null = lookup.found;
+  let usable = read;
+  for (let attempt = 0; attempt < 3 && current; attempt++) {
+    const link: SignInUser["link"] = current.link;
+    const user: SignInUser["user"] = current.user;
+    const userId: string = link.value.userId;
+    if (!link.value.active || user.value?.status !== "active") {
+      return await refuseUsed("user_inactive", userId);
+    }
+    const session = await createPersonSession(kv, {
+      tenantId: input.tenantId,
+      userId,
+      idpId: input.idpId,
+      ip: input.clientIp,
+      userAgent: input.userAgent,
+      link,
+      user,
+      also: (op) => {
+        useAssertionIn(op, use, usable, now.getTime());
+        addEvent(op, {
+          tenantId: input.tenantId,
+          actor: "saml",
+          idpId: input.idpId,
+          clientIp: input.clientIp,
+          requestId: input.requestId,
+        }, {
+          type: "saml_sign_in",
+          target: { kind: "user", id: userId },
+          summary: usable.request ? "SAML sign-in (SP-initiated)" : "SAML sign-in (IdP-initiated)",
+        });
+      },
+    });
+    if (session) {
+      const location = usable.request
+        ? usable.request.returnTo ?? "/me"
+        : sameOriginPath(input.relayState) ?? "/me";
+      return { kind: "signed_in", session, location };
+    }
+    // Lost to a concurrent write: the assertion was used elsewhere, or the user changed.
+    const again = await readAssertionUse(kv, use);
+    if (!again.ok) return await refuse(again.reason);
+    usable = again;
+    const found = (await findSignInUser(kv, input.tenantId, input.idpId, matchValue)).found;
+    current = found && found.link.value.userId === userId ? found : null;
+  }
+  return await refuseUsed("user_inactive", lookup.found.link.value.userId);
 }
 
 async function createJit(
@@ -248,54 +308,4 @@ async function createJit(
     // A concurrent creation or a clash: the lookup below decides.
   }
   return await findSignInUser(kv, settings.tenantId, settings.idpId, userName);
-}
-
-async function startSession(
-  kv: Deno.Kv,
-  input: AcsInput,
-  found: SignInUser,
-  request: SamlRequestRecord | null,
-  refuse: (r: RefusalReason, idpKnown: boolean, userId?: string) => Promise<AcsOutcome>,
-  refind: () => Promise<SignInLookup>,
-): Promise<AcsOutcome> {
-  let current: SignInUser | null = found;
-  for (let attempt = 0; attempt < 3 && current; attempt++) {
-    const link: SignInUser["link"] = current.link;
-    const user: SignInUser["user"] = current.user;
-    const userId: string = link.value.userId;
-    if (!link.value.active || user.value?.status !== "active") {
-      return await refuse("user_inactive", true, userId);
-    }
-    const session = await createPersonSession(kv, {
-      tenantId: input.tenantId,
-      userId,
-      idpId: input.idpId,
-      ip: input.clientIp,
-      userAgent: input.userAgent,
-      link,
-      user,
-      event: (op) =>
-        addEvent(op, {
-          tenantId: input.tenantId,
-          actor: "saml",
-          idpId: input.idpId,
-          clientIp: input.clientIp,
-          requestId: input.requestId,
-        }, {
-          type: "saml_sign_in",
-          target: { kind: "user", id: userId },
-          summary: request ? "SAML sign-in (SP-initiated)" : "SAML sign-in (IdP-initiated)",
-        }),
-    });
-    if (session) {
-      const location = request
-        ? request.returnTo ?? "/me"
-        : sameOriginPath(input.relayState) ?? "/me";
-      return { kind: "signed_in", session, location };
-    }
-    // The user changed while signing in (a SCIM write): read them again and decide anew.
-    const again = await refind();
-    current = again.found && again.found.link.value.userId === userId ? again.found : null;
-  }
-  return await refuse("user_inactive", true, found.link.value.userId);
 }

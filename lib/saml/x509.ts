@@ -120,8 +120,20 @@ export interface CertificateInfo {
   notAfter: string;
 }
 
+/** Certificates already read (a pure function of the text, so any instance may keep them). */
+const described = new Map<string, CertificateInfo | null>();
+
 /** Reads a PEM certificate; null when it is not one. */
 export function describeCertificate(pemText: string): CertificateInfo | null {
+  const known = described.get(pemText);
+  if (known !== undefined) return known;
+  const info = readCertificate(pemText);
+  if (described.size >= 1000) described.clear();
+  described.set(pemText, info);
+  return info;
+}
+
+function readCertificate(pemText: string): CertificateInfo | null {
   try {
     const x = new X509Certificate(pemText);
     return {

@@ -71,8 +71,8 @@ export interface NewPersonSession {
   /** The IdP row and user the sign-in was granted on: the session is written only if unchanged. */
   link: Deno.KvEntryMaybe<IdpUser>;
   user: Deno.KvEntryMaybe<User>;
-  /** Adds the sign-in's event to the same write. */
-  event: (op: Deno.AtomicOperation) => void;
+  /** Adds the sign-in's event (and whatever else the sign-in writes) to the same write. */
+  also: (op: Deno.AtomicOperation) => void;
 }
 
 /** Starts a session; null when the user changed since it was read (sign in again). */
@@ -106,7 +106,7 @@ export async function createPersonSession(
       expireIn: PERSON_SESSION_TTL_MS,
     });
   for (const e of oldest) op.delete(e.key);
-  input.event(op);
+  input.also(op);
   const res = await withLockRetry(() => op.commit());
   return res.ok ? session : null;
 }

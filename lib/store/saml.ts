@@ -7,7 +7,7 @@
  */
 import { fitsKey, keys } from "./keys.ts";
 import { counterValue, u64Delta, withLockRetry } from "./kv.ts";
-import type { ChangeContext, SamlRequestRecord, SamlSettings } from "./types.ts";
+import type { ChangeContext, Idp, SamlRequestRecord, SamlSettings } from "./types.ts";
 import { addEvent } from "../audit/events.ts";
 import { HIT_TTL_MS } from "../auth/throttle.ts";
 
@@ -45,6 +45,20 @@ export async function getSamlSettings(
 ): Promise<SamlSettings | null> {
   if (!fitsKey(idpId)) return null;
   return (await kv.get<SamlSettings>(keys.idpSaml(tenantId, idpId))).value;
+}
+
+/** An IdP connection and its SAML settings, in one read. */
+export async function getSamlConnection(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+): Promise<{ idp: Idp | null; settings: SamlSettings | null }> {
+  if (!fitsKey(idpId)) return { idp: null, settings: null };
+  const [idp, settings] = await kv.getMany<[Idp, SamlSettings]>([
+    keys.idp(tenantId, idpId),
+    keys.idpSaml(tenantId, idpId),
+  ]);
+  return { idp: idp.value, settings: settings.value };
 }
 
 /**
@@ -112,49 +126,85 @@ export async function getSamlRequest(
   return (await kv.get<SamlRequestRecord>(keys.samlRequest(tenantId, requestId))).value;
 }
 
-/** The outcome of {@linkcode acceptAssertion}. */
-export type AcceptOutcome =
-  | { ok: true; request: SamlRequestRecord | null }
+/** An assertion about to be used, and the AuthnRequest it answers (null: IdP-initiated). */
+export interface AssertionUse {
+  tenantId: string;
+  idpId: string;
+  assertionId: string;
+  requestId: string | null;
+  /** When the assertion stops being usable (ms): its id is remembered until then. */
+  expiresAt: number;
+}
+
+/** What {@linkcode readAssertionUse} found: usable, with the entries its write must check. */
+export type AssertionUseRead =
+  | {
+    ok: true;
+    request: SamlRequestRecord | null;
+    seen: Deno.KvEntryMaybe<string>;
+    pending: Deno.KvEntryMaybe<SamlRequestRecord> | null;
+  }
   | { ok: false; reason: "replayed" | "unknown_request" };
 
-/**
- * Takes an assertion for use, once: its id is remembered until `expiresAt` (set only where none
- * is, so a replay on any instance is refused), and the AuthnRequest it answers, if any, is
- * consumed in the same write (a second answer to it is an unknown request).
- */
-export async function acceptAssertion(
-  kv: Deno.Kv,
-  a: {
-    tenantId: string;
-    idpId: string;
-    assertionId: string;
-    requestId: string | null;
-    expiresAt: number;
-  },
-  now = Date.now(),
-): Promise<AcceptOutcome> {
+/** Whether an assertion can still be used: not seen before, answering a pending request. */
+export async function readAssertionUse(kv: Deno.Kv, a: AssertionUse): Promise<AssertionUseRead> {
   const seenKey = keys.samlAssertionSeen(a.tenantId, a.idpId, a.assertionId);
   const requestKey = a.requestId ? keys.samlRequest(a.tenantId, a.requestId) : null;
-  const [seen, request] = await kv.getMany<unknown[]>(
+  const [seen, pending] = await kv.getMany<unknown[]>(
     requestKey ? [seenKey, requestKey] : [seenKey],
-  ) as [
-    Deno.KvEntryMaybe<string>,
-    Deno.KvEntryMaybe<SamlRequestRecord> | undefined,
-  ];
+  ) as [Deno.KvEntryMaybe<string>, Deno.KvEntryMaybe<SamlRequestRecord> | undefined];
   if (seen.value !== null) return { ok: false, reason: "replayed" };
-  if (requestKey && (!request?.value || request.value.idpId !== a.idpId)) {
+  if (requestKey && (!pending?.value || pending.value.idpId !== a.idpId)) {
     return { ok: false, reason: "unknown_request" };
   }
-  const op = kv.atomic().check(seen).set(seenKey, new Date(now).toISOString(), {
+  return { ok: true, request: pending?.value ?? null, seen, pending: pending ?? null };
+}
+
+/**
+ * Adds the use of an assertion to `op`: its id is remembered until it expires (set only where
+ * none is, so a replay on any instance is refused) and the request it answers is consumed (a
+ * second answer to it is an unknown request). Both are checked against what was read.
+ */
+export function useAssertionIn(
+  op: Deno.AtomicOperation,
+  a: AssertionUse,
+  read: AssertionUseRead & { ok: true },
+  now = Date.now(),
+): void {
+  op.check(read.seen).set(read.seen.key, new Date(now).toISOString(), {
     expireIn: Math.max(60_000, a.expiresAt - now),
   });
-  if (requestKey) op.check(request!).delete(requestKey);
-  if ((await withLockRetry(() => op.commit())).ok) {
-    return { ok: true, request: request?.value ?? null };
+  if (read.pending) op.check(read.pending).delete(read.pending.key);
+}
+
+/** After a write with {@linkcode useAssertionIn} failed: why the assertion cannot be used, if so. */
+export async function assertionUseLost(
+  kv: Deno.Kv,
+  a: AssertionUse,
+): Promise<"replayed" | "unknown_request" | null> {
+  const read = await readAssertionUse(kv, a);
+  return read.ok ? null : read.reason;
+}
+
+/** Takes an assertion for use on its own (refusals and test sign-ins; sign-ins add a session). */
+export async function acceptAssertion(
+  kv: Deno.Kv,
+  a: AssertionUse,
+  now = Date.now(),
+): Promise<
+  { ok: true; request: SamlRequestRecord | null } | {
+    ok: false;
+    reason: "replayed" | "unknown_request";
   }
-  // Another instance took it first: say which part was used.
-  const again = await kv.get(seenKey);
-  return { ok: false, reason: again.value !== null ? "replayed" : "unknown_request" };
+> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const read = await readAssertionUse(kv, a);
+    if (!read.ok) return read;
+    const op = kv.atomic();
+    useAssertionIn(op, a, read, now);
+    if ((await withLockRetry(() => op.commit())).ok) return { ok: true, request: read.request };
+  }
+  return { ok: false, reason: (await assertionUseLost(kv, a)) ?? "replayed" };
 }
 
 /** A refused sign-in to record. */

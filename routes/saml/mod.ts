@@ -11,8 +11,7 @@ import { setCookie } from "hono/cookie";
 import { z } from "zod";
 import type { BaseEnv } from "../../lib/http/env.ts";
 import { isSafeHeaderValue, sameOriginPath } from "../../lib/http/paths.ts";
-import { getIdp } from "../../lib/store/tenants.ts";
-import { getSamlSettings, isSamlConfigured, saveSamlRequest } from "../../lib/store/saml.ts";
+import { getSamlConnection, isSamlConfigured, saveSamlRequest } from "../../lib/store/saml.ts";
 import { authnRequestUrl, newRequestId, spMetadata, spUrls } from "../../lib/saml/sp.ts";
 import { consumeAssertion } from "../../lib/saml/sign_in.ts";
 import { personCookieName, personSessionJwt } from "../../lib/auth/person_sessions.ts";
@@ -54,9 +53,9 @@ export function createSamlApp(): Hono<BaseEnv> {
   app.get("/:idp/metadata", async (c) => {
     const tenant = c.get("tenant");
     const idpId = c.req.param("idp");
-    const idp = tenant ? await getIdp(c.get("deps").kv, tenant.id, idpId) : null;
-    if (!tenant || !idp) return c.text("Not found", 404);
-    const settings = await getSamlSettings(c.get("deps").kv, tenant.id, idp.id);
+    if (!tenant) return c.text("Not found", 404);
+    const { idp, settings } = await getSamlConnection(c.get("deps").kv, tenant.id, idpId);
+    if (!idp) return c.text("Not found", 404);
     const xml = spMetadata(settings, spUrls(c.get("origin"), idp.id));
     return c.body(xml, 200, {
       "content-type": "application/samlmetadata+xml; charset=utf-8",
@@ -70,10 +69,7 @@ export function createSamlApp(): Hono<BaseEnv> {
     if (!tenant) return messagePage(c, 404, "Not found", "No directory is served at this address.");
     const { kv } = c.get("deps");
     const idpId = c.req.param("idp");
-    const [idp, settings] = await Promise.all([
-      getIdp(kv, tenant.id, idpId),
-      getSamlSettings(kv, tenant.id, idpId),
-    ]);
+    const { idp, settings } = await getSamlConnection(kv, tenant.id, idpId);
     if (!idp || !isSamlConfigured(settings)) return refusalPage(c, "saml_not_configured");
     const returnTo = sameOriginPath(LoginQuery.parse(c.req.query()).return_to) ?? undefined;
     const requestId = newRequestId();
