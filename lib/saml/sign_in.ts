@@ -168,7 +168,16 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
   if (!facts.inResponseTo && !settings.idpInitiated) {
     return await refuseUsed("idp_initiated_disabled");
   }
-  const read = await readAssertionUse(kv, use);
+  const matchValue = settings.matchAttribute
+    ? facts.attributes[settings.matchAttribute]?.[0] ?? ""
+    : facts.nameId;
+  const matchName = settings.matchAttribute ? `attribute ${settings.matchAttribute}` : "NameID";
+  // The assertion's use and the user are read together (two independent reads).
+  const [read, firstLookup] = await Promise.all([
+    readAssertionUse(kv, use),
+    findSignInUser(kv, input.tenantId, input.idpId, matchValue),
+  ]);
+  let lookup = firstLookup;
   if (!read.ok) {
     addCheck(
       "Used once",
@@ -181,12 +190,6 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
     const refused = await refuse(read.reason);
     return test ? await report(test, read.reason, { received }) : refused;
   }
-
-  const matchValue = settings.matchAttribute
-    ? facts.attributes[settings.matchAttribute]?.[0] ?? ""
-    : facts.nameId;
-  const matchName = settings.matchAttribute ? `attribute ${settings.matchAttribute}` : "NameID";
-  let lookup = await findSignInUser(kv, input.tenantId, input.idpId, matchValue);
 
   const test = read.request?.test ? read.request : null;
   if (test) {

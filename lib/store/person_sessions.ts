@@ -172,13 +172,13 @@ export async function revokePersonSessions(
   throw new Error("Cannot revoke sessions: too many concurrent sign-ins");
 }
 
-const signingKeys = new WeakMap<Deno.Kv, Map<string, Uint8Array>>();
+const signingKeys = new WeakMap<Deno.Kv, Map<string, CryptoKey>>();
 
 /**
  * The tenant's HS256 key for person session cookies, created once (the first writer wins under a
- * race) and kept per process: it is written once and never changed.
+ * race) and kept per process as a WebCrypto key: it is written once and never changed.
  */
-export async function personSigningKey(kv: Deno.Kv, tenantId: string): Promise<Uint8Array> {
+export async function personSigningKey(kv: Deno.Kv, tenantId: string): Promise<CryptoKey> {
   let byTenant = signingKeys.get(kv);
   if (!byTenant) signingKeys.set(kv, byTenant = new Map());
   const cached = byTenant.get(tenantId);
@@ -192,7 +192,14 @@ export async function personSigningKey(kv: Deno.Kv, tenantId: string): Promise<U
     );
     value = (await kv.get<Uint8Array>(key)).value!;
   }
+  const cryptoKey = await crypto.subtle.importKey(
+    "raw",
+    value as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
   if (byTenant.size >= 10_000) byTenant.clear();
-  byTenant.set(tenantId, value);
-  return value;
+  byTenant.set(tenantId, cryptoKey);
+  return cryptoKey;
 }
