@@ -1,6 +1,7 @@
 /**
- * Operator CLI: `deno task weft <command>`. Tenants, IdP connections, SCIM tokens (plaintext shown
- * once), attribute mirroring and the event log, straight on the store.
+ * Operator CLI: `deno task weft <command>`. Tenants, IdP connections and their SAML settings, SCIM
+ * tokens (plaintext shown once), attribute mirroring, the event log, and ending sessions, straight
+ * on the store.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -30,7 +31,14 @@ import {
 } from "./lib/store/admins.ts";
 import { createSetupLink } from "./lib/auth/admin.ts";
 import { revokeAdminSessions } from "./lib/auth/sessions.ts";
-import type { IdpKind, Tenant } from "./lib/store/types.ts";
+import type { Idp, IdpKind, Tenant } from "./lib/store/types.ts";
+import { getIdp } from "./lib/store/tenants.ts";
+import { emptySamlSettings, getSamlSettings, updateSamlSettings } from "./lib/store/saml.ts";
+import { MetadataError, parseIdpMetadata } from "./lib/saml/metadata.ts";
+import { describeCertificate, readCertificates } from "./lib/saml/x509.ts";
+import { spUrls } from "./lib/saml/sp.ts";
+import { revokePersonSessions } from "./lib/store/person_sessions.ts";
+import { getUser } from "./lib/store/users.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
 
@@ -39,6 +47,10 @@ const USAGE = `Usage: deno task weft <command> [options]
   idp create --tenant <subdomain> --name <name> [--kind okta|entra|onelogin|jumpcloud|google|generic]
              [--match-by externalId|userName]   (default: userName for entra, externalId otherwise)
   idp list --tenant <subdomain>
+  idp show --tenant <subdomain> --idp <idp-id>
+  idp saml --tenant <subdomain> --idp <idp-id>
+           (--metadata-file <xml> | --entity-id <issuer> --sso-url <url> --cert-file <pem> [--cert-file <pem>…])
+           [--idp-initiated true|false] [--jit true|false]
   token create --tenant <subdomain> --idp <idp-id> --name <name> [--expires-days <n>]
   token list --tenant <subdomain> --idp <idp-id>
   token revoke --tenant <subdomain> --idp <idp-id> --token <token-id>
@@ -49,7 +61,8 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin list --tenant <subdomain>
   admin revoke-sessions --tenant <subdomain> --email <email>
   admin links --tenant <subdomain>
-  admin revoke-link --tenant <subdomain> --link <link-id>`;
+  admin revoke-link --tenant <subdomain> --link <link-id>
+  user revoke-sessions --tenant <subdomain> --user <user-id>`;
 
 const KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
 
@@ -83,6 +96,13 @@ async function main(args: string[]): Promise<number> {
       role: { type: "string" },
       email: { type: "string" },
       link: { type: "string" },
+      user: { type: "string" },
+      "metadata-file": { type: "string" },
+      "entity-id": { type: "string" },
+      "sso-url": { type: "string" },
+      "cert-file": { type: "string", multiple: true },
+      "idp-initiated": { type: "string" },
+      jit: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -145,6 +165,76 @@ async function main(args: string[]): Promise<number> {
             `${idp.id}\t${idp.kind}\t${idp.name}\t${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
           );
         }
+        return 0;
+      }
+      case "idp show": {
+        const tenant = await tenantOf();
+        const idp = await idpOf(kv, tenant, values.idp);
+        out(await describeIdp(kv, config, tenant, idp));
+        return 0;
+      }
+      case "idp saml": {
+        const tenant = await tenantOf();
+        const idp = await idpOf(kv, tenant, values.idp);
+        const flag = (name: "idp-initiated" | "jit") => {
+          const v = values[name];
+          if (v === undefined) return undefined;
+          if (v !== "true" && v !== "false") {
+            throw new UsageError(`--${name} must be true or false`);
+          }
+          return v === "true";
+        };
+        const idpInitiated = flag("idp-initiated");
+        const jit = flag("jit");
+        let fields: { entityId: string; ssoUrl: string; certificates: string[] };
+        const manual = values["entity-id"] || values["sso-url"] || values["cert-file"]?.length;
+        if (values["metadata-file"] && manual) {
+          throw new UsageError("Give --metadata-file, or --entity-id, --sso-url and --cert-file");
+        }
+        if (values["metadata-file"]) {
+          try {
+            fields = parseIdpMetadata(await Deno.readTextFile(values["metadata-file"]));
+          } catch (error) {
+            if (error instanceof MetadataError) throw new UsageError(error.message);
+            throw error;
+          }
+        } else {
+          const entityId = required(values["entity-id"], "entity-id");
+          const ssoUrl = z.url({ protocol: /^https?$/ }).safeParse(
+            required(values["sso-url"], "sso-url"),
+          );
+          if (!ssoUrl.success) throw new UsageError("--sso-url must be an http(s) URL");
+          const files = values["cert-file"] ?? [];
+          if (files.length === 0) throw new UsageError("Missing --cert-file");
+          const certificates: string[] = [];
+          for (const file of files) {
+            const found = readCertificates(await Deno.readTextFile(file));
+            if (found.length === 0) throw new UsageError(`${file} holds no readable certificate`);
+            certificates.push(...found);
+          }
+          fields = { entityId, ssoUrl: ssoUrl.data, certificates: [...new Set(certificates)] };
+        }
+        await updateSamlSettings(kv, { tenantId: tenant.id, idpId: idp.id, actor: "cli" }, (s) => ({
+          ...s,
+          ...fields,
+          idpInitiated: idpInitiated ?? s.idpInitiated,
+          jit: jit ?? s.jit,
+        }), "SAML settings set from the CLI");
+        const urls = spUrls(publicOrigin(config, tenant.subdomain), idp.id);
+        out(
+          `SAML settings saved for IdP ${idp.id} (${idp.name}).\n` +
+            `SP entity ID (Audience URI): ${urls.entityId}\n` +
+            `ACS URL (Single sign-on URL): ${urls.acsUrl}\n` +
+            `Metadata URL: ${urls.metadataUrl}`,
+        );
+        return 0;
+      }
+      case "user revoke-sessions": {
+        const tenant = await tenantOf();
+        const userId = required(values.user, "user");
+        if (!(await getUser(kv, tenant.id, userId))) throw new UsageError(`No user "${userId}"`);
+        const n = await revokePersonSessions(kv, { tenantId: tenant.id, actor: "cli" }, userId);
+        out(`Ended ${n} sign-in session(s).`);
         return 0;
       }
       case "token create": {
@@ -289,6 +379,60 @@ async function main(args: string[]): Promise<number> {
   } finally {
     kv.close();
   }
+}
+
+async function idpOf(kv: Deno.Kv, tenant: Tenant, idpId: string | undefined): Promise<Idp> {
+  const id = required(idpId, "idp");
+  const idp = await getIdp(kv, tenant.id, id);
+  if (!idp) throw new UsageError(`No IdP "${id}" in tenant "${tenant.subdomain}"`);
+  return idp;
+}
+
+/** `idp show`: the connection with its SCIM and SAML values, one `name: value` a line. */
+async function describeIdp(
+  kv: Deno.Kv,
+  config: ReturnType<typeof loadConfig>,
+  tenant: Tenant,
+  idp: Idp,
+): Promise<string> {
+  const tokens = await listTokens(kv, tenant.id, idp.id);
+  const active = tokens.filter((t) =>
+    !t.revokedAt && !(t.expiresAt && Date.parse(t.expiresAt) <= Date.now())
+  );
+  const s = (await getSamlSettings(kv, tenant.id, idp.id)) ?? emptySamlSettings(tenant.id, idp.id);
+  const urls = spUrls(publicOrigin(config, tenant.subdomain), idp.id);
+  const lines = [
+    `IdP ${idp.id}`,
+    `  name: ${idp.name}`,
+    `  kind: ${idp.kind}`,
+    `  created: ${idp.createdAt}`,
+    "SCIM",
+    `  enabled: ${idp.scimEnabled}`,
+    `  base URL: ${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
+    `  match users by: ${idp.matchBy}`,
+    `  tokens: ${active.length} active, ${tokens.length - active.length} revoked or expired`,
+    "SAML",
+    `  SP entity ID (Audience URI): ${urls.entityId}`,
+    `  ACS URL (Single sign-on URL): ${urls.acsUrl}`,
+    `  metadata URL: ${urls.metadataUrl}`,
+    `  sign-in URL: ${urls.loginUrl}`,
+    `  IdP entity ID: ${s.entityId ?? "-"}`,
+    `  IdP SSO URL: ${s.ssoUrl ?? "-"}`,
+    `  IdP-initiated sign-in: ${s.idpInitiated}`,
+    `  just-in-time creation: ${s.jit}`,
+    `  match users by: ${s.matchAttribute ? `attribute ${s.matchAttribute}` : "NameID"}`,
+    `  SP key pair: ${s.spKey ? "yes (AuthnRequests signed)" : "no"}`,
+    `  trusted certificates: ${s.certificates.length}`,
+  ];
+  for (const pem of s.certificates) {
+    const info = describeCertificate(pem);
+    lines.push(
+      info
+        ? `    ${info.fingerprint}  expires ${info.notAfter}  ${info.subject}`
+        : "    (unreadable: verifies nothing)",
+    );
+  }
+  return lines.join("\n");
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

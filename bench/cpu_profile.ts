@@ -4,13 +4,14 @@
  * where the server's CPU time went (self time by function and by file).
  *
  * ```sh
- * deno run -A --unstable-kv bench/cpu_profile.ts [--users 3000] [--phases create,lookup,entra]
+ * deno run -A --unstable-kv bench/cpu_profile.ts [--users 3000] [--phases create,lookup,entra,saml]
  * ```
  * @module
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort, provisionWeft, ROOT } from "./systems.ts";
+import { freePort, provisionWeft, ROOT, type Running } from "./systems.ts";
+import { samlPhase } from "./saml.ts";
 import {
   createPhase,
   deactivatePhase,
@@ -117,6 +118,23 @@ async function main() {
   if (phases.includes("deactivate")) log(await deactivatePhase(target, o, state));
   if (phases.includes("page")) log(await pagePhase(target, o));
   if (phases.includes("entra")) log(await entraPhase(target, o, state));
+  if (phases.includes("saml")) {
+    const sys = {
+      ...target,
+      cpuMs: () => Promise.resolve(0),
+      weftCli: async (...args: string[]) => {
+        const out = await new Deno.Command(deno, {
+          args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
+          env,
+          cwd: ROOT,
+        }).output();
+        return new TextDecoder().decode(out.stdout);
+      },
+    } as unknown as Running;
+    const s = await samlPhase(sys, o);
+    // deno-lint-ignore no-console
+    console.error(`saml: ${s.signInsPerSecond.toFixed(0)} sign-ins/s, ${s.errors} errors`);
+  }
   child.kill("SIGINT");
   await child.status;
   const file = [...Deno.readDirSync(profDir)].find((f) => f.name.endsWith(".cpuprofile"));

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { PhaseStats } from "./load.ts";
 import { isPeer, type SystemName } from "./systems.ts";
 import { PHASES, type WorkloadOptions } from "./workloads.ts";
+import type { SamlStats } from "./saml.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import type { ScalingResult } from "./scaling.ts";
 
@@ -20,6 +21,8 @@ export interface SystemRun {
   memberMismatches: number;
   pageLatencies: number[];
   failure?: string;
+  /** Weft only: the `saml` phase (`bench/saml.ts`). */
+  saml?: SamlStats;
 }
 
 /** The machine a run was measured on. */
@@ -400,6 +403,31 @@ function scalingSection(s: ScalingResult): string {
 }
 
 /** Writes docs/benchmarks.md and docs/benchmarks.svg from whatever result files exist. */
+/** The `saml` phase of each run: Weft's sign-ins beside node-saml alone (target ≥ 0.7). */
+function samlSection(file: RunsFile): string {
+  const rows = file.runs.flatMap((run, i) =>
+    run.filter((r) => r.saml).map((r) => {
+      const s = r.saml!;
+      return `| ${i + 1} | ${fmt(s.signIns)} | ${fmt(s.signInsPerSecond)} | ${fmt(s.p99, 1)} | ${
+        fmt(s.loginP99, 1)
+      } | ${fmt(s.acsP99, 1)} | ${fmt(s.libraryPerSecond)} | ${fmt(s.libraryP99, 1)} | ${
+        fmt(s.ratio, 2)
+      } | ${fmt(s.serverCpuMsPerSignIn ?? 0, 2)} | ${s.errors} |`;
+    })
+  );
+  if (!rows.length) return "";
+  return [
+    "### SAML sign-ins",
+    "",
+    "SP-initiated sign-ins through Weft (login redirect + ACS post, `bench/saml.ts`) beside",
+    "node-saml alone verifying the same responses in a loop; target: Weft ≥ 0.7 × the library.",
+    "",
+    "| run | sign-ins | sign-ins/s | p99 ms | login p99 | ACS p99 | node-saml/s | node-saml p99 | Weft ÷ library | server CPU ms/sign-in | errors |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}
+
 export async function writeReport(results: string, docs: string): Promise<void> {
   const read = async <T>(name: string): Promise<T | null> => {
     try {
@@ -451,6 +479,8 @@ export async function writeReport(results: string, docs: string): Promise<void> 
       "![Weft's throughput ratios per phase](benchmarks.svg)",
       "",
       gapsSection(runs),
+      "",
+      samlSection(runs),
       "",
       "### Every run",
       "",

@@ -31,6 +31,7 @@ import { replay, type WorkloadOptions } from "./workloads.ts";
 import { machineInfo, type RunsFile, type SystemRun, writeReport } from "./report.ts";
 import { runScaling } from "./scaling.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
+import { samlPhase, type SamlStats } from "./saml.ts";
 
 const STRING_OPTIONS = [
   "users",
@@ -85,10 +86,27 @@ function phaseLine(system: string, p: PhaseStats): string {
     `${flags ? "  " + flags : ""}`;
 }
 
+function samlLine(system: string, s: SamlStats): string {
+  return `  ${system.padEnd(12)} ${"saml".padEnd(11)} ${fmt(s.signIns).padStart(7)} sign-ins ` +
+    `${fmt(s.signInsPerSecond).padStart(5)}/s  p99 ${fmt(s.p99, 1)} ms (login ${
+      fmt(s.loginP99, 1)
+    }, acs ${fmt(s.acsP99, 1)})  node-saml alone ${fmt(s.libraryPerSecond)}/s p99 ${
+      fmt(s.libraryP99, 1)
+    } ms  ratio ${fmt(s.ratio, 2)}` +
+    `  cpu ${fmt(s.serverCpuMsPerSignIn ?? 0, 2)} ms/sign-in` +
+    `${s.errors ? `  ${s.errors} errors (${s.errorSamples[0]})` : ""}${
+      s.incomplete ? "  INCOMPLETE" : ""
+    }`;
+}
+
 /** Problems that make a smoke run fail: errors beyond a peer's known gaps, incomplete runs. */
 export function problems(run: SystemRun): string[] {
   const out: string[] = [];
   if (run.failure) return [`${run.system}: ${run.failure}`];
+  if (run.saml?.errors) {
+    out.push(`${run.system}/saml: ${run.saml.errors} errors (${run.saml.errorSamples[0]})`);
+  }
+  if (run.saml?.incomplete) out.push(`${run.system}/saml: incomplete`);
   for (const p of run.phases) {
     if (p.incomplete) out.push(`${run.system}/${p.phase}: incomplete`);
     const serverSide = Object.entries(p.errorsByStatus)
@@ -125,11 +143,18 @@ async function runSystem(
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
     });
     const result = await replay(sys, o, (p) => log(phaseLine(name, p)), sys.cpuMs);
+    // SAML sign-ins: Weft only (the peers and the baseline have no SAML service provider).
+    let saml: SamlStats | undefined;
+    if (sys.weftCli) {
+      saml = await samlPhase(sys, o);
+      log(samlLine(name, saml));
+    }
     return {
       system: name,
       wallMs: performance.now() - started,
       peakRssMiB: await sys.peakRssMiB(),
       ...result,
+      ...(saml ? { saml } : {}),
     };
   } catch (error) {
     const failure = error instanceof Error ? error.message : String(error);

@@ -20,6 +20,8 @@ export interface Running extends Target {
   /** CPU time (user + system) the server process has used so far, in milliseconds. */
   cpuMs(): Promise<number>;
   stop(): Promise<void>;
+  /** Weft only: runs its operator CLI on the running server's store. */
+  weftCli?: (...args: string[]) => Promise<string>;
 }
 
 /** Every system the harness knows. */
@@ -233,7 +235,11 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
     );
     await waitReady(`http://127.0.0.1:${port}/healthz`, child, "Weft");
     const base = `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`;
-    return running(name, child, { base, token }, dir, keep);
+    return {
+      ...running(name, child, { base, token }, dir, keep),
+      weftCli: (...args: string[]) =>
+        run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env, weftDir),
+    };
   }
   if (name === "baseline") {
     const token = randomToken("base_");

@@ -1,6 +1,7 @@
 /**
  * The root app: request ids, client address, tenant from Host, health endpoints, the SCIM
- * sub-app at `/scim/v2/inbound/:idp`, and the admin console at `/admin`.
+ * sub-app at `/scim/v2/inbound/:idp`, the admin console at `/admin`, the SAML service provider
+ * at `/saml/:idp`, and the people's pages (`/login`, `/me`, `/logout`).
  * @module
  */
 import { type Context, Hono } from "hono";
@@ -22,6 +23,9 @@ import {
 } from "../lib/http/limits.ts";
 import { requestTargetProblem, TARGET_PROBLEM_DETAIL } from "../lib/http/request_target.ts";
 import { isHostHeader } from "../lib/http/tenant.ts";
+import { createSamlApp } from "./saml/mod.ts";
+import { createPersonApp } from "./person/mod.tsx";
+import { messagePage } from "./person/_page.tsx";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -49,13 +53,14 @@ export function normalizePath(pathname: string): string {
   return `/scim/v2/inbound/${m[1]}${rest.join("/")}`;
 }
 
+/** Paths of HTML pages, which get the console's strict CSP and headers. */
+function hasPages(path: string): boolean {
+  return path === "/admin" || path.startsWith("/admin/") || path.startsWith("/saml/") ||
+    path === "/login" || path === "/me" || path === "/logout";
+}
+
 /** Information Deno.serve passes to the handler. */
 type ServeInfo = { remoteAddr?: { hostname?: string } } | undefined;
-
-/** Whether a path belongs to the admin console. */
-function isConsolePath(path: string): boolean {
-  return path === "/admin" || path.startsWith("/admin/");
-}
 
 /** A refusal made before any handler runs, in the format the surface's clients read. */
 function refuse(
@@ -75,9 +80,16 @@ function refuse(
       return c.json({ error: detail }, status);
     case "console":
     case "console-sign-in":
+    case "console-upload":
+      return consoleErrorPage(c, status, `${detail}: nothing was read or changed.`);
     case "saml-acs":
     case "person":
-      return consoleErrorPage(c, status, `${detail}: nothing was read or changed.`);
+      return messagePage(
+        c,
+        status,
+        status === 413 ? "The request is too large" : "The request cannot be read",
+        `${detail}: nothing was read or changed.`,
+      );
     default:
       return c.json({ ok: false, detail }, status);
   }
@@ -113,9 +125,10 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     return refuse(c, surfaceOf(c.req.path), status, TARGET_PROBLEM_DETAIL[problem]);
   });
   app.use("*", async function securityHeaders(c, next) {
-    if (!isConsolePath(c.req.path)) return await defaultHeaders(c, next);
+    if (!hasPages(c.req.path)) return await defaultHeaders(c, next);
     await adminHeaders(c, next);
-    // Console pages and JSON show directory data: no cache keeps a copy.
+    // Console and people's pages and the console's JSON show directory data or sessions: no
+    // cache keeps a copy.
     c.header("cache-control", "no-store");
   });
   app.use("*", async (c, next) => {
@@ -184,6 +197,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   );
   app.route("/assets", assets);
   app.route("/admin", createAdminApp());
+  app.route("/saml", createSamlApp());
+  app.route("/", createPersonApp());
   app.get("/", (c) => c.redirect("/admin"));
   app.notFound((c) => c.text("Not found", 404));
   return app;

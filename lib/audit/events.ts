@@ -28,6 +28,10 @@ export const EVENT_TYPES = [
   "admin_removed",
   "admin_setup_link_created",
   "admin_setup_link_revoked",
+  "idp_saml_updated",
+  "saml_sign_in",
+  "saml_sign_in_refused",
+  "user_sessions_revoked",
 ] as const;
 
 /** An event type. */

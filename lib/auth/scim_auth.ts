@@ -10,7 +10,7 @@ import { counterValue, foundCache, u64Delta, withLockRetry } from "../store/kv.t
 import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
 import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
 import { addEvent } from "../audit/events.ts";
-import { monotonicFactory } from "ulid";
+import { HIT_TTL_MS, isThrottled, isWithinLimit, newHitKey, throttleWindow } from "./throttle.ts";
 
 /** Why an authentication failed; shown to admins on the IdP's SCIM tab. */
 export type AuthFailureReason =
@@ -61,13 +61,10 @@ export interface AuthFailed {
   retryAfter: number;
 }
 
-const WINDOW_SECONDS = 60;
 /** How often one process records a token's last use. */
 const LAST_USE_EVERY_MS = 60_000;
 /** When this process last recorded each token's last use (tenant/hash → ms); bounded. */
 const lastUseWritten = new Map<string, number>();
-/** Time-ordered ids for attempts (monotonic within a process, by time across processes). */
-const nextHitId = monotonicFactory();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
 const EVENT_EVERY_MS = 10 * 60_000;
 
@@ -105,9 +102,8 @@ export async function authenticate(
   limitPerMinute: number,
   now: Date = new Date(),
 ): Promise<AuthOk | AuthFailed> {
-  const window = Math.floor(now.getTime() / 1000 / WINDOW_SECONDS);
-  const retryAfter = (window + 1) * WINDOW_SECONDS - Math.floor(now.getTime() / 1000);
-  const hits = keys.rateLimitHits(tenantId, "scim_auth", clientIp, window);
+  const throttle = throttleWindow(tenantId, "scim_auth", clientIp, now);
+  const retryAfter = throttle.retryAfter;
   const bearer = readBearer(header);
   const secret = "secret" in bearer && bearer.secret.startsWith(TOKEN_PREFIX)
     ? bearer.secret
@@ -148,22 +144,22 @@ export async function authenticate(
     return { ok: true, token: token.value!, idp: idp.value! };
   }
   // A client already over the limit is answered 429 without another write.
-  const earlier = await Array.fromAsync(kv.list({ prefix: hits }, { limit: limitPerMinute }));
-  if (earlier.length >= limitPerMinute) return { ok: false, reason, throttled: true, retryAfter };
-  const hit = nextHitId();
+  if (await isThrottled(kv, throttle, limitPerMinute)) {
+    return { ok: false, reason, throttled: true, retryAfter };
+  }
+  const hitKey = newHitKey(throttle);
   await recordFailure(kv, {
     tenantId,
     idpId: idp.value ? idpId : "_unknown",
     reason,
     clientIp,
     tokenId: token.value?.id,
-    hitKey: [...hits, hit],
+    hitKey,
     now,
   });
-  // Attempts are kept one key each, in time order: this one is answered 401 with its reason when
-  // it is among the first `limitPerMinute` of the window, so a burst gets exactly that many.
-  const first = await Array.fromAsync(kv.list({ prefix: hits }, { limit: limitPerMinute }));
-  const within = first.some((e) => e.key.at(-1) === hit);
+  // This attempt is answered 401 with its reason when it is among the first `limitPerMinute`
+  // of the window, so a burst gets exactly that many.
+  const within = await isWithinLimit(kv, throttle, hitKey, limitPerMinute);
   return { ok: false, reason, throttled: !within, retryAfter };
 }
 
@@ -190,7 +186,7 @@ async function recordFailure(
   await withLockRetry(() =>
     kv.atomic()
       // One key per attempt, so no concurrent attempt is lost and each expires on its own.
-      .set(f.hitKey, null, { expireIn: 2 * WINDOW_SECONDS * 1000 })
+      .set(f.hitKey, null, { expireIn: HIT_TTL_MS })
       .sum(tallyKey, u64Delta(1))
       .commit()
   );

@@ -7,6 +7,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { MAX_METADATA_BYTES } from "../saml/metadata.ts";
 
 /** Which kind of client a path serves, so a refusal answers in that client's format. */
 export type Surface =
@@ -14,6 +15,7 @@ export type Surface =
   | "console-sign-in"
   | "console-api"
   | "console"
+  | "console-upload"
   | "saml-acs"
   | "person"
   | "other";
@@ -25,6 +27,7 @@ export function surfaceOf(path: string): Surface {
   if (path.startsWith("/scim/")) return "scim";
   if (SIGN_IN.test(path)) return "console-sign-in";
   if (path.startsWith("/admin/api/")) return "console-api";
+  if (/^\/admin\/idps\/[^/]+\/saml\/metadata$/.test(path)) return "console-upload";
   if (path === "/admin" || path.startsWith("/admin/")) return "console";
   if (/^\/saml\/[^/]+\/acs$/.test(path)) return "saml-acs";
   if (path === "/login" || path === "/logout" || path === "/me" || path.startsWith("/saml/")) {
@@ -49,8 +52,13 @@ export interface LimitOptions {
 export const SIGN_IN_MAX_BYTES = 8 * 1024;
 /** Console forms and the console's JSON calls. */
 export const CONSOLE_MAX_BYTES = 64 * 1024;
-/** A SAML response posted to the ACS (signed XML, possibly encrypted, with certificates). */
-export const SAML_RESPONSE_MAX_BYTES = 256 * 1024;
+/**
+ * An ACS post: a `SAMLResponse` of at most 256 KiB (signed XML, possibly encrypted, with
+ * certificates; the field's own limit is the ACS route's), form encoding and a bounded RelayState.
+ */
+export const ACS_BODY_MAX_BYTES = 320 * 1024;
+/** An IdP metadata document pasted or uploaded on the SAML tab, with the form around it. */
+export const METADATA_UPLOAD_MAX_BYTES = MAX_METADATA_BYTES + 16 * 1024;
 /** Anything else: no other route reads a body. */
 export const OTHER_MAX_BYTES = 16 * 1024;
 
@@ -65,8 +73,10 @@ export function maxBodyBytes(surface: Surface, options: LimitOptions): number {
     case "console-api":
     case "console":
       return CONSOLE_MAX_BYTES;
+    case "console-upload":
+      return METADATA_UPLOAD_MAX_BYTES;
     case "saml-acs":
-      return SAML_RESPONSE_MAX_BYTES;
+      return ACS_BODY_MAX_BYTES;
     case "other":
       return OTHER_MAX_BYTES;
   }

@@ -184,6 +184,37 @@ export const keys = {
     t(tenantId, "admin_known_addresses", emailLower, address),
   /** The tenant's "re-apply attribute mirroring to all users" job and its progress. */
   mirroringJob: (tenantId: string): Key => t(tenantId, "mirroring_job"),
+
+  /** SAML settings of an IdP connection (kept apart from the IdP record, which is never rewritten). */
+  idpSaml: (tenantId: string, idpId: string): Key => t(tenantId, "idp_saml", idpId),
+  /** An AuthnRequest Weft sent, by its id, for the InResponseTo check (expires, consumed once). */
+  samlRequest: (tenantId: string, requestId: string): Key =>
+    t(tenantId, "saml_requests", requestId),
+  /** An assertion id already accepted from an IdP (expires after the assertion's NotOnOrAfter). */
+  samlAssertionSeen: (tenantId: string, idpId: string, assertionId: string): Key =>
+    t(tenantId, "saml_assertions_seen", idpId, assertionId),
+  /** Refused SAML sign-in tally per (IdP, hour, reason). */
+  samlRefusal: (tenantId: string, idpId: string, hour: string, reason: string): Key =>
+    t(tenantId, "saml_refusals", idpId, hour, reason),
+  /** Prefix of an IdP's refused sign-in tallies. */
+  samlRefusals: (tenantId: string, idpId: string): Key => t(tenantId, "saml_refusals", idpId),
+  /** What an admin's test sign-in received and each check's result (expires). */
+  samlTestResult: (tenantId: string, requestId: string): Key =>
+    t(tenantId, "saml_test_results", requestId),
+
+  /** A person's sign-in session, listed under its user so all of them end in one write (expires). */
+  personSession: (tenantId: string, userId: string, sessionId: string): Key =>
+    t(tenantId, "person_sessions", userId, sessionId),
+  /** Prefix of a user's sign-in sessions. */
+  personSessions: (tenantId: string, userId: string): Key => t(tenantId, "person_sessions", userId),
+  /**
+   * Set by every new session of a user; a write that ends the user's sessions checks it, so a
+   * session started while it listed them makes it list again.
+   */
+  personSessionsTouched: (tenantId: string, userId: string): Key =>
+    t(tenantId, "person_sessions_touched", userId),
+  /** The tenant's key for signing person session cookies (HS256, apart from the console's). */
+  personSigningKey: (tenantId: string): Key => t(tenantId, "person_signing_key"),
 };
 
 const utf8 = new TextEncoder();

@@ -6,11 +6,11 @@
  */
 import { keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
-import { listTenants } from "./tenants.ts";
+import { listIdps, listTenants, samlSettingsFrom } from "./tenants.ts";
 import type { Group, IdpUser } from "./types.ts";
 
 /** The schema this code reads and writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const VERSION_KEY = ["meta", "schema"];
 
 /** Brings the store to {@linkcode SCHEMA_VERSION}; returns what was done, for the start-up log. */
@@ -23,6 +23,10 @@ export async function migrate(kv: Deno.Kv): Promise<string[]> {
       const moved = await foldNameIndexes(kv, tenants.map((t) => t.id));
       done.push(`Schema 2: name indexes folded (${moved.moved} moved, ${moved.clashes} clashes).`);
     }
+  }
+  if (version < 3) {
+    const moved = await moveSamlFields(kv, (await listTenants(kv)).map((t) => t.id));
+    if (moved) done.push(`Schema 3: SAML settings of ${moved} IdP connection(s) moved.`);
   }
   if (version < SCHEMA_VERSION) {
     await withLockRetry(() => kv.set(VERSION_KEY, SCHEMA_VERSION));
@@ -81,4 +85,26 @@ async function foldNameIndexes(
     }
   }
   return { moved, clashes };
+}
+
+/**
+ * Schema 3 keeps SAML settings in their own record. Connections created with the three SAML
+ * fields on the IdP record get a settings record made from them, where none exists yet; the IdP
+ * record itself is left as it is (records are written once).
+ */
+async function moveSamlFields(kv: Deno.Kv, tenantIds: string[]): Promise<number> {
+  let moved = 0;
+  for (const tenantId of tenantIds) {
+    for (const idp of await listIdps(kv, tenantId)) {
+      const saml = idp.saml;
+      if (!saml || !(saml.entityId || saml.ssoUrl || saml.certificate)) continue;
+      const key = keys.idpSaml(tenantId, idp.id);
+      const settings = samlSettingsFrom(tenantId, idp.id, saml, "migration", idp.createdAt);
+      const res = await withLockRetry(() =>
+        kv.atomic().check({ key, versionstamp: null }).set(key, settings).commit()
+      );
+      if (res.ok) moved++;
+    }
+  }
+  return moved;
 }

@@ -4,9 +4,10 @@
  */
 import { fitsKey, keys } from "./keys.ts";
 import { stripUndefined, withLockRetry } from "./kv.ts";
-import type { Idp, IdpKind, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
+import type { Idp, IdpKind, SamlSettings, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
 import { addEvent } from "../audit/events.ts";
 import { generateTokenSecret, hashTokenSecret, randomId, TOKEN_PREFIX } from "../auth/tokens.ts";
+import { readCertificates } from "../saml/x509.ts";
 
 /** A DNS label: lower-case letters, digits and inner hyphens, 1–63 characters. */
 export const SUBDOMAIN_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -67,7 +68,35 @@ export async function listTenants(kv: Deno.Kv): Promise<Tenant[]> {
   return (await Array.fromAsync(kv.list<Tenant>({ prefix: keys.tenants() }))).map((e) => e.value);
 }
 
-/** Creates an IdP connection with SCIM enabled. */
+/**
+ * SAML settings from the three fields a connection can be created with. A certificate text that
+ * holds no readable certificate is kept as it was given, so the console can show it and say it
+ * cannot be used; it never verifies anything.
+ */
+export function samlSettingsFrom(
+  tenantId: string,
+  idpId: string,
+  fields: { entityId?: string; ssoUrl?: string; certificate?: string },
+  actor: string,
+  at: string,
+): SamlSettings {
+  const text = fields.certificate?.trim();
+  const certificates = text ? readCertificates(text) : [];
+  const settings: SamlSettings = {
+    tenantId,
+    idpId,
+    certificates: text && certificates.length === 0 ? [text] : certificates,
+    idpInitiated: true,
+    jit: false,
+    updatedAt: at,
+    updatedBy: actor,
+  };
+  if (fields.entityId?.trim()) settings.entityId = fields.entityId.trim();
+  if (fields.ssoUrl?.trim()) settings.ssoUrl = fields.ssoUrl.trim();
+  return settings;
+}
+
+/** Creates an IdP connection with SCIM enabled (and its SAML settings, when given). */
 export async function createIdp(
   kv: Deno.Kv,
   tenantId: string,
@@ -91,12 +120,18 @@ export async function createIdp(
     scimEnabled: true,
     // Entra matches users itself and its externalId (mailNickname) is not an immutable id.
     matchBy: input.matchBy ?? (input.kind === "entra" ? "userName" : "externalId"),
-    saml: input.saml,
     createdAt: new Date().toISOString(),
   };
   const op = kv.atomic()
     .check({ key: keys.idp(tenantId, idp.id), versionstamp: null })
     .set(keys.idp(tenantId, idp.id), idp);
+  const saml = input.saml;
+  if (saml && (saml.entityId || saml.ssoUrl || saml.certificate)) {
+    op.check({ key: keys.idpSaml(tenantId, idp.id), versionstamp: null }).set(
+      keys.idpSaml(tenantId, idp.id),
+      samlSettingsFrom(tenantId, idp.id, saml, input.actor ?? "cli", idp.createdAt),
+    );
+  }
   addEvent(op, { tenantId, actor: input.actor ?? "cli", idpId: idp.id }, {
     type: "idp_created",
     target: { kind: "idp", id: idp.id },

@@ -28,6 +28,10 @@ export interface Idp {
    * attribute (Entra maps it from mailNickname); users are matched by userName only.
    */
   matchBy: "externalId" | "userName";
+  /**
+   * SAML fields given when the connection was created by older versions. The SAML settings live
+   * in their own record ({@linkcode SamlSettings}); a migration copies these there.
+   */
   saml?: { entityId?: string; ssoUrl?: string; certificate?: string };
   createdAt: string;
 }
@@ -129,4 +133,52 @@ export interface ChangeContext {
   clientIp: string;
   /** The IdP's matching rule (see {@linkcode Idp.matchBy}); `externalId` when absent. */
   matchBy?: Idp["matchBy"];
+}
+
+/** An IdP connection's SAML settings (Weft is the service provider). */
+export interface SamlSettings {
+  tenantId: string;
+  idpId: string;
+  /** The IdP's entity ID: the Issuer of its assertions. */
+  entityId?: string;
+  /** Where AuthnRequests go (HTTP-Redirect binding). */
+  ssoUrl?: string;
+  /** Certificates (PEM) whose keys may sign responses; several during a rotation. */
+  certificates: string[];
+  /** Optional SP key pair: AuthnRequests are signed and encrypted assertions accepted. */
+  spKey?: { privateKey: string; certificate: string };
+  /** Accept sign-ins the IdP starts (no InResponseTo), e.g. from an Okta dashboard tile. */
+  idpInitiated: boolean;
+  /** Create a person from the assertion when no user of this IdP matches. */
+  jit: boolean;
+  /** The attribute whose value is matched to users; absent: the NameID. */
+  matchAttribute?: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** An AuthnRequest Weft sent, kept until the response arrives (10 minutes at most). */
+export interface SamlRequestRecord {
+  id: string;
+  tenantId: string;
+  idpId: string;
+  createdAt: string;
+  /** Where to go after signing in (a same-origin path). */
+  returnTo?: string;
+  /** Set for an admin's test sign-in: only that admin session sees the result. */
+  test?: { adminId: string; sessionId: string };
+}
+
+/** A person signed in through SAML. */
+export interface PersonSession {
+  id: string;
+  tenantId: string;
+  userId: string;
+  idpId: string;
+  /** Per-session token for state changes (sign-out). */
+  csrf: string;
+  createdAt: string;
+  expiresAt: string;
+  ip: string;
+  userAgent: string;
 }

@@ -18,6 +18,7 @@ import type { ChangeContext, IdpUser, MemberRow, MirroringConfig, User } from ".
 import { addEvent, type EventType } from "../audit/events.ts";
 import { membershipGuards } from "./groups.ts";
 import { ScimError } from "../scim/errors.ts";
+import { endSessionsIn, readSessionEnding } from "./person_sessions.ts";
 
 /** What an IdP says about a user: its resource plus the two fields kept apart. */
 export interface UserState {
@@ -141,6 +142,9 @@ async function commitWrite(
   if (before && changed.length === 0 && !plan.clearUnlinked) {
     return { ok: true, versionstamp: plan.linkEntry!.versionstamp!, changed: false };
   }
+  // A deactivation ends the person's sign-in sessions in the same write.
+  const deactivates = before !== null && before.active && !plan.next.active;
+  const ending = deactivates ? await readSessionEnding(kv, tenantId, plan.userId) : null;
   const op = kv.atomic();
   for (const check of plan.assumed ?? []) op.check(check);
   op.check({
@@ -220,6 +224,7 @@ async function commitWrite(
       summary: `${plan.how}: user ${plan.next.active ? "reactivated" : "deactivated"}`,
     });
   }
+  if (ending) endSessionsIn(op, ctx, plan.userId, ending, `${plan.how}: user deactivated`);
   const res = await withLockRetry(() => op.commit());
   return res.ok ? { ok: true, versionstamp: res.versionstamp, changed: true } : { ok: false };
 }
@@ -274,10 +279,12 @@ export async function createOrMergeUser(
   kv: Deno.Kv,
   ctx: ChangeContext,
   state: UserState,
+  options: { how?: string } = {},
 ): Promise<UserWriteResult> {
   const { tenantId, idpId } = ctx;
   const nameLower = userNameOf(state).toLowerCase();
-  const optimistic = await createOptimistically(kv, ctx, state);
+  const created = options.how ?? "POST created";
+  const optimistic = await createOptimistically(kv, ctx, state, created);
   if (optimistic) return optimistic;
   let mirroring: MirroringConfig | null = null;
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
@@ -384,7 +391,7 @@ export async function createOrMergeUser(
         linkEntry: null,
         userEntry: null,
         next: newLink(userId, idpId, state, now),
-        how: "POST created",
+        how: created,
         isCreate: true,
       };
     }
@@ -442,6 +449,7 @@ async function createOptimistically(
   kv: Deno.Kv,
   ctx: ChangeContext,
   state: UserState,
+  how: string,
 ): Promise<UserWriteResult | null> {
   const { tenantId, idpId } = ctx;
   const known = knownMirroring.get(kv)?.get(tenantId);
@@ -462,7 +470,7 @@ async function createOptimistically(
     linkEntry: null,
     userEntry: null,
     next: newLink(userId, idpId, state, new Date().toISOString()),
-    how: "POST created",
+    how,
     isCreate: true,
     assumed,
   };
@@ -590,6 +598,7 @@ export async function deleteUser(
     const memberships = await Array.fromAsync(
       kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: perOp }),
     );
+    const ending = await readSessionEnding(kv, tenantId, userId);
     const op = kv.atomic().check(linkEntry).check(userEntry).check(adds);
     // Groups adding members check this, so none adds the user once it is unlinked.
     op.sum(membershipGuards.unlinks(tenantId, idpId), u64Delta(1));
@@ -632,6 +641,7 @@ export async function deleteUser(
       counts: { groupsLeft: memberships.length },
       summary: "DELETE: user deprovisioned and unlinked from this IdP",
     });
+    endSessionsIn(op, ctx, userId, ending, "DELETE");
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
       if (memberships.length === perOp) await leaveAllGroups(kv, tenantId, userId);

@@ -6,6 +6,12 @@
 import type { Context } from "hono";
 import type { VNode } from "preact";
 import { z } from "zod";
+import {
+  type Form,
+  FormError,
+  readForm as readFormBody,
+  readFormFile as readFormFileBody,
+} from "../../lib/http/form.ts";
 import type { BaseVariables } from "../../lib/http/env.ts";
 import { htmlResponse, renderDocument } from "../../lib/http/render.tsx";
 import type { AdminSession } from "../../lib/auth/sessions.ts";
@@ -81,54 +87,20 @@ export function page(
   return htmlResponse(html, opts.status ?? 200, opts.headers);
 }
 
-/** A console form: each field's value, or values when it was given more than once. */
-export type Form = Record<string, string | string[]>;
-
-const forms = new WeakMap<object, Promise<Form>>();
-
-const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
-
-async function parseForm(c: Context): Promise<Form> {
-  const type = c.req.header("content-type") ?? "";
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (!FORM_TYPE.test(type)) {
-    if (bytes.length === 0 && type === "") return {};
-    throw new HttpError(
-      415,
-      "Send the form as application/x-www-form-urlencoded or multipart/form-data",
-    );
-  }
-  let text: string;
+/** Reads the request's form (see `lib/http/form.ts`); a bad body becomes a console `HttpError`. */
+export async function readForm(c: Context): Promise<Form> {
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "The form is not valid UTF-8: nothing was changed");
+    return await readFormBody(c);
+  } catch (error) {
+    if (error instanceof FormError) throw new HttpError(error.status, error.message);
+    throw error;
   }
-  let data: URLSearchParams | FormData;
-  try {
-    data = /^application\/x-www-form-urlencoded/i.test(type)
-      ? new URLSearchParams(text)
-      : await new Response(bytes, { headers: { "content-type": type } }).formData();
-  } catch {
-    throw new HttpError(400, "The form cannot be read: nothing was changed");
-  }
-  const out: Form = {};
-  for (const [k, v] of data.entries()) {
-    if (typeof v !== "string") throw new HttpError(400, "The console does not take file uploads");
-    const had = out[k];
-    out[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
-  }
-  return out;
 }
 
-/**
- * Reads the request's form once (urlencoded or multipart, strict UTF-8, no files): `415` for any
- * other content type, `400` for a body that is not a readable form. Later calls get the same form.
- */
-export function readForm(c: Context): Promise<Form> {
-  let form = forms.get(c.req);
-  if (!form) forms.set(c.req, form = parseForm(c));
-  return form;
+/** A file of the request's multipart form (the SAML tab's metadata upload), if one was sent. */
+export async function readFormFile(c: Context, name: string): Promise<File | undefined> {
+  await readForm(c);
+  return await readFormFileBody(c, name);
 }
 
 /** Parses form input with zod, or throws a 400 naming the fields. */
@@ -161,4 +133,11 @@ export const FLASH: Record<string, string> = {
   "sessions-revoked": "Sessions revoked.",
   "admin-removed": "Admin removed and signed out.",
   "link-revoked": "Setup link revoked. It no longer works.",
+  "saml-saved": "SAML settings saved.",
+  "saml-imported": "IdP metadata imported: entity ID, SSO URL and certificates replaced.",
+  "certificate-removed": "Certificate removed: responses signed with its key are refused.",
+  "sp-key-created":
+    "SP key pair created: AuthnRequests are now signed. Give the IdP the new metadata.",
+  "sp-key-removed": "SP key pair removed.",
+  "person-sessions-revoked": "The person's sign-in sessions ended.",
 };

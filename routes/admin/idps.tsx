@@ -151,7 +151,7 @@ function NewIdpForm({ csrf, error }: { csrf?: string; error?: string }) {
         </p>
       </div>
       <fieldset>
-        <legend>SAML (optional)</legend>
+        <legend>SAML (optional, or later on the SAML tab)</legend>
         <Field id="entityId" label="IdP entity ID" maxLength={1000} />
         <Field id="ssoUrl" label="SSO URL" type="url" maxLength={2000} />
         <div class="field">
@@ -217,7 +217,8 @@ idps.post("/", async (c) => {
   return seeOther(`/admin/idps/${idp.id}/scim?done=idp-created`);
 });
 
-function IdpTabs({ idp, current }: { idp: Idp; current: string }) {
+/** The tabs of an IdP connection's pages. */
+export function IdpTabs({ idp, current }: { idp: Idp; current: string }) {
   return (
     <Tabs
       label={`${idp.name} sections`}
@@ -480,33 +481,6 @@ idps.get("/:id/scim", async (c) => {
           <h2 id="activity-h">Activity</h2>
           <ActivityChart activity={activity} label={`Events of ${idp.name} per hour`} />
         </section>
-      </>
-    ),
-  );
-});
-
-idps.get("/:id/saml", async (c) => {
-  const idp = await idpOf(c);
-  return page(
-    c,
-    { title: idp.name, section: "idps" },
-    (
-      <>
-        <IdpTabs idp={idp} current="saml" />
-        {idp.saml
-          ? (
-            <dl class="details">
-              <dt>IdP entity ID</dt>
-              <dd>{idp.saml.entityId ?? "—"}</dd>
-              <dt>SSO URL</dt>
-              <dd>{idp.saml.ssoUrl ?? "—"}</dd>
-              <dt>Signing certificate</dt>
-              <dd>
-                {idp.saml.certificate ? <pre class="pem">{idp.saml.certificate}</pre> : "—"}
-              </dd>
-            </dl>
-          )
-          : <Empty>No SAML settings were given for this connection.</Empty>}
       </>
     ),
   );

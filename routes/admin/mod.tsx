@@ -10,11 +10,13 @@ import { getCookie } from "hono/cookie";
 import type { Context, Next } from "hono";
 import { readSession, sessionCookieName } from "../../lib/auth/sessions.ts";
 import { InvalidCursorError } from "../../lib/store/kv.ts";
+import { FORM_TYPE, hasNonFormBody } from "../../lib/http/form.ts";
 import { type AdminEnv, HttpError, page, readForm } from "./_shared.tsx";
 import { assets } from "../assets.ts";
 import { auth } from "./auth.tsx";
 import { dashboard } from "./dashboard.tsx";
 import { idps } from "./idps.tsx";
+import { idpSaml } from "./idp_saml.tsx";
 import { users } from "./users.tsx";
 import { groups } from "./groups.tsx";
 import { mirroring } from "./mirroring.tsx";
@@ -70,7 +72,6 @@ function sameOrigin(c: Context<AdminEnv>): boolean {
   return c.req.header("sec-fetch-site") === "same-origin";
 }
 
-const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 /**
@@ -88,9 +89,8 @@ async function csrfTokenOf(c: Context<AdminEnv>): Promise<string> {
 /** Only forms, and JSON on `/admin/api/`, are taken as bodies; anything else is a `415`. */
 async function assertBodyType(c: Context<AdminEnv>): Promise<void> {
   const type = c.req.header("content-type") ?? "";
-  if (FORM_TYPE.test(type)) return;
   if (JSON_TYPE.test(type) && c.req.path.startsWith("/admin/api/")) return;
-  if (type === "" && (!c.req.raw.body || (await c.req.arrayBuffer()).byteLength === 0)) return;
+  if (!(await hasNonFormBody(c))) return;
   throw new HttpError(
     415,
     type === ""
@@ -160,6 +160,7 @@ export function createAdminApp(): Hono<AdminEnv> {
 
   app.route("/", auth);
   app.route("/", dashboard);
+  app.route("/idps", idpSaml);
   app.route("/idps", idps);
   app.route("/users", users);
   app.route("/groups", groups);

@@ -7,8 +7,24 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
-import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.tsx";
-import { Badge, Empty, IdpText, Pager, Tabs, Time } from "../../components/ui.tsx";
+import {
+  actorOf,
+  type AdminEnv,
+  assertSuperAdmin,
+  canManage,
+  FLASH,
+  HttpError,
+  page,
+  parseInput,
+  readForm,
+  seeOther,
+  signedIn,
+  tenantOf,
+} from "./_shared.tsx";
+import { Badge, Csrf, Empty, IdpText, Notice, Pager, Tabs, Time } from "../../components/ui.tsx";
+import { Island } from "../../lib/http/render.tsx";
+import ConfirmForm from "../../islands/ConfirmForm.tsx";
+import { listPersonSessions, revokePersonSessions } from "../../lib/store/person_sessions.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { getUser } from "../../lib/store/users.ts";
 import { CORE_FIELDS } from "../../lib/store/mirroring.ts";
@@ -195,6 +211,8 @@ function userTitle(user: User): string {
 users.get("/:id", async (c) => {
   const { user, idps } = await userOf(c);
   const source = idps.find((i) => i.id === user.sourceIdpId);
+  const sessions = await listPersonSessions(c.get("deps").kv, tenantOf(c).id, user.id);
+  const flash = FLASH[c.req.query("done") ?? ""];
   const fields: [string, string | undefined][] = [
     ...CORE_FIELDS.map((f) => [f, user[f]] as [string, string | undefined]),
     ...Object.entries(user.custom),
@@ -205,6 +223,7 @@ users.get("/:id", async (c) => {
     (
       <>
         <UserTabs user={user} current="profile" />
+        {flash && <Notice tone="ok">{flash}</Notice>}
         <p>
           <StatusBadge status={user.status} /> Source IdP:{" "}
           {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
@@ -253,9 +272,63 @@ users.get("/:id", async (c) => {
             <Time iso={user.updatedAt} />
           </dd>
         </dl>
+        <section aria-labelledby="sessions-h" id="person-sessions">
+          <h2 id="sessions-h">Sign-in sessions</h2>
+          {sessions.length === 0 ? <Empty>No open sign-in session.</Empty> : (
+            <p>
+              {sessions.length} open, the latest since <Time iso={sessions[0].createdAt} />{" "}
+              <span class="muted">from {sessions[0].ip}</span>
+            </p>
+          )}
+          {sessions.length > 0 && canManage(c) && (
+            <Island
+              name="ConfirmForm"
+              component={ConfirmForm}
+              props={{
+                action: `/admin/users/${user.id}/revoke-sessions`,
+                csrf: signedIn(c).session.csrf,
+                label: "End sign-in sessions",
+                title: `End ${userTitle(user)}'s sign-in sessions?`,
+                message:
+                  "The person is signed out everywhere at once. They can sign in again while their IdP allows it.",
+                danger: true,
+              }}
+            />
+          )}
+        </section>
       </>
     ),
   );
+});
+
+users.post("/:id/revoke-sessions", async (c) => {
+  assertSuperAdmin(c, "end people's sign-in sessions");
+  const { user } = await userOf(c);
+  const form = await readForm(c);
+  if (form.confirmed !== "yes") {
+    return page(
+      c,
+      { title: `End ${userTitle(user)}'s sign-in sessions?`, section: "users" },
+      (
+        <form method="post" action={c.req.path} class="card stack narrow">
+          <Csrf token={signedIn(c).session.csrf} />
+          <input type="hidden" name="confirmed" value="yes" />
+          <p>The person is signed out everywhere at once.</p>
+          <div class="actions">
+            <a class="button" href={`/admin/users/${user.id}`}>Cancel</a>
+            <button type="submit" class="button danger">End sessions</button>
+          </div>
+        </form>
+      ),
+    );
+  }
+  await revokePersonSessions(c.get("deps").kv, {
+    tenantId: tenantOf(c).id,
+    actor: actorOf(c),
+    requestId: c.get("requestId"),
+    clientIp: c.get("clientIp"),
+  }, user.id);
+  return seeOther(`/admin/users/${user.id}?done=person-sessions-revoked`);
 });
 
 /** Every leaf of a SCIM resource as `[path, value]` rows. */

@@ -17,10 +17,14 @@ export interface Harness {
   origin: string;
   /** The one-time setup link the first run printed. */
   setupLink: string;
+  /** Everything the first run printed (the demo IdP's SCIM base URL among it, no secret). */
+  firstRun: string;
+  /** Runs the operator CLI on the server's store; its standard output. */
+  cli(...args: string[]): Promise<string>;
   context: BrowserContext;
   page: Page;
   /** Saves a screenshot under `WEFT_SCREENSHOTS` (the README's `docs/screenshots`) or a temp dir. */
-  shot(name: string, options?: { fullPage?: boolean }): Promise<void>;
+  shot(name: string, options?: { fullPage?: boolean; page?: Page }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,18 +90,34 @@ export async function startHarness(): Promise<Harness> {
     throw new Error(`The first run printed a secret to a pipe:\n${firstRun}`);
   }
   // The operator's way: the CLI on the same store prints the one-time link.
-  const cli = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "weft", "admin", "setup-link", "--tenant", "demo"],
-    cwd: root.pathname,
-    env: { WEFT_KV_PATH: `${dir}/weft.kv`, WEFT_DEFAULT_TENANT: "demo", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const said = new TextDecoder().decode(cli.stdout);
-  const link = /(http:\/\/\S+\/admin\/setup\/\S+)/.exec(said);
-  if (!cli.success || !link) {
+  const cli = async (...args: string[]) => {
+    const res = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "weft", ...args],
+      cwd: root.pathname,
+      env: {
+        WEFT_KV_PATH: `${dir}/weft.kv`,
+        ...testKvEnv(`${dir}/weft.kv`),
+        WEFT_DEFAULT_TENANT: "demo",
+        NO_COLOR: "1",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(res.stdout);
+    if (!res.success) {
+      throw new Error(`cli ${args.join(" ")}: ${said} ${new TextDecoder().decode(res.stderr)}`);
+    }
+    return said;
+  };
+  const link = /(http:\/\/\S+\/admin\/setup\/\S+)/.exec(
+    await cli("admin", "setup-link", "--tenant", "demo").catch((e) => {
+      server.kill("SIGKILL");
+      throw e;
+    }),
+  );
+  if (!link) {
     server.kill("SIGKILL");
-    throw new Error(`No setup link from the CLI: ${said} ${new TextDecoder().decode(cli.stderr)}`);
+    throw new Error("No setup link from the CLI");
   }
   // The CLI prints the link for the port in DENO_SERVE_ADDRESS it was not given: use ours.
   const setupLink = `${origin}${new URL(link[1]).pathname}`;
@@ -126,10 +146,12 @@ export async function startHarness(): Promise<Harness> {
   return {
     origin,
     setupLink,
+    firstRun,
+    cli,
     context,
     page,
     async shot(name, options) {
-      await page.screenshot({
+      await (options?.page ?? page).screenshot({
         path: `${shotDir}/${name}.png`,
         fullPage: options?.fullPage ?? true,
       });

@@ -97,6 +97,10 @@ function paramValue(t: Target, path: string, name: string): string {
       return "styles.css";
     case "link":
       return "0123456789ab";
+    case "cert":
+      return "0".repeat(64);
+    case "request":
+      return "_" + "0".repeat(40);
     case "id":
       if (path.includes("/Users/") || path.startsWith("/admin/users/")) return t.userId;
       if (path.includes("/Groups/") || path.startsWith("/admin/groups/")) return t.groupId;

@@ -1,0 +1,91 @@
+/**
+ * What the person pages and the SAML routes share: page rendering in the person frame, the
+ * refusal page in plain words, and the same-origin check of state changes.
+ * @module
+ */
+import type { Context } from "hono";
+import type { VNode } from "preact";
+import type { BaseEnv } from "../../lib/http/env.ts";
+import { htmlResponse, renderDocument } from "../../lib/http/render.tsx";
+import { PersonLayout } from "../../components/PersonLayout.tsx";
+import { REFUSAL_HELP, type RefusalReason } from "../../lib/saml/reasons.ts";
+
+/** Renders a person page (`Cache-Control: no-store`, the strict CSP comes from the root app). */
+export function personPage(
+  c: Context<BaseEnv>,
+  opts: { title: string; status?: number; headers?: Record<string, string> },
+  body: VNode | VNode[],
+): Response {
+  const html = renderDocument(
+    <PersonLayout tenantName={c.get("tenant")?.name ?? "Weft"} title={opts.title}>
+      {body}
+    </PersonLayout>,
+  );
+  return htmlResponse(html, opts.status ?? 200, opts.headers);
+}
+
+/** The `403` page of a refused sign-in: why, and what the admin can do. No cookie is set. */
+export function refusalPage(c: Context<BaseEnv>, reason: RefusalReason): Response {
+  const help = REFUSAL_HELP[reason];
+  return personPage(
+    c,
+    { title: help.title, status: 403 },
+    <>
+      <div class="notice bad" role="alert">
+        <p>{help.why}</p>
+      </div>
+      <section class="card stack">
+        <h2>What your administrator can do</h2>
+        <p>{help.admin}</p>
+        <p class="muted small">
+          Tell them this code: <code>{reason}</code> (request <code>{c.get("requestId")}</code>).
+        </p>
+      </section>
+      <p>
+        <a class="button" href="/login">Back to sign-in</a>
+      </p>
+    </>,
+  );
+}
+
+/** A person page for other errors (404, 413, 429). */
+export function messagePage(
+  c: Context<BaseEnv>,
+  status: number,
+  title: string,
+  message: string,
+  headers?: Record<string, string>,
+): Response {
+  return personPage(
+    c,
+    { title, status, headers },
+    <>
+      <div class="notice bad" role="alert">
+        <p>{message}</p>
+      </div>
+      <p>
+        <a class="button" href="/login">Back to sign-in</a>
+      </p>
+    </>,
+  );
+}
+
+/** Whether a state-changing request comes from this host's own pages. */
+export function fromSameOrigin(c: Context<BaseEnv>): boolean {
+  const origin = c.req.header("origin");
+  if (origin) return origin === c.get("origin");
+  return c.req.header("sec-fetch-site") === "same-origin";
+}
+
+/** Whether the request came over https (cookies are then `Secure` and `__Host-`). */
+export function isSecure(c: Context<BaseEnv>): boolean {
+  return c.get("origin").startsWith("https:");
+}
+
+/** Constant-time string equality (CSRF tokens). */
+export function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
