@@ -20,7 +20,8 @@ import {
   revokeToken,
 } from "./lib/store/tenants.ts";
 import { getMirroring, setMirroring } from "./lib/store/mirroring.ts";
-import { EVENT_TYPES, type EventType, listEvents } from "./lib/audit/events.ts";
+import { EVENT_TYPES, type EventType } from "./lib/audit/events.ts";
+import { listEvents } from "./lib/store/events.ts";
 import { publicOrigin, scimBaseUrl } from "./lib/bootstrap.ts";
 import {
   ADMIN_ROLES,

@@ -3,7 +3,7 @@
  * summary and a table fallback for screen readers.
  * @module
  */
-import type { Activity } from "../lib/store/directory.ts";
+import type { Activity } from "../lib/store/idp_stats.ts";
 
 /** The chart of an IdP's activity. */
 export function ActivityChart({ activity, label }: { activity: Activity; label: string }) {

@@ -4,7 +4,7 @@
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
-import type { MirroringJob } from "../lib/store/directory.ts";
+import type { MirroringJob } from "../lib/store/mirroring_job.ts";
 import { formatTime } from "./_format.ts";
 
 /** Props of {@linkcode ReapplyProgress}. */

@@ -12,7 +12,7 @@ import {
   listIdps,
   listTenants,
 } from "./store/tenants.ts";
-import { completeAllJournals } from "./store/groups.ts";
+import { completeAllJournals } from "./store/journal.ts";
 import { migrate } from "./store/migrations.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 import { hasAdmins } from "./store/admins.ts";

@@ -5,12 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createTestApp, randomUser } from "./_helpers.ts";
-import {
-  idpActivity,
-  idpStats,
-  listDirectoryGroups,
-  listDirectoryUsers,
-} from "../lib/store/directory.ts";
+import { idpActivity, idpStats } from "../lib/store/idp_stats.ts";
+import { listDirectoryGroups } from "../lib/store/group_list.ts";
+import { listDirectoryUsers } from "../lib/store/user_list.ts";
 
 Deno.test("listDirectoryUsers() - prefix search on userName and email, status filter, paging", async () => {
   const t = await createTestApp();

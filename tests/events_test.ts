@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createTestApp, expectScim, randomUser, type TestApp } from "./_helpers.ts";
-import { type AuditEvent, type EventType, listEvents } from "../lib/audit/events.ts";
+import { type AuditEvent, type EventType } from "../lib/audit/events.ts";
+import { listEvents } from "../lib/store/events.ts";
 import { listTokens } from "../lib/store/tenants.ts";
 
 type Json = Record<string, unknown>;

@@ -17,9 +17,9 @@ import {
   type TestApp,
 } from "./_helpers.ts";
 import { checkInvariants } from "./reliability/_server.ts";
-import { countMembers, getGroup, listMembers } from "../lib/store/groups.ts";
-import { listUserGroupIds } from "../lib/store/users.ts";
-import { listEvents } from "../lib/audit/events.ts";
+import { getGroup } from "../lib/store/groups.ts";
+import { countMembers, listMembers, listUserGroupIds } from "../lib/store/memberships.ts";
+import { listEvents } from "../lib/store/events.ts";
 import { project } from "../lib/scim/projection.ts";
 import { renderGroup } from "../lib/scim/resource.ts";
 import { keys } from "../lib/store/keys.ts";

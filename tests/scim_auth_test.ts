@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createTestApp, expectScim, expectScimError, type TestApp } from "./_helpers.ts";
 import { listAuthFailures } from "../lib/auth/scim_auth.ts";
 import { createToken, listTokens, revokeToken } from "../lib/store/tenants.ts";
-import { listEvents } from "../lib/audit/events.ts";
+import { listEvents } from "../lib/store/events.ts";
 import { keys } from "../lib/store/keys.ts";
 
 type Json = Record<string, unknown>;

@@ -9,8 +9,8 @@ import {
   patchGroup,
   randomUser,
 } from "./_helpers.ts";
-import { listEvents } from "../lib/audit/events.ts";
-import { countMembers } from "../lib/store/groups.ts";
+import { listEvents } from "../lib/store/events.ts";
+import { countMembers } from "../lib/store/memberships.ts";
 
 Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", async () => {
   const t = await createTestApp();

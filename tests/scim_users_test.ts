@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createTestApp, expectScim, expectScimError, randomUser } from "./_helpers.ts";
 import { getUser } from "../lib/store/users.ts";
-import { listEvents } from "../lib/audit/events.ts";
+import { listEvents } from "../lib/store/events.ts";
 import { setMirroring } from "../lib/store/mirroring.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../lib/scim/urns.ts";
 

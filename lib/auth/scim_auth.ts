@@ -9,7 +9,7 @@ import { keys } from "../store/keys.ts";
 import { counterValue, foundCache, u64Delta, withLockRetry } from "../store/kv.ts";
 import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
 import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "../store/events.ts";
 import { HIT_TTL_MS, isThrottled, isWithinLimit, newHitKey, throttleWindow } from "./throttle.ts";
 
 /** Why an authentication failed; shown to admins on the IdP's SCIM tab. */

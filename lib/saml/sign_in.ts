@@ -22,7 +22,7 @@ import { findSignInUser, type SignInUser } from "../store/sign_in_users.ts";
 import { createPersonSession } from "../store/person_sessions.ts";
 import { createOrMergeUser } from "../store/users.ts";
 import type { PersonSession, SamlRequestRecord, SamlSettings } from "../store/types.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "../store/events.ts";
 import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../auth/throttle.ts";
 import { sameOriginPath } from "../http/paths.ts";
 import type { RefusalReason } from "./reasons.ts";

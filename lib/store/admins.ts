@@ -7,7 +7,7 @@ import { fitsKey, keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
 import { ConflictError } from "./tenants.ts";
 import { randomId } from "../auth/tokens.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "./events.ts";
 
 /** What an admin may do: `super_admin` everything, `admin` read-only on tokens and settings. */
 export type AdminRole = "super_admin" | "admin";

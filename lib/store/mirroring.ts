@@ -9,7 +9,7 @@ import { withLockRetry } from "./kv.ts";
 import type { IdpUser, MirroringConfig, User } from "./types.ts";
 import { selectValues } from "../scim/patch.ts";
 import { parsePath } from "../scim/filter/parser.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "./events.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../scim/urns.ts";
 
 /** Canonical fields every user has; anything else is a custom field. */

@@ -10,7 +10,7 @@
 import { keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
 import type { ChangeContext, IdpUser, PersonSession, User } from "./types.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "./events.ts";
 
 /** How long a person's session lasts from sign-in. */
 export const PERSON_SESSION_TTL_MS = 8 * 3600_000;

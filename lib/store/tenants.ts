@@ -5,7 +5,7 @@
 import { fitsKey, keys } from "./keys.ts";
 import { stripUndefined, withLockRetry } from "./kv.ts";
 import type { Idp, IdpKind, SamlSettings, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
-import { addEvent } from "../audit/events.ts";
+import { addEvent } from "./events.ts";
 import { generateTokenSecret, hashTokenSecret, randomId, TOKEN_PREFIX } from "../auth/tokens.ts";
 import { readCertificates } from "../saml/x509.ts";
 

@@ -8,15 +8,15 @@ import {
   backoff,
   ContentionError,
   getManyBatched,
-  maxChecks,
   mayRetry,
   u64Delta,
   withLockRetry,
 } from "./kv.ts";
 import { DEFAULT_MIRRORING, deriveUser } from "./mirroring.ts";
-import type { ChangeContext, IdpUser, MemberRow, MirroringConfig, User } from "./types.ts";
-import { addEvent, type EventType } from "../audit/events.ts";
-import { membershipGuards } from "./groups.ts";
+import type { ChangeContext, IdpUser, MirroringConfig, User } from "./types.ts";
+import { type EventType } from "../audit/events.ts";
+import { addEvent } from "./events.ts";
+import { firstMemberships, leaveAllGroups, leaveGroups, membershipGuards } from "./memberships.ts";
 import { ScimError } from "../scim/errors.ts";
 import { endSessionsIn, readSessionEnding } from "./person_sessions.ts";
 
@@ -594,10 +594,7 @@ export async function deleteUser(
     }
     // One operation takes the first memberships (within the store's checks, three of them taken
     // by the link, the user and the add version); the rest follow.
-    const perOp = membershipsPerOp(kv, 3);
-    const memberships = await Array.fromAsync(
-      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, { limit: perOp }),
-    );
+    const memberships = await firstMemberships(kv, tenantId, userId, 3);
     const ending = await readSessionEnding(kv, tenantId, userId);
     const op = kv.atomic().check(linkEntry).check(userEntry).check(adds);
     // Groups adding members check this, so none adds the user once it is unlinked.
@@ -616,15 +613,7 @@ export async function deleteUser(
       op.delete(keys.idpUserByEmail(tenantId, idpId, e, userId));
     }
     op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(-1));
-    for (const m of memberships) {
-      const groupId = String(m.key.at(-1));
-      op.check(m);
-      op.delete(m.key);
-      op.delete(keys.groupMember(tenantId, groupId, userId));
-      op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
-      // Every writer of a group's member rows sets its membership version (store/groups.ts).
-      op.set(membershipGuards.touched(tenantId, groupId), now);
-    }
+    leaveGroups(op, tenantId, userId, memberships.rows, now);
     if (userEntry.value) {
       op.set(
         keys.user(tenantId, userId),
@@ -638,64 +627,17 @@ export async function deleteUser(
     addEvent(op, ctx, {
       type: "scim_user_deleted",
       target: { kind: "user", id: userId },
-      counts: { groupsLeft: memberships.length },
+      counts: { groupsLeft: memberships.rows.length },
       summary: "DELETE: user deprovisioned and unlinked from this IdP",
     });
     endSessionsIn(op, ctx, userId, ending, "DELETE");
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
-      if (memberships.length === perOp) await leaveAllGroups(kv, tenantId, userId);
+      if (memberships.more) await leaveAllGroups(kv, tenantId, userId);
       return;
     }
   }
   throw new ContentionError("user deletion");
-}
-
-/**
- * Memberships removed in one atomic operation beside `otherChecks` checks: each needs a check, so
- * the store's checks per operation bound them (10 on KV Connect); on Deno's own store (100) at
- * most 90, whose four keys each stay well within KV's 80 KiB of keys per operation.
- */
-function membershipsPerOp(kv: Deno.Kv, otherChecks: number): number {
-  return Math.min(90, maxChecks(kv) - otherChecks);
-}
-
-/** Removes every remaining membership of a user, in checked chunks (idempotent). */
-async function leaveAllGroups(kv: Deno.Kv, tenantId: string, userId: string): Promise<void> {
-  for (let attempt = 0, started = Date.now(); mayRetry(attempt, started);) {
-    const rows = await Array.fromAsync(
-      kv.list<null>({ prefix: keys.userGroups(tenantId, userId) }, {
-        limit: membershipsPerOp(kv, 0),
-      }),
-    );
-    if (!rows.length) return;
-    const op = kv.atomic();
-    const now = new Date().toISOString();
-    for (const m of rows) {
-      const groupId = String(m.key.at(-1));
-      op.check(m);
-      op.delete(m.key);
-      op.delete(keys.groupMember(tenantId, groupId, userId));
-      op.sum(keys.counter(tenantId, "group_members", groupId), u64Delta(-1));
-      op.set(membershipGuards.touched(tenantId, groupId), now);
-    }
-    const res = await withLockRetry(() => op.commit());
-    if (!res.ok) await backoff(++attempt);
-  }
-  throw new ContentionError("user deletion");
-}
-
-/** The groups a user belongs to (ids with the IdP-sent display of the membership). */
-export async function listUserGroupIds(
-  kv: Deno.Kv,
-  tenantId: string,
-  userId: string,
-  limit = 1000,
-): Promise<string[]> {
-  const rows = await Array.fromAsync(
-    kv.list<MemberRow | null>({ prefix: keys.userGroups(tenantId, userId) }, { limit }),
-  );
-  return rows.map((r) => String(r.key.at(-1)));
 }
 
 /** Canonical user record. */

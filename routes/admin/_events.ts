@@ -5,12 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import {
-  type AuditEvent,
-  EVENT_TYPES,
-  type EventQuery,
-  listEvents,
-} from "../../lib/audit/events.ts";
+import { type AuditEvent, EVENT_TYPES, type EventQuery } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { keys } from "../../lib/store/keys.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import type { EventFilters } from "../../islands/EventLog.tsx";

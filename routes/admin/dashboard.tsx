@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { type AdminEnv, canManage, page, tenantOf } from "./_shared.tsx";
 import { Badge, Empty, Time } from "../../components/ui.tsx";
 import { listIdps } from "../../lib/store/tenants.ts";
-import { idpStats } from "../../lib/store/directory.ts";
+import { idpStats } from "../../lib/store/idp_stats.ts";
 import { eventLabel, formatAge } from "../../islands/_format.ts";
 
 /** `/admin`. */

@@ -9,7 +9,8 @@ import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.
 import { Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import EventLog from "../../islands/EventLog.tsx";
-import { type AuditEvent, EVENT_TYPES, listEvents } from "../../lib/audit/events.ts";
+import { type AuditEvent, EVENT_TYPES } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { keys } from "../../lib/store/keys.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";

@@ -39,7 +39,7 @@ import {
 } from "../../lib/store/tenants.ts";
 import type { Idp } from "../../lib/store/types.ts";
 import { AUTH_FAILURE_HELP, listAuthFailures } from "../../lib/auth/scim_auth.ts";
-import { idpActivity, idpStats } from "../../lib/store/directory.ts";
+import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
 import { eventLabel, formatAge } from "../../islands/_format.ts";
 
 /** `/admin/idps`. */

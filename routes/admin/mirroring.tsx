@@ -28,11 +28,11 @@ import {
   claimStalledJob,
   getMirroringJob,
   jobIsLive,
-  listDirectoryUsers,
   previewMirroring,
   runMirroringJob,
   startMirroringJob,
-} from "../../lib/store/directory.ts";
+} from "../../lib/store/mirroring_job.ts";
+import { listDirectoryUsers } from "../../lib/store/user_list.ts";
 import { getLinkedUser } from "../../lib/store/users.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../../lib/scim/urns.ts";
 

@@ -34,8 +34,8 @@ import {
   idpRowsOfUser,
   listDirectoryUsers,
   type UserListQuery,
-} from "../../lib/store/directory.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+} from "../../lib/store/user_list.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import type { Idp, IdpUser, User } from "../../lib/store/types.ts";
 import { eventLabel } from "../../islands/_format.ts";
 

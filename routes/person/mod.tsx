@@ -15,7 +15,7 @@ import { type Form, FormError, readForm } from "../../lib/http/form.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { getSamlSettings, isSamlConfigured } from "../../lib/store/saml.ts";
 import { deletePersonSession } from "../../lib/store/person_sessions.ts";
-import { groupsOfUser } from "../../lib/store/directory.ts";
+import { groupsOfUser } from "../../lib/store/user_list.ts";
 import {
   personCookieName,
   readPersonCookie,

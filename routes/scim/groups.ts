@@ -26,12 +26,11 @@ import {
   getGroup,
   getGroups,
   type GroupState,
-  listMembers,
-  memberBatches,
-  memberDisplays,
   updateGroup,
   type VersionedGroup,
 } from "../../lib/store/groups.ts";
+import { listMembers, memberBatches } from "../../lib/store/memberships.ts";
+import { memberDisplays } from "../../lib/store/member_plan.ts";
 import { query, type Source } from "../../lib/store/query.ts";
 import { fitsKey, keys } from "../../lib/store/keys.ts";
 import type { Filter } from "../../lib/scim/filter/ast.ts";

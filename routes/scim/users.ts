@@ -25,11 +25,11 @@ import {
   getLinkedUser,
   getLinkedUsers,
   type LinkedUser,
-  listUserGroupIds,
   toUserState,
   updateUser,
 } from "../../lib/store/users.ts";
 import { getGroups } from "../../lib/store/groups.ts";
+import { listUserGroupIds } from "../../lib/store/memberships.ts";
 import { query, type Source } from "../../lib/store/query.ts";
 import type { IdpUser } from "../../lib/store/types.ts";
 import { fitsKey, keys } from "../../lib/store/keys.ts";

@@ -49,7 +49,7 @@ import { getAdmin } from "../../lib/store/admins.ts";
 import { createIdp, createTenant, createToken, listTokens } from "../../lib/store/tenants.ts";
 import { DEFAULT_MIRRORING, setMirroring } from "../../lib/store/mirroring.ts";
 import { keys } from "../../lib/store/keys.ts";
-import { getMirroringJob } from "../../lib/store/directory.ts";
+import { getMirroringJob } from "../../lib/store/mirroring_job.ts";
 
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const CUSTOM = "urn:example:params:scim:schemas:extension:xss:2.0:User";

@@ -34,7 +34,7 @@ import {
   withTempDir,
 } from "./_server.ts";
 import { keys } from "../../lib/store/keys.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 
 const TENANT = "faults";
 const ROUNDS = sized(3, 12);

@@ -13,7 +13,7 @@ import { ISSUER, requestIdOf, SSO_URL } from "./_app.ts";
 import { spUrls } from "../../lib/saml/sp.ts";
 import { getSamlSettings, updateSamlSettings } from "../../lib/store/saml.ts";
 import { listPersonSessions } from "../../lib/store/person_sessions.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { randomUser } from "../_helpers.ts";
 import { migrate } from "../../lib/store/migrations.ts";
 import { keys } from "../../lib/store/keys.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createSamlTestApp, expectRefused, ISSUER, type SamlTestApp } from "./_app.ts";
 import { makeKeyPair } from "./_cert.ts";
 import { encodeResponse, samlId, signedResponse } from "./_idp.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { listRefusals } from "../../lib/store/saml.ts";
 import { REFUSAL_REASONS } from "../../lib/saml/reasons.ts";
 import { createIdp } from "../../lib/store/tenants.ts";

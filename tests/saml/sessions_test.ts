@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createSamlTestApp, expectRefused, ISSUER, personCookie, SSO_URL } from "./_app.ts";
 import { makeKeyPair } from "./_cert.ts";
 import { signedResponse } from "./_idp.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { createIdp, createTenant, createToken } from "../../lib/store/tenants.ts";
 import { updateSamlSettings } from "../../lib/store/saml.ts";
 import { spUrls } from "../../lib/saml/sp.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createSamlTestApp, expectRefused, personCookie } from "./_app.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 
 Deno.test("SAML - SP-initiated sign-in: login redirect, ACS, session cookie, /me", async () => {
   const t = await createSamlTestApp();

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import xmlenc from "xml-encryption";
 import { createSamlTestApp, expectRefused, personCookie } from "./_app.ts";
 import { makeKeyPair } from "./_cert.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 import { MetadataError, parseIdpMetadata } from "../../lib/saml/metadata.ts";
 import { getUser } from "../../lib/store/users.ts";
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
 import { createSamlTestApp, personCookie, type SamlTestApp } from "./_app.ts";
 import { samlId, signedResponse, type Signing } from "./_idp.ts";
-import { listEvents } from "../../lib/audit/events.ts";
+import { listEvents } from "../../lib/store/events.ts";
 
 const DS = "http://www.w3.org/2000/09/xmldsig#";
 const SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol";
