@@ -281,8 +281,6 @@ export async function createOrMergeUser(
   state: UserState,
   options: { how?: string } = {},
 ): Promise<UserWriteResult> {
-  const { tenantId, idpId } = ctx;
-  const nameLower = userNameOf(state).toLowerCase();
   const created = options.how ?? "POST created";
   const optimistic = await createOptimistically(kv, ctx, state, created);
   if (optimistic) return optimistic;
@@ -290,111 +288,16 @@ export async function createOrMergeUser(
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started); attempt++) {
     if (attempt > 0) await backoff(attempt);
     const now = new Date().toISOString();
-    const byExternalId = state.externalId !== undefined && mergesOnExternalId(ctx);
-    const extKey = byExternalId
-      ? keys.idpUserByExternalId(tenantId, idpId, state.externalId!)
-      : null;
-    const unlinkedKey = byExternalId
-      ? keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId!)
-      : null;
-    // One round trip: the mirroring config rides along with the identity lookups.
-    const [config, ...lookups] = await kv.getMany<unknown[]>([
-      keys.setting(tenantId, "mirroring"),
-      keys.idpUserByUserName(tenantId, idpId, nameLower),
-      ...(extKey && unlinkedKey ? [extKey, unlinkedKey] : []),
-    ]);
-    mirroring ??= (config.value as MirroringConfig | null) ?? DEFAULT_MIRRORING;
-    rememberMirroring(kv, tenantId, config as Deno.KvEntryMaybe<MirroringConfig>);
-    const byName = lookups[0].value as string | null;
-    const byExt = (lookups[1]?.value ?? null) as string | null;
-    const unlinked = (lookups[2]?.value ?? null) as string | null;
-
-    let plan: WritePlan;
-    if (byExt || unlinked) {
-      // (a) The IdP already knows this person: same user, whatever else changed.
-      const userId = (byExt ?? unlinked)!;
-      const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
-        keys.idpUser(tenantId, idpId, userId),
-        keys.user(tenantId, userId),
-      ]);
-      if (byExt && !linkEntry.value) continue; // index moving under us; read again
-      const prev = linkEntry.value;
-      const next = newLink(
-        userId,
-        idpId,
-        {
-          ...state,
-          active: state.active ?? prev?.active ?? true,
-        },
-        now,
-        prev?.created,
-      );
-      if (prev) next.receivedAt = now;
-      plan = {
-        userId,
-        linkEntry: linkEntry.value ? linkEntry : null,
-        userEntry: userEntry.value ? userEntry : null,
-        next,
-        how: prev ? "POST merged by externalId" : "POST relinked a deleted user by externalId",
-        isCreate: !prev,
-        clearUnlinked: unlinked && !byExt ? state.externalId : undefined,
-        eventType: "scim_user_received",
-      };
-      if (!prev && userEntry.value?.status === "deactivated" && next.active) {
-        // A relink after DELETE reactivates the canonical user: record it as such.
-        plan.how = "POST relinked and reactivated a deleted user";
-      }
-    } else if (byName) {
-      const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
-        keys.idpUser(tenantId, idpId, byName),
-        keys.user(tenantId, byName),
-      ]);
-      const prev = linkEntry.value;
-      if (!prev) continue;
-      const relinkable = !prev.active ||
-        (prev.externalId === undefined && state.externalId !== undefined &&
-          mergesOnExternalId(ctx));
-      if (!relinkable) {
-        throw ScimError.uniqueness(
-          prev.externalId !== undefined && state.externalId !== undefined
-            ? "userName is already taken by an active user linked to a different externalId"
-            : "userName is already taken by an active user of this IdP",
-        );
-      }
-      // (b) Relink a deactivated user, or adopt an unlinked one that now gets an externalId.
-      plan = {
-        userId: byName,
-        linkEntry,
-        userEntry: userEntry.value ? userEntry : null,
-        next: {
-          ...newLink(
-            byName,
-            idpId,
-            {
-              ...state,
-              externalId: state.externalId ?? prev.externalId,
-              active: state.active ?? true,
-            },
-            now,
-            prev.created,
-          ),
-        },
-        how: "POST relinked by userName",
-        isCreate: false,
-        eventType: "scim_user_received",
-      };
-    } else {
-      // (d) A new person.
-      const userId = crypto.randomUUID();
-      plan = {
-        userId,
-        linkEntry: null,
-        userEntry: null,
-        next: newLink(userId, idpId, state, now),
-        how: created,
-        isCreate: true,
-      };
-    }
+    const found = await findIdentity(kv, ctx, state);
+    mirroring ??= found.mirroring;
+    const known = found.byExternalId ?? found.unlinked;
+    const plan = known
+      ? await planKnownPerson(kv, ctx, state, { userId: known, linked: !!found.byExternalId }, now)
+      : found.byUserName
+      ? await planRelink(kv, ctx, state, found.byUserName, now)
+      : planNewPerson(ctx, state, now, created);
+    // An index moved under us: read again.
+    if (!plan) continue;
     const res = await commitWrite(kv, ctx, plan, mirroring);
     if (res.ok) {
       return {
@@ -413,6 +316,148 @@ export async function createOrMergeUser(
     }
   }
   throw new ContentionError("user");
+}
+
+/** Who a POST may be about, from the identity indexes (architecture §3.1). */
+interface FoundIdentity {
+  mirroring: MirroringConfig;
+  /** The user of this IdP holding the userName. */
+  byUserName: string | null;
+  /** The user linked to the externalId (IdPs that merge on it). */
+  byExternalId: string | null;
+  /** The user this IdP deleted while it had that externalId. */
+  unlinked: string | null;
+}
+
+/** Reads the identity indexes and the mirroring configuration in one round trip. */
+async function findIdentity(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  state: UserState,
+): Promise<FoundIdentity> {
+  const { tenantId, idpId } = ctx;
+  const byExternalId = state.externalId !== undefined && mergesOnExternalId(ctx);
+  const [config, byName, ...ext] = await kv.getMany<unknown[]>([
+    keys.setting(tenantId, "mirroring"),
+    keys.idpUserByUserName(tenantId, idpId, userNameOf(state).toLowerCase()),
+    ...(byExternalId
+      ? [
+        keys.idpUserByExternalId(tenantId, idpId, state.externalId!),
+        keys.idpUnlinkedByExternalId(tenantId, idpId, state.externalId!),
+      ]
+      : []),
+  ]);
+  rememberMirroring(kv, tenantId, config as Deno.KvEntryMaybe<MirroringConfig>);
+  return {
+    mirroring: (config.value as MirroringConfig | null) ?? DEFAULT_MIRRORING,
+    byUserName: byName.value as string | null,
+    byExternalId: (ext[0]?.value ?? null) as string | null,
+    unlinked: (ext[1]?.value ?? null) as string | null,
+  };
+}
+
+/**
+ * (a) The IdP already knows this person by externalId (linked, or deleted by it): the same user,
+ * whatever else changed. Null when the index moved under the read.
+ */
+async function planKnownPerson(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  state: UserState,
+  known: { userId: string; linked: boolean },
+  now: string,
+): Promise<WritePlan | null> {
+  const { tenantId, idpId } = ctx;
+  const { userId } = known;
+  const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+    keys.idpUser(tenantId, idpId, userId),
+    keys.user(tenantId, userId),
+  ]);
+  if (known.linked && !linkEntry.value) return null;
+  const prev = linkEntry.value;
+  const next = newLink(
+    userId,
+    idpId,
+    { ...state, active: state.active ?? prev?.active ?? true },
+    now,
+    prev?.created,
+  );
+  if (prev) next.receivedAt = now;
+  const reactivated = !prev && userEntry.value?.status === "deactivated" && next.active;
+  return {
+    userId,
+    linkEntry: linkEntry.value ? linkEntry : null,
+    userEntry: userEntry.value ? userEntry : null,
+    next,
+    how: prev ? "POST merged by externalId" : reactivated
+      // A relink after DELETE reactivates the canonical user: record it as such.
+      ? "POST relinked and reactivated a deleted user"
+      : "POST relinked a deleted user by externalId",
+    isCreate: !prev,
+    clearUnlinked: !known.linked ? state.externalId : undefined,
+    eventType: "scim_user_received",
+  };
+}
+
+/**
+ * (b) A user of this IdP holds the userName: relink it when it is deactivated, or adopt it when
+ * it has no externalId and the POST brings one; (c) otherwise 409. Null when the index moved.
+ */
+async function planRelink(
+  kv: Deno.Kv,
+  ctx: ChangeContext,
+  state: UserState,
+  userId: string,
+  now: string,
+): Promise<WritePlan | null> {
+  const { tenantId, idpId } = ctx;
+  const [linkEntry, userEntry] = await kv.getMany<[IdpUser, User]>([
+    keys.idpUser(tenantId, idpId, userId),
+    keys.user(tenantId, userId),
+  ]);
+  const prev = linkEntry.value;
+  if (!prev) return null;
+  const relinkable = !prev.active ||
+    (prev.externalId === undefined && state.externalId !== undefined && mergesOnExternalId(ctx));
+  if (!relinkable) {
+    throw ScimError.uniqueness(
+      prev.externalId !== undefined && state.externalId !== undefined
+        ? "userName is already taken by an active user linked to a different externalId"
+        : "userName is already taken by an active user of this IdP",
+    );
+  }
+  return {
+    userId,
+    linkEntry,
+    userEntry: userEntry.value ? userEntry : null,
+    next: newLink(
+      userId,
+      idpId,
+      {
+        ...state,
+        externalId: state.externalId ?? prev.externalId,
+        active: state.active ?? true,
+      },
+      now,
+      prev.created,
+    ),
+    how: "POST relinked by userName",
+    isCreate: false,
+    eventType: "scim_user_received",
+  };
+}
+
+/** (d) A new person. */
+function planNewPerson(ctx: ChangeContext, state: UserState, now: string, how: string): WritePlan {
+  const userId = crypto.randomUUID();
+  return {
+    userId,
+    linkEntry: null,
+    userEntry: null,
+    next: newLink(userId, ctx.idpId, state, now),
+    how,
+    isCreate: true,
+  };
 }
 
 /**
