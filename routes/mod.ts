@@ -14,6 +14,7 @@ import { ScimError } from "../lib/scim/errors.ts";
 import { ADMIN_SECURE_HEADERS, consoleErrorPage, createAdminApp } from "./admin/mod.tsx";
 import { guardHeaders } from "../lib/http/guard_headers.ts";
 import { assets } from "./assets.ts";
+import { storeIsWritable } from "../lib/store/kv.ts";
 import {
   type BodyLimit,
   formatBytes,
@@ -175,12 +176,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   app.get("/healthz", (c) => c.json({ ok: true }));
   // Ready means writable: a read-only or full store answers reads but loses every change.
   app.get("/readyz", async (c) => {
-    try {
-      await deps.kv.set(["readyz"], new Date().toISOString());
-      return c.json({ ok: true });
-    } catch {
-      return c.json({ ok: false, detail: "The directory store cannot be written" }, 503);
-    }
+    if (await storeIsWritable(deps.kv)) return c.json({ ok: true });
+    return c.json({ ok: false, detail: "The directory store cannot be written" }, 503);
   });
 
   app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuseLarge));

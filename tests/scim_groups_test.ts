@@ -216,7 +216,10 @@ Deno.test("Groups - a user's groups show on the user; deleting the user leaves i
     await patchGroup(t, g, [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }]),
     204,
   );
-  const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
+  // `groups` are returned when asked for, as the User schema declares (returned: "request").
+  const plain = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
+  assert.equal("groups" in plain, false);
+  const user = await expectScim(await t.scim("GET", `/Users/${u1}?attributes=groups`), 200);
   assert.deepEqual(
     (user.groups as { value: string; display: string }[]).map((x) => [x.value, x.display]),
     [[g, "Admins"]],
@@ -306,7 +309,7 @@ Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", asy
   );
   await expectScim(await t.scim("DELETE", `/Groups/${g}`), 204);
   await expectScimError(await t.scim("GET", `/Groups/${g}`), 404);
-  const user = await expectScim(await t.scim("GET", `/Users/${u1}`), 200);
+  const user = await expectScim(await t.scim("GET", `/Users/${u1}?attributes=groups`), 200);
   assert.deepEqual(user.groups, []);
   // The name is free again.
   await createGroup(t, "Reused");

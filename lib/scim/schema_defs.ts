@@ -300,7 +300,8 @@ export const USER_SCHEMA_DEF: SchemaDef = deepFreeze({
           { canonicalValues: ["direct", "indirect"], mutability: "readOnly" },
         ),
       ],
-      { mutability: "readOnly" },
+      // Returned when asked for (`attributes=groups`): each costs a read, and no IdP reads them.
+      { mutability: "readOnly", returned: "request" },
     ),
     multiValued(
       "entitlements",

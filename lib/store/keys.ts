@@ -16,6 +16,10 @@ function t(tenantId: string, ...rest: Deno.KvKeyPart[]): Key {
 
 /** Key builders, grouped by entity. */
 export const keys = {
+  /** Schema version of the store (migrations). */
+  schemaVersion: (): Key => ["meta", "schema"],
+  /** Written by the readiness probe: the store accepts writes. */
+  readyProbe: (): Key => ["readyz"],
   /** Tenant record. */
   tenant: (tenantId: string): Key => ["tenants", tenantId],
   /** Prefix of all tenant records. */
@@ -50,6 +54,8 @@ export const keys = {
   /** The IdP attribute row of a user: everything that IdP sent, plus its externalId. */
   idpUser: (tenantId: string, idpId: string, userId: string): Key =>
     t(tenantId, "idp_users", idpId, userId),
+  /** Prefix of every IdP attribute row of a tenant (all IdPs). */
+  allIdpUsers: (tenantId: string): Key => t(tenantId, "idp_users"),
   /** Prefix of an IdP's linked users (its SCIM view). */
   idpUsers: (tenantId: string, idpId: string): Key => t(tenantId, "idp_users", idpId),
   /** Unique index: (IdP, folded userName) → user id. */
@@ -81,6 +87,8 @@ export const keys = {
   /** Group record (groups belong to one IdP). */
   group: (tenantId: string, idpId: string, groupId: string): Key =>
     t(tenantId, "groups", idpId, groupId),
+  /** Prefix of every group record of a tenant (all IdPs). */
+  allGroups: (tenantId: string): Key => t(tenantId, "groups"),
   /** Prefix of an IdP's groups. */
   groups: (tenantId: string, idpId: string): Key => t(tenantId, "groups", idpId),
   /** Unique index: (IdP, folded displayName) → group id. */
@@ -97,6 +105,8 @@ export const keys = {
   /** Reverse membership row: user → group. */
   userGroup: (tenantId: string, userId: string, groupId: string): Key =>
     t(tenantId, "user_groups", userId, groupId),
+  /** Prefix of every reverse membership row of a tenant (the users in some group). */
+  allUserGroups: (tenantId: string): Key => t(tenantId, "user_groups"),
   /** Prefix of a user's groups. */
   userGroups: (tenantId: string, userId: string): Key => t(tenantId, "user_groups", userId),
   /** When a group's membership last changed (its versionstamp joins the group's ETag). */

@@ -3,6 +3,7 @@
  * batched reads within KV's limits, and KvU64 counter arithmetic.
  * @module
  */
+import { keys } from "./keys.ts";
 
 /** Most keys `Deno.Kv.getMany` accepts in one call. */
 export const GET_MANY_LIMIT = 10;
@@ -143,6 +144,16 @@ export function mayRetry(attempt: number, started: number): boolean {
 export function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(250, 2 ** Math.min(attempt, 8));
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether the store accepts a write now (the readiness probe): a read-only or full store does not. */
+export async function storeIsWritable(kv: Deno.Kv): Promise<boolean> {
+  try {
+    await kv.set(keys.readyProbe(), new Date().toISOString());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A copy without `undefined` properties (KV serialises them; records stay tidy without). */

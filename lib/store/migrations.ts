@@ -1,6 +1,6 @@
 /**
  * Store migrations, run at start-up before anything is served from a store written by an older
- * Weft. The schema version lives under `["meta", "schema"]`; each step is idempotent, so a crash
+ * Weft. The schema version lives under `keys.schemaVersion()`; each step is idempotent, so a crash
  * mid-way is finished by the next start.
  * @module
  */
@@ -11,7 +11,7 @@ import type { Group, IdpUser } from "./types.ts";
 
 /** The schema this code reads and writes. */
 export const SCHEMA_VERSION = 3;
-const VERSION_KEY = ["meta", "schema"];
+const VERSION_KEY = keys.schemaVersion();
 
 /** Brings the store to {@linkcode SCHEMA_VERSION}; returns what was done, for the start-up log. */
 export async function migrate(kv: Deno.Kv): Promise<string[]> {
@@ -55,7 +55,7 @@ async function foldNameIndexes(
     if ((await withLockRetry(() => op.commit())).ok) moved++;
   };
   for (const tenantId of tenantIds) {
-    for await (const e of kv.list<IdpUser>({ prefix: ["t", tenantId, "idp_users"] })) {
+    for await (const e of kv.list<IdpUser>({ prefix: keys.allIdpUsers(tenantId) })) {
       const link = e.value;
       const userName = String(link.resource.userName ?? "");
       await move(
@@ -75,7 +75,7 @@ async function foldNameIndexes(
         );
       }
     }
-    for await (const e of kv.list<Group>({ prefix: ["t", tenantId, "groups"] })) {
+    for await (const e of kv.list<Group>({ prefix: keys.allGroups(tenantId) })) {
       const g = e.value;
       await move(
         [...keys.groupByName(tenantId, g.idpId, "").slice(0, -1), g.displayName.toLowerCase()],

@@ -55,6 +55,8 @@ export interface Source<T> {
   view(item: T): Record<string, unknown>;
   /** Candidate ids for an equality, or null when the attribute is not indexed. */
   lookup(attr: string, value: string): Promise<string[] | null>;
+  /** Candidate ids for a presence test, or null when the attribute is not indexed. */
+  present?(attr: string): Promise<string[] | null>;
 }
 
 function isCoreOrNone(uri: string | undefined, type: ResourceTypeName): boolean {
@@ -83,6 +85,14 @@ async function candidates<T>(source: Source<T>, filter: Filter): Promise<Set<str
         ? `${filter.path.attr}.${filter.path.sub}`.toLowerCase()
         : filter.path.attr.toLowerCase();
       const ids = await source.lookup(attr, filter.value);
+      return ids ? new Set(ids) : null;
+    }
+    case "present": {
+      if (!source.present || !isCoreOrNone(filter.path.uri, source.resourceType)) return null;
+      const attr = filter.path.sub
+        ? `${filter.path.attr}.${filter.path.sub}`.toLowerCase()
+        : filter.path.attr.toLowerCase();
+      const ids = await source.present(attr);
       return ids ? new Set(ids) : null;
     }
     case "valuePath": {

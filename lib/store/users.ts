@@ -685,6 +685,19 @@ export async function deleteUser(
   throw new ContentionError("user deletion");
 }
 
+/** Canonical user records by id, in order (null where there is none). */
+export async function getUsers(
+  kv: Deno.Kv,
+  tenantId: string,
+  userIds: string[],
+): Promise<(User | null)[]> {
+  const entries = await getManyBatched<User>(
+    kv,
+    userIds.map((id) => fitsKey(id) ? keys.user(tenantId, id) : keys.user(tenantId, "")),
+  );
+  return entries.map((e, i) => fitsKey(userIds[i]) ? e.value : null);
+}
+
 /** Canonical user record. */
 export async function getUser(kv: Deno.Kv, tenantId: string, userId: string): Promise<User | null> {
   if (!fitsKey(userId)) return null;

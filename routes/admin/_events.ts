@@ -7,8 +7,7 @@
 import { z } from "zod";
 import { type AuditEvent, EVENT_TYPES, type EventQuery } from "../../lib/audit/events.ts";
 import { listEvents } from "../../lib/store/events.ts";
-import { keys } from "../../lib/store/keys.ts";
-import { listIdps } from "../../lib/store/tenants.ts";
+import { idOfNamed } from "../../lib/store/user_list.ts";
 import type { EventFilters } from "../../islands/EventLog.tsx";
 import { HttpError } from "./_shared.tsx";
 
@@ -54,20 +53,6 @@ function utc(value: string): string {
   return withSeconds.endsWith("Z") ? withSeconds : `${withSeconds}Z`;
 }
 
-/** Resolves a user or group given by userName (any IdP) to its id; ids pass through. */
-async function resolveTarget(kv: Deno.Kv, tenantId: string, target: string): Promise<string> {
-  for (const idp of await listIdps(kv, tenantId)) {
-    const id =
-      (await kv.get<string>(keys.idpUserByUserName(tenantId, idp.id, target.toLowerCase())))
-        .value;
-    if (id) return id;
-    const gid =
-      (await kv.get<string>(keys.groupByName(tenantId, idp.id, target.toLowerCase()))).value;
-    if (gid) return gid;
-  }
-  return target;
-}
-
 /** The store query of a set of filters. */
 export async function toEventQuery(
   kv: Deno.Kv,
@@ -77,7 +62,10 @@ export async function toEventQuery(
   return {
     idpId: filters.idp || undefined,
     type: (filters.type || undefined) as EventQuery["type"],
-    targetId: filters.target ? await resolveTarget(kv, tenantId, filters.target) : undefined,
+    // A user or group given by userName or displayName (any IdP) is its id; ids pass through.
+    targetId: filters.target
+      ? await idOfNamed(kv, tenantId, filters.target) ?? filters.target
+      : undefined,
     since: filters.since ? utc(filters.since) : undefined,
     until: filters.until ? utc(filters.until) : undefined,
   };

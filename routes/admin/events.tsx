@@ -10,8 +10,7 @@ import { Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import EventLog from "../../islands/EventLog.tsx";
 import { type AuditEvent, EVENT_TYPES } from "../../lib/audit/events.ts";
-import { listEvents } from "../../lib/store/events.ts";
-import { keys } from "../../lib/store/keys.ts";
+import { getEvent, listEvents } from "../../lib/store/events.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";
 import { eventLabel } from "../../islands/_format.ts";
@@ -144,7 +143,7 @@ events.get("/:id", async (c) => {
   const { kv } = c.get("deps");
   const id = c.req.param("id");
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) throw new HttpError(404, "No such event");
-  const event = (await kv.get<AuditEvent>(keys.event(tenant.id, id))).value;
+  const event = await getEvent(kv, tenant.id, id);
   if (!event) throw new HttpError(404, "No such event");
   const idps = await listIdps(kv, tenant.id);
   const idp = idps.find((i) => i.id === event.idpId);

@@ -12,9 +12,7 @@ import { getIdp, listIdps } from "../../lib/store/tenants.ts";
 import { getGroup } from "../../lib/store/groups.ts";
 import { countMembers, listMembers } from "../../lib/store/memberships.ts";
 import { listDirectoryGroups } from "../../lib/store/group_list.ts";
-import { getManyBatched } from "../../lib/store/kv.ts";
-import { keys } from "../../lib/store/keys.ts";
-import type { User } from "../../lib/store/types.ts";
+import { getUsers } from "../../lib/store/users.ts";
 
 /** `/admin/groups`. */
 export const groups = new Hono<AdminEnv>();
@@ -126,10 +124,7 @@ groups.get("/:idp/:id", async (c) => {
     countMembers(kv, tenant.id, group.id),
     listMembers(kv, tenant.id, group.id, { limit: 50, cursor }),
   ]);
-  const users = await getManyBatched<User>(
-    kv,
-    page1.members.map((m) => keys.user(tenant.id, m.userId)),
-  );
+  const users = await getUsers(kv, tenant.id, page1.members.map((m) => m.userId));
   const base = `/admin/groups/${idp.id}/${group.id}`;
   return page(
     c,
@@ -176,7 +171,7 @@ groups.get("/:idp/:id", async (c) => {
               </thead>
               <tbody>
                 {page1.members.map((m, i) => {
-                  const u = users[i]?.value;
+                  const u = users[i];
                   return (
                     <tr key={m.userId}>
                       <td>

@@ -24,7 +24,6 @@ import {
   createGroup,
   deleteGroup,
   getGroup,
-  getGroups,
   type GroupState,
   updateGroup,
   type VersionedGroup,
@@ -32,8 +31,8 @@ import {
 import { listMembers, memberBatches } from "../../lib/store/memberships.ts";
 import { memberDisplays } from "../../lib/store/member_plan.ts";
 import { query, type Source } from "../../lib/store/query.ts";
-import { fitsKey, keys } from "../../lib/store/keys.ts";
-import type { Filter } from "../../lib/scim/filter/ast.ts";
+import { idpGroupSource } from "../../lib/store/sources.ts";
+import { mentionsAttribute } from "../../lib/scim/filter/mentions.ts";
 import { changeContext, listResponse } from "./_shared.ts";
 import { memberDisplay, memberValue } from "../../lib/scim/compat.ts";
 
@@ -164,39 +163,13 @@ async function streamedGroup(
 }
 
 /** Whether a filter mentions members (then candidates are evaluated with their members). */
-function mentionsMembers(f: Filter): boolean {
-  switch (f.kind) {
-    case "and":
-    case "or":
-      return mentionsMembers(f.left) || mentionsMembers(f.right);
-    case "not":
-      return mentionsMembers(f.filter);
-    default:
-      return f.path.attr.toLowerCase() === "members";
-  }
-}
-
-/** A query source over this IdP's groups. */
+/** A query source over this IdP's groups; `withMembers` collects members a filter needs. */
 export function groupSource(
   c: Context<ScimEnv>,
   withMembers: Map<string, Record<string, unknown>[]> | null,
 ): Source<VersionedGroup> {
   const { kv } = c.get("deps");
-  const tenantId = c.get("tenant")!.id;
-  const idpId = c.get("idp").id;
-  return {
-    resourceType: "Group",
-    prefix: keys.groups(tenantId, idpId),
-    counter: keys.counter(tenantId, "groups", idpId),
-    anchorKey: (startIndex) => keys.pageAnchor(tenantId, "groups", idpId, startIndex),
-    async load(ids) {
-      const found = await getGroups(kv, tenantId, idpId, ids);
-      if (withMembers) {
-        for (const g of found) withMembers.set(g.group.id, await membersOf(c, g.group.id));
-      }
-      return found;
-    },
-    id: (g) => g.group.id,
+  return idpGroupSource(kv, c.get("tenant")!.id, c.get("idp").id, {
     view: (g) =>
       renderGroup(
         g.group,
@@ -204,28 +177,18 @@ export function groupSource(
         location(c, g.group.id),
         withMembers?.get(g.group.id) as never,
       ),
-    async lookup(attr, value) {
-      // No stored identifier is longer than a key part: such a value matches nothing.
-      if (!fitsKey(value)) return [];
-      if (attr === "id") return [value];
-      if (attr === "displayname") {
-        const id =
-          (await kv.get<string>(keys.groupByName(tenantId, idpId, value.toLowerCase()))).value;
-        return id ? [id] : [];
+    loaded: withMembers
+      ? async (found) => {
+        for (const g of found) withMembers.set(g.group.id, await membersOf(c, g.group.id));
       }
-      if (attr === "externalid") {
-        const id = (await kv.get<string>(keys.groupByExternalId(tenantId, idpId, value))).value;
-        return id ? [id] : [];
-      }
-      return null;
-    },
-  };
+      : undefined,
+  });
 }
 
 /** Runs a list query and renders the ListResponse. */
 export async function listGroups(c: Context<ScimEnv>, params: ListParams): Promise<Response> {
   const { kv, config } = c.get("deps");
-  const memberCache = params.filter && mentionsMembers(params.filter)
+  const memberCache = params.filter && mentionsAttribute(params.filter, "members")
     ? new Map<string, Record<string, unknown>[]>()
     : null;
   const page = await query(kv, groupSource(c, memberCache), {

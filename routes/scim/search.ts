@@ -7,7 +7,7 @@ import type { ScimEnv } from "../../lib/http/env.ts";
 import { listParamsFromSearch, readJsonBody, scimJson } from "../../lib/http/scim.ts";
 import { query } from "../../lib/store/query.ts";
 import { project } from "../../lib/scim/projection.ts";
-import { renderGroup, renderUser } from "../../lib/scim/resource.ts";
+import { renderGroup } from "../../lib/scim/resource.ts";
 import { userSource } from "./users.ts";
 import { groupSource } from "./groups.ts";
 import { listResponse } from "./_shared.ts";
@@ -26,13 +26,12 @@ search.post("/.search", async (c) => {
     cursor: undefined,
     scanLimit: config.scanLimit,
   };
-  const u = await query(kv, userSource(c), all);
+  const users = userSource(c, params);
+  const u = await query(kv, users, all);
   const g = await query(kv, groupSource(c, null), all);
   const base = c.get("scimBase");
   const resources = [
-    ...u.items.map((x) =>
-      project(renderUser(x.link, x.versionstamp, `${base}/Users/${x.link.userId}`), "User", params)
-    ),
+    ...u.items.map((x) => project(users.view(x), "User", params)),
     ...g.items.map((x) =>
       project(renderGroup(x.group, x.versionstamp, `${base}/Groups/${x.group.id}`), "Group", params)
     ),

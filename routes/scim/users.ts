@@ -23,16 +23,19 @@ import {
   createOrMergeUser,
   deleteUser,
   getLinkedUser,
-  getLinkedUsers,
   type LinkedUser,
   toUserState,
   updateUser,
 } from "../../lib/store/users.ts";
-import { getGroups } from "../../lib/store/groups.ts";
-import { listUserGroupIds } from "../../lib/store/memberships.ts";
+import {
+  groupsOfUsers,
+  idpUserSource,
+  type ListedUser,
+  type UserGroupRef,
+} from "../../lib/store/sources.ts";
 import { query, type Source } from "../../lib/store/query.ts";
-import type { IdpUser } from "../../lib/store/types.ts";
-import { fitsKey, keys } from "../../lib/store/keys.ts";
+import type { Filter } from "../../lib/scim/filter/ast.ts";
+import { mentionsAttribute } from "../../lib/scim/filter/mentions.ts";
 import { changeContext, listResponse } from "./_shared.ts";
 
 /** The `/Users` routes. */
@@ -42,114 +45,67 @@ function location(c: Context<ScimEnv>, id: string): string {
   return `${c.get("scimBase")}/Users/${id}`;
 }
 
-async function groupsOf(c: Context<ScimEnv>, userId: string) {
-  const { kv } = c.get("deps");
-  const tenantId = c.get("tenant")!.id;
-  const idpId = c.get("idp").id;
-  const ids = await listUserGroupIds(kv, tenantId, userId);
-  const groups = await getGroups(kv, tenantId, idpId, ids, { versions: false });
-  return groups.map((g) => ({
-    value: g.group.id,
-    display: g.group.displayName,
-    $ref: `${c.get("scimBase")}/Groups/${g.group.id}`,
+/**
+ * Whether a projection asks for `groups`. The User schema declares them `returned: "request"`:
+ * they cost a read per group, and no IdP reads them, so they come only when asked for.
+ */
+function wantsGroups(projection: { attributes?: string[] }): boolean {
+  return projection.attributes?.some((a) =>
+    /^(urn:ietf:params:scim:schemas:core:2\.0:user:)?groups(\..*)?$/i.test(a.trim())
+  ) ?? false;
+}
+
+/** A user's groups as its resource shows them. */
+function groupRefs(c: Context<ScimEnv>, groups: UserGroupRef[] | undefined) {
+  return groups?.map((g) => ({
+    value: g.id,
+    display: g.displayName,
+    $ref: `${c.get("scimBase")}/Groups/${g.id}`,
   }));
 }
 
-/**
- * Starts reading a user's groups while the caller reads or writes the user record: no user write
- * changes memberships, so the two need not wait on each other.
- */
-function groupsAlongside(c: Context<ScimEnv>, userId: string): Promise<GroupRef[]> {
-  const groups = groupsOf(c, userId);
-  // Awaited by userResponse; if the request fails first, the read's own failure is moot.
-  groups.catch(() => {});
-  return groups;
+/** The user's groups, when the request's projection asks for them. */
+async function groupsFor(c: Context<ScimEnv>, userId: string): Promise<UserGroupRef[]> {
+  const { kv } = c.get("deps");
+  const found = await groupsOfUsers(kv, c.get("tenant")!.id, c.get("idp").id, [userId]);
+  return found.get(userId) ?? [];
 }
 
-type GroupRef = Awaited<ReturnType<typeof groupsOf>>[number];
-
 /** Renders one user with ETag, honouring `attributes`/`excludedAttributes` from the query. */
-async function userResponse(
-  c: Context<ScimEnv>,
-  u: LinkedUser,
-  status = 200,
-  groupsRead?: Promise<GroupRef[]>,
-): Promise<Response> {
+async function userResponse(c: Context<ScimEnv>, u: LinkedUser, status = 200): Promise<Response> {
+  const projection = projectionFromQuery(c);
   // A user just created by this request has no groups yet: no need to read them.
-  const groups = status === 201 ? [] : await (groupsRead ?? groupsOf(c, u.link.userId));
-  const view = renderUser(u.link, u.versionstamp, location(c, u.link.userId), groups);
-  const body = project(view, "User", projectionFromQuery(c));
+  const groups = wantsGroups(projection)
+    ? status === 201 ? [] : await groupsFor(c, u.link.userId)
+    : undefined;
+  const view = renderUser(u.link, u.versionstamp, location(c, u.link.userId), groupRefs(c, groups));
+  const body = project(view, "User", projection);
   const headers: Record<string, string> = { etag: etagOf(u.versionstamp) };
   if (status === 201) headers.location = location(c, u.link.userId);
   return scimJson(body, status, headers);
 }
 
-/** A query source over this IdP's users. */
-export function userSource(c: Context<ScimEnv>): Source<LinkedUser> {
-  const { kv } = c.get("deps");
-  const tenantId = c.get("tenant")!.id;
-  const idpId = c.get("idp").id;
-  return {
-    resourceType: "User",
-    prefix: keys.idpUsers(tenantId, idpId),
-    counter: keys.counter(tenantId, "idp_users", idpId),
-    anchorKey: (startIndex) => keys.pageAnchor(tenantId, "idp_users", idpId, startIndex),
-    load: (ids) => getLinkedUsers(kv, tenantId, idpId, ids),
-    fromEntry: (e) => ({ link: e.value as IdpUser, versionstamp: e.versionstamp }),
-    id: (u) => u.link.userId,
-    view: (u) => renderUser(u.link, u.versionstamp, location(c, u.link.userId)),
-    async lookup(attr, value) {
-      // No stored identifier is longer than a key part: such a value matches nothing.
-      if (!fitsKey(value)) return [];
-      if (attr === "id") return [value];
-      if (attr === "username") {
-        const id =
-          (await kv.get<string>(keys.idpUserByUserName(tenantId, idpId, value.toLowerCase())))
-            .value;
-        return id ? [id] : [];
-      }
-      if (attr === "externalid") {
-        if (c.get("idp").matchBy !== "userName") {
-          // Unique on an IdP that merges on it: one key.
-          const id = (await kv.get<string>(keys.idpUserByExternalId(tenantId, idpId, value))).value;
-          return id ? [id] : [];
-        }
-        const rows = await Array.fromAsync(
-          kv.list({ prefix: keys.idpUsersByExternalIdAny(tenantId, idpId, value) }, {
-            limit: 1000,
-          }),
-        );
-        return rows.map((r) => String(r.key.at(-1)));
-      }
-      if (attr === "emails.value" || attr === "emails") {
-        const rows = await Array.fromAsync(
-          kv.list({ prefix: keys.idpUsersByEmail(tenantId, idpId, value.toLowerCase()) }, {
-            limit: 1000,
-          }),
-        );
-        return rows.map((r) => String(r.key.at(-1)));
-      }
-      return null;
-    },
-  };
+/** A query source over this IdP's users; with groups when the filter or projection needs them. */
+export function userSource(
+  c: Context<ScimEnv>,
+  params: { filter?: Filter; attributes?: string[] },
+): Source<ListedUser> {
+  const { kv, config } = c.get("deps");
+  return idpUserSource(kv, c.get("tenant")!.id, c.get("idp"), {
+    view: (u) =>
+      renderUser(u.link, u.versionstamp, location(c, u.link.userId), groupRefs(c, u.groups)),
+    withGroups: wantsGroups(params) ||
+      (!!params.filter && mentionsAttribute(params.filter, "groups")),
+    scanLimit: config.scanLimit,
+  });
 }
 
 /** Runs a list query and renders the ListResponse. */
 export async function listUsers(c: Context<ScimEnv>, params: ListParams): Promise<Response> {
   const { kv, config } = c.get("deps");
-  const page = await query(kv, userSource(c), { ...params, scanLimit: config.scanLimit });
-  const wantsGroups = params.attributes?.some((a) =>
-    a.toLowerCase() === "groups" || a.toLowerCase().startsWith("groups.")
-  );
-  const resources = await Promise.all(page.items.map(async (u) => {
-    const view = renderUser(
-      u.link,
-      u.versionstamp,
-      location(c, u.link.userId),
-      wantsGroups ? await groupsOf(c, u.link.userId) : undefined,
-    );
-    return project(view, "User", params);
-  }));
+  const source = userSource(c, params);
+  const page = await query(kv, source, { ...params, scanLimit: config.scanLimit });
+  const resources = page.items.map((u) => project(source.view(u), "User", params));
   return scimJson(listResponse(resources, page.totalResults, params, page.nextCursor));
 }
 
@@ -166,13 +122,12 @@ users.get("/:id", async (c) => {
   const { kv } = c.get("deps");
   const id = c.req.param("id");
   const inm = c.req.header("if-none-match");
-  const groups = inm || !fitsKey(id) ? undefined : groupsAlongside(c, id);
   const u = await getLinkedUser(kv, c.get("tenant")!.id, c.get("idp").id, id);
   if (!u) throw ScimError.notFound(`User "${id}" not found`);
   if (inm && ifMatchVersion(inm) === u.versionstamp) {
     return new Response(null, { status: 304, headers: { etag: etagOf(u.versionstamp) } });
   }
-  return await userResponse(c, u, 200, groups);
+  return await userResponse(c, u);
 });
 
 users.post("/", async (c) => {
@@ -186,21 +141,19 @@ users.put("/:id", async (c) => {
   const { kv } = c.get("deps");
   const state = toUserState(normalizeResource("User", await readJsonBody(c)));
   const id = c.req.param("id");
-  const groups = fitsKey(id) ? groupsAlongside(c, id) : undefined;
   const result = await updateUser(kv, changeContext(c), id, (current) => ({
     resource: state.resource,
     // PUT replaces the resource, but an omitted externalId or active never unlinks or suspends.
     externalId: state.externalId ?? current.externalId,
     active: state.active ?? current.active,
   }), { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PUT" });
-  return await userResponse(c, result, 200, groups);
+  return await userResponse(c, result);
 });
 
 users.patch("/:id", async (c) => {
   const { kv } = c.get("deps");
   const id = c.req.param("id");
   const ops = parsePatchRequest(await readJsonBody(c));
-  const groups = fitsKey(id) ? groupsAlongside(c, id) : undefined;
   const result = await updateUser(kv, changeContext(c), id, (current) => {
     const before = { ...current.resource, active: current.active } as Record<string, unknown>;
     if (current.externalId !== undefined) before.externalId = current.externalId;
@@ -208,7 +161,12 @@ users.patch("/:id", async (c) => {
     const state = toUserState(normalizeResource("User", resource));
     return { ...state, active: state.active ?? current.active };
   }, { ifMatch: ifMatchVersion(c.req.header("if-match")), how: "PATCH" });
-  return await userResponse(c, result, 200, groups);
+  // Entra expects 204 No Content (Microsoft's SCIM validator asserts it); other IdPs read the
+  // user back from the 200 (RFC 7644 §3.5.2 allows either).
+  if (c.get("idp").kind === "entra") {
+    return new Response(null, { status: 204, headers: { etag: etagOf(result.versionstamp) } });
+  }
+  return await userResponse(c, result);
 });
 
 users.delete("/:id", async (c) => {
