@@ -112,7 +112,7 @@ Deno.test({
           );
           assert.equal(removed.status, 204);
           assert.deepEqual(await memberIds(cb, gid), ids.slice(12).sort());
-          const user = await cb.send("GET", `/Users/${ids[20]}`);
+          const user = await cb.send("GET", `/Users/${ids[20]}?attributes=groups`);
           assert.deepEqual((user.json.groups as { value: string }[]).map((x) => x.value), [gid]);
 
           // One userName POSTed 12 times at once through both instances: one 201, eleven 409.

@@ -26,7 +26,12 @@ export interface BaseVariables {
 /** Root context. */
 export type BaseEnv = { Variables: BaseVariables };
 
-/** SCIM context after authentication. */
+/** SCIM context after authentication: the tenant is known, with the IdP and token. */
 export type ScimEnv = {
-  Variables: BaseVariables & { idp: Idp; token: ScimToken; scimBase: string };
+  Variables: Omit<BaseVariables, "tenant"> & {
+    tenant: Tenant;
+    idp: Idp;
+    token: ScimToken;
+    scimBase: string;
+  };
 };

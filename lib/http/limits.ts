@@ -5,7 +5,8 @@
  * read pass the limit. Nothing else in Weft decides how large a body may be.
  * @module
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
+import type { Refuse } from "./refuse.ts";
 import { bodyLimit } from "hono/body-limit";
 import { MAX_METADATA_BYTES } from "../saml/metadata.ts";
 
@@ -88,20 +89,22 @@ export function bodyLimitFor(path: string, options: LimitOptions): BodyLimit {
   return { surface, maxBytes: maxBodyBytes(surface, options) };
 }
 
-/** Renders the refusal of a body over its surface's limit. */
-export type RefuseLarge = (c: Context, limit: BodyLimit) => Response | Promise<Response>;
-
 /**
- * Middleware that enforces {@linkcode bodyLimitFor} on every request, answering with `refuse`.
- * Bodies within the limit are passed on (read once into memory when they came without a length).
+ * Middleware that enforces {@linkcode bodyLimitFor} on every request, answering `413` with
+ * `refuse`. Bodies within the limit are passed on (read once into memory when they came without a
+ * length).
  */
-export function limitBodies(options: LimitOptions, refuse: RefuseLarge): MiddlewareHandler {
+export function limitBodies(options: LimitOptions, refuse: Refuse): MiddlewareHandler {
   const limiters = new Map<string, MiddlewareHandler>();
   function limiterOf(limit: BodyLimit): MiddlewareHandler {
     const id = `${limit.surface}:${limit.maxBytes}`;
     let limiter = limiters.get(id);
     if (!limiter) {
-      limiter = bodyLimit({ maxSize: limit.maxBytes, onError: (c) => refuse(c, limit) });
+      limiter = bodyLimit({
+        maxSize: limit.maxBytes,
+        onError: (c) =>
+          refuse(c, 413, `The request body is larger than ${formatBytes(limit.maxBytes)}`),
+      });
       limiters.set(id, limiter);
     }
     return limiter;

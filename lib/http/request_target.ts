@@ -6,6 +6,8 @@
  * A `%` that does not start an escape is left alone (Entra sends `100%` unencoded in filters).
  * @module
  */
+import type { MiddlewareHandler } from "hono";
+import type { Refuse } from "./refuse.ts";
 
 /** Longest path and query taken, in characters of the (ASCII) URL. */
 export const MAX_REQUEST_TARGET = 32 * 1024;
@@ -53,6 +55,15 @@ export function requestTargetProblem(url: string): TargetProblem | null {
     return "invalid_utf8";
   }
   return null;
+}
+
+/** Middleware that refuses a request target with a problem (`414` when too long, else `400`). */
+export function checkRequestTarget(refuse: Refuse): MiddlewareHandler {
+  return async function checkTarget(c, next) {
+    const problem = requestTargetProblem(c.req.url);
+    if (!problem) return await next();
+    return refuse(c, problem === "too_long" ? 414 : 400, TARGET_PROBLEM_DETAIL[problem]);
+  };
 }
 
 /** The refusal's wording, for every surface. */

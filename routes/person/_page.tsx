@@ -69,23 +69,3 @@ export function messagePage(
     </>,
   );
 }
-
-/** Whether a state-changing request comes from this host's own pages. */
-export function fromSameOrigin(c: Context<BaseEnv>): boolean {
-  const origin = c.req.header("origin");
-  if (origin) return origin === c.get("origin");
-  return c.req.header("sec-fetch-site") === "same-origin";
-}
-
-/** Whether the request came over https (cookies are then `Secure` and `__Host-`). */
-export function isSecure(c: Context<BaseEnv>): boolean {
-  return c.get("origin").startsWith("https:");
-}
-
-/** Constant-time string equality (CSRF tokens). */
-export function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}

@@ -21,7 +21,8 @@ import {
   readPersonCookie,
   type SignedInPerson,
 } from "../../lib/auth/person_sessions.ts";
-import { fromSameOrigin, isSecure, messagePage, personPage, timingSafeEqual } from "./_page.tsx";
+import { messagePage, personPage } from "./_page.tsx";
+import { fromSameOrigin, isSecure, timingSafeEqual } from "../../lib/http/request_checks.ts";
 
 const LoginQuery = z.object({
   return_to: z.string().max(2000).optional().catch(undefined),

@@ -16,7 +16,8 @@ import { authnRequestUrl, newRequestId, spMetadata, spUrls } from "../../lib/sam
 import { consumeAssertion } from "../../lib/saml/sign_in.ts";
 import { personCookieName, personSessionJwt } from "../../lib/auth/person_sessions.ts";
 import { PERSON_SESSION_TTL_MS } from "../../lib/store/person_sessions.ts";
-import { isSecure, messagePage, refusalPage } from "../person/_page.tsx";
+import { messagePage, refusalPage } from "../person/_page.tsx";
+import { isSecure } from "../../lib/http/request_checks.ts";
 
 /** Largest `SAMLResponse` accepted (its base64 text); larger ones are answered `413`. */
 export const SAML_RESPONSE_MAX_CHARS = 256 * 1024;

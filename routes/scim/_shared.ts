@@ -12,7 +12,7 @@ import type { ListParams } from "../../lib/http/scim.ts";
 export function changeContext(c: Context<ScimEnv>): ChangeContext {
   const token = c.get("token");
   return {
-    tenantId: c.get("tenant")!.id,
+    tenantId: c.get("tenant").id,
     idpId: c.get("idp").id,
     tokenId: token.id,
     actor: `scim:${token.id}`,

@@ -56,7 +56,7 @@ function wantsMembers(params: { attributes?: string[]; excludedAttributes?: stri
 
 async function membersOf(c: Context<ScimEnv>, groupId: string) {
   const { kv } = c.get("deps");
-  const { members } = await listMembers(kv, c.get("tenant")!.id, groupId);
+  const { members } = await listMembers(kv, c.get("tenant").id, groupId);
   const base = c.get("scimBase");
   return members.map((m) => ({
     value: m.userId,
@@ -122,7 +122,7 @@ async function streamedGroup(
   const keepType = kept.includes("type");
   const { kv } = c.get("deps");
   const base = c.get("scimBase");
-  const batches = memberBatches(kv, c.get("tenant")!.id, g.group.id);
+  const batches = memberBatches(kv, c.get("tenant").id, g.group.id);
   const first = await batches.next();
   if (first.done) return null;
   const render = (batch: { userId: string; display?: string }[]) =>
@@ -169,7 +169,7 @@ export function groupSource(
   withMembers: Map<string, Record<string, unknown>[]> | null,
 ): Source<VersionedGroup> {
   const { kv } = c.get("deps");
-  return idpGroupSource(kv, c.get("tenant")!.id, c.get("idp").id, {
+  return idpGroupSource(kv, c.get("tenant").id, c.get("idp").id, {
     view: (g) =>
       renderGroup(
         g.group,
@@ -235,7 +235,7 @@ groups.post("/.search", async (c) => {
 
 groups.get("/:id", async (c) => {
   const { kv } = c.get("deps");
-  const g = await getGroup(kv, c.get("tenant")!.id, c.get("idp").id, c.req.param("id"));
+  const g = await getGroup(kv, c.get("tenant").id, c.get("idp").id, c.req.param("id"));
   if (!g) throw ScimError.notFound(`Group "${c.req.param("id")}" not found`);
   const inm = c.req.header("if-none-match");
   if (inm && ifMatchVersion(inm) === g.versionstamp) {

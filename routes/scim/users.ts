@@ -67,7 +67,7 @@ function groupRefs(c: Context<ScimEnv>, groups: UserGroupRef[] | undefined) {
 /** The user's groups, when the request's projection asks for them. */
 async function groupsFor(c: Context<ScimEnv>, userId: string): Promise<UserGroupRef[]> {
   const { kv } = c.get("deps");
-  const found = await groupsOfUsers(kv, c.get("tenant")!.id, c.get("idp").id, [userId]);
+  const found = await groupsOfUsers(kv, c.get("tenant").id, c.get("idp").id, [userId]);
   return found.get(userId) ?? [];
 }
 
@@ -91,7 +91,7 @@ export function userSource(
   params: { filter?: Filter; attributes?: string[] },
 ): Source<ListedUser> {
   const { kv, config } = c.get("deps");
-  return idpUserSource(kv, c.get("tenant")!.id, c.get("idp"), {
+  return idpUserSource(kv, c.get("tenant").id, c.get("idp"), {
     view: (u) =>
       renderUser(u.link, u.versionstamp, location(c, u.link.userId), groupRefs(c, u.groups)),
     withGroups: wantsGroups(params) ||
@@ -122,7 +122,7 @@ users.get("/:id", async (c) => {
   const { kv } = c.get("deps");
   const id = c.req.param("id");
   const inm = c.req.header("if-none-match");
-  const u = await getLinkedUser(kv, c.get("tenant")!.id, c.get("idp").id, id);
+  const u = await getLinkedUser(kv, c.get("tenant").id, c.get("idp").id, id);
   if (!u) throw ScimError.notFound(`User "${id}" not found`);
   if (inm && ifMatchVersion(inm) === u.versionstamp) {
     return new Response(null, { status: 304, headers: { etag: etagOf(u.versionstamp) } });
