@@ -33,10 +33,15 @@ export interface TestApp {
   ): Promise<Response>;
   /** Creates another IdP (with its own token) in the same tenant. */
   addIdp(name?: string): Promise<{ idp: Idp; token: string; base: string }>;
+  /** Closes the store (safe to call twice). `await using` calls it when the test ends. */
   close(): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Builds a test app; pass env overrides such as `WEFT_MAX_BODY_BYTES`. */
+/**
+ * Builds a test app; pass env overrides such as `WEFT_MAX_BODY_BYTES`. Use it with
+ * `await using t = await createTestApp()`: the store closes when the test ends, however it ends.
+ */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const kv = await openTestKv(":memory:");
   const config = loadConfig({ WEFT_KV_PATH: ":memory:", WEFT_LOG: "off", ...env });
@@ -46,6 +51,12 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const { secret } = await createToken(kv, tenant.id, idp.id, { name: "test", createdBy: "test" });
   const origin = "http://acme.localhost";
   const base = `${origin}/scim/v2/inbound/${idp.id}`;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    kv.close();
+  };
   const send =
     (baseUrl: string, token: string) =>
     (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -74,7 +85,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       const t = await createToken(kv, tenant.id, other.id, { name: "test", createdBy: "test" });
       return { idp: other, token: t.secret, base: `${origin}/scim/v2/inbound/${other.id}` };
     },
-    close: () => kv.close(),
+    close,
+    [Symbol.asyncDispose]: () => Promise.resolve(close()),
   };
 }
 

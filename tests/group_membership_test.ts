@@ -69,7 +69,7 @@ async function assertExact(t: TestApp, groupId: string, expected: string[]) {
 }
 
 Deno.test("PATCH /Groups - 100 members commit in one operation, exactly, with one event", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 101);
   const g = await createGroup(t);
   const one = await commitsDuring(
@@ -90,11 +90,10 @@ Deno.test("PATCH /Groups - 100 members commit in one operation, exactly, with on
   await expectScim(await add(t, g, ids.slice(0, 100)), 204);
   await expectScim(await remove(t, g, ids.slice(0, 100)), 204);
   await assertExact(t, g, [ids[100]]);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - 300 members, added then half removed, are exact", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 300);
   const g = await createGroup(t);
   await expectScim(await add(t, g, ids), 204);
@@ -117,11 +116,10 @@ Deno.test("PATCH /Groups - 300 members, added then half removed, are exact", asy
   // Nothing is left pending.
   const journals = await Array.fromAsync(t.kv.list({ prefix: keys.memberJournals(t.tenant.id) }));
   assert.equal(journals.length, 0);
-  t.close();
 });
 
 Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exact", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 240);
   const doomed = new Set(ids.filter((_, i) => i % 4 === 0));
   const groups = await Promise.all([createGroup(t), createGroup(t), createGroup(t)]);
@@ -155,11 +153,10 @@ Deno.test("PATCH /Groups racing DELETE /Users: counters and mirror rows stay exa
     }
   }
   assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
-  t.close();
 });
 
 Deno.test("GET /Groups/{id} - If-None-Match with the current ETag is 304", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t);
   await expectScim(await add(t, g, [u1]), 204);
@@ -184,11 +181,10 @@ Deno.test("GET /Groups/{id} - If-None-Match with the current ETag is 304", async
     await t.scim("GET", `/Groups/nope`, undefined, { "if-none-match": etag }),
     404,
   );
-  t.close();
 });
 
 Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's body", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 1100);
   const res = await t.scim("POST", "/Groups", {
     displayName: "Streamed",
@@ -242,7 +238,6 @@ Deno.test("GET /Groups/{id} - members stream in with the in-memory rendering's b
       assert.deepEqual(await expectScim(got, 200), want, `${id === g ? "group" : "empty"} ${q}`);
     }
   }
-  t.close();
 });
 
 Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by side, each once", async () => {
@@ -250,7 +245,7 @@ Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by si
   // naming different members must not make each other fail and retry. "Small" is what the store
   // lets one operation check row by row: 20 members on Deno's own store, 8 on KV Connect (whose
   // operations hold 10 checks, two of them the group's and the IdP's guards).
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const size = Math.min(20, maxChecks(t.kv) - 2);
   const ids = await createUsers(t, 16 * size);
   const g = await createGroup(t);
@@ -274,11 +269,10 @@ Deno.test("PATCH /Groups - parallel small PATCHes of one group commit side by si
   });
   assert.equal(mixed, removes.length, "the add names existing members: it changes nothing");
   await assertExact(t, g, ids.slice(8 * size));
-  t.close();
 });
 
 Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 160);
   for (let round = 0; round < 60; round++) {
     const g = await createGroup(t);
@@ -301,11 +295,10 @@ Deno.test("PATCH /Groups racing DELETE /Groups: no membership outlives its group
     await expectScimError(await t.scim("GET", `/Groups/${g}`), 404);
   }
   assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - parallel overlapping 100-member adds to one group re-plan exactly", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 450);
   const g = await createGroup(t);
   // Eight batches of 100, each overlapping the next by half: every commit but the first finds
@@ -319,5 +312,4 @@ Deno.test("PATCH /Groups - parallel overlapping 100-member adds to one group re-
     .events.filter((e) => e.target?.id === g)
     .reduce((n, e) => n + (e.counts?.membersAdded ?? 0), 0);
   assert.equal(added, ids.length, "the events count each member once");
-  t.close();
 });

@@ -449,25 +449,21 @@ for (const file of fixtureFiles()) {
   Deno.test(file.name, async (t) => {
     const fixture = JSON.parse(await Deno.readTextFile(file.url)) as Fixture;
     validateFixture(file.name, fixture);
-    const app = await createTestApp(fixture.env ?? {});
+    await using app = await createTestApp(fixture.env ?? {});
     const vars: Vars = new Map<string, unknown>([
       ["base", app.base],
       ["origin", new URL(app.base).origin],
       ["idpId", app.idp.id],
       ["token", app.token],
     ]);
-    try {
-      let failed = false;
-      for (const [i, step] of fixture.steps.entries()) {
-        const name = stepName(i, step);
-        if (failed) {
-          await t.step({ name, ignore: true, fn: () => {} });
-          continue;
-        }
-        failed = !(await t.step(name, () => runStep(app, fixture, step, vars)));
+    let failed = false;
+    for (const [i, step] of fixture.steps.entries()) {
+      const name = stepName(i, step);
+      if (failed) {
+        await t.step({ name, ignore: true, fn: () => {} });
+        continue;
       }
-    } finally {
-      app.close();
+      failed = !(await t.step(name, () => runStep(app, fixture, step, vars)));
     }
   });
 }

@@ -4,7 +4,7 @@ import { migrate, SCHEMA_VERSION } from "../lib/store/migrations.ts";
 import { keys } from "../lib/store/keys.ts";
 
 Deno.test("migrate() moves schema-1 lower-cased name indexes to folded keys", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const created = await expectScim(
     await t.scim(
       "POST",
@@ -56,5 +56,4 @@ Deno.test("migrate() moves schema-1 lower-cased name indexes to folded keys", as
   );
   assert.equal(found.totalResults, 1);
   assert.deepEqual(await migrate(t.kv), [], "a second run has nothing to do");
-  t.close();
 });

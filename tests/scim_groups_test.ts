@@ -13,7 +13,7 @@ import { listEvents } from "../lib/store/events.ts";
 import { countMembers } from "../lib/store/memberships.ts";
 
 Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const res = await t.scim("POST", "/Groups", { displayName: "Engineering", members: [] });
   const body = await expectScim(res, 201);
   assert.equal(res.headers.get("location"), `${t.base}/Groups/${body.id}`);
@@ -23,11 +23,10 @@ Deno.test("POST /Groups - creates; a duplicate displayName (any case) is 409", a
     409,
     "uniqueness",
   );
-  t.close();
 });
 
 Deno.test("PATCH /Groups - add is idempotent (JumpCloud repeats adds)", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t);
   const add = [{ op: "add", path: "members", value: [{ value: u1 }, { value: u2 }] }];
@@ -35,11 +34,10 @@ Deno.test("PATCH /Groups - add is idempotent (JumpCloud repeats adds)", async ()
   await expectScim(await patchGroup(t, g, add), 204);
   assert.deepEqual(await groupMemberIds(t, g), [u1, u2].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 2);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2, u3] = await createUsers(t, 3);
   const g = await createGroup(t);
   await expectScim(
@@ -57,11 +55,10 @@ Deno.test("PATCH /Groups - Okta mixed remove-by-filter and add in one request", 
   const body = await expectScim(await t.scim("GET", `/Groups/${g}`), 200);
   const m3 = (body.members as { value: string; display?: string }[]).find((m) => m.value === u3);
   assert.equal(m3?.display, "u3@example.com");
-  t.close();
 });
 
 Deno.test("PATCH /Groups - Entra remove with a value array removes only those members", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 4);
   const g = await createGroup(t);
   await expectScim(
@@ -81,11 +78,10 @@ Deno.test("PATCH /Groups - Entra remove with a value array removes only those me
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), ids.slice(1).sort());
-  t.close();
 });
 
 Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove without value empties", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 4);
   const g = await createGroup(t);
   await expectScim(
@@ -114,11 +110,10 @@ Deno.test("PATCH /Groups - replace sets the exact list; [] empties; remove witho
   await expectScim(await patchGroup(t, g, [{ op: "remove", path: "members" }]), 204);
   assert.deepEqual(await groupMemberIds(t, g), []);
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempotent", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const g = await createGroup(t, "Old name");
   const rename = [{ op: "replace", value: { id: g, displayName: "New name" } }];
   await expectScim(await patchGroup(t, g, rename), 204);
@@ -134,11 +129,10 @@ Deno.test("PATCH /Groups - Okta pathless rename with its id, repeated, is idempo
   const updates =
     (await listEvents(t.kv, t.tenant.id, { targetId: g, type: "scim_group_updated" })).events;
   assert.equal(updates.length, 1, "the repeated rename changes nothing and records nothing");
-  t.close();
 });
 
 Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1] = await createUsers(t, 1);
   const g = await createGroup(t);
   const err = await expectScimError(
@@ -152,11 +146,10 @@ Deno.test("PATCH /Groups - an unknown member is 400 and nothing changes", async 
   );
   assert.match(String(err.detail), /"nobody"/);
   assert.deepEqual(await groupMemberIds(t, g), []);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - a member may be referenced by its externalId on this IdP", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser({ externalId: "00uEXTREF" });
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   const g = await createGroup(t);
@@ -170,11 +163,10 @@ Deno.test("PATCH /Groups - a member may be referenced by its externalId on this 
     204,
   );
   assert.deepEqual(await groupMemberIds(t, g), []);
-  t.close();
 });
 
 Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membership filter works", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t, "EDU All staff");
   await expectScim(
@@ -205,11 +197,10 @@ Deno.test("GET /Groups - excludedAttributes=members omits members; Entra's membe
     200,
   );
   assert.equal(miss.totalResults, 0);
-  t.close();
 });
 
 Deno.test("Groups - a user's groups show on the user; deleting the user leaves its groups", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2] = await createUsers(t, 2);
   const g = await createGroup(t, "Admins");
   await expectScim(
@@ -227,11 +218,10 @@ Deno.test("Groups - a user's groups show on the user; deleting the user leaves i
   await expectScim(await t.scim("DELETE", `/Users/${u1}`), 204);
   assert.deepEqual(await groupMemberIds(t, g), [u2]);
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 1);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event and exact counts", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 250);
   const g = await createGroup(t);
   await expectScim(
@@ -258,11 +248,10 @@ Deno.test("PATCH /Groups - a 250-member change is applied whole, with one event 
   );
   assert.deepEqual(await groupMemberIds(t, g), ids.slice(0, 10).sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 10);
-  t.close();
 });
 
 Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose nothing", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const ids = await createUsers(t, 160);
   const g = await createGroup(t);
   const batches = Array.from({ length: 8 }, (_, i) => ids.slice(i * 20, i * 20 + 20));
@@ -274,11 +263,10 @@ Deno.test("PATCH /Groups - 8 concurrent clients adding distinct members lose not
   for (const r of results) await expectScim(r, 204);
   assert.deepEqual(await groupMemberIds(t, g), [...ids].sort());
   assert.equal(await countMembers(t.kv, t.tenant.id, g), 160);
-  t.close();
 });
 
 Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1, u2, u3] = await createUsers(t, 3);
   const g = await createGroup(t);
   await expectScim(
@@ -296,11 +284,10 @@ Deno.test("PUT /Groups - replaces name and members exactly (Okta AIW)", async ()
   );
   assert.equal(body.displayName, "Renamed");
   assert.deepEqual(await groupMemberIds(t, g), [u2, u3].sort());
-  t.close();
 });
 
 Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1] = await createUsers(t, 1);
   const g = await createGroup(t);
   await expectScim(
@@ -313,11 +300,10 @@ Deno.test("DELETE /Groups - 204, then 404; memberships are gone from users", asy
   assert.deepEqual(user.groups, []);
   // The name is free again.
   await createGroup(t, "Reused");
-  t.close();
 });
 
 Deno.test("DELETE /Users - a user in 100 groups leaves every one of them", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const [u1] = await createUsers(t, 1);
   const groups: string[] = [];
   for (let i = 0; i < 100; i++) {
@@ -332,5 +318,4 @@ Deno.test("DELETE /Users - a user in 100 groups leaves every one of them", async
     assert.deepEqual(await groupMemberIds(t, g), []);
     assert.equal(await countMembers(t.kv, t.tenant.id, g), 0);
   }
-  t.close();
 });

@@ -13,7 +13,7 @@ async function count(t: Awaited<ReturnType<typeof createTestApp>>, query = ""): 
 }
 
 Deno.test("POST /Users - creates a user: 201, Location, ETag, full body, no password", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser({ password: "1mz050nq", groups: [], locale: "en-US" });
   const res = await t.scim("POST", "/Users", user);
   const body = await expectScim(res, 201);
@@ -28,21 +28,19 @@ Deno.test("POST /Users - creates a user: 201, Location, ETag, full body, no pass
   // `groups` are returned when asked for (the schema says returned: "request").
   assert.equal("groups" in body, false);
   assert.equal((body.meta as { location: string }).location, `${t.base}/Users/${body.id}`);
-  t.close();
 });
 
 Deno.test("POST /Users - a plain duplicate userName (any case) is 409 uniqueness", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser({ externalId: undefined });
   await expectScim(await t.scim("POST", "/Users", user), 201);
   const dup = { ...user, userName: String(user.userName).toUpperCase() };
   await expectScimError(await t.scim("POST", "/Users", dup), 409, "uniqueness");
   assert.equal(await count(t), 1);
-  t.close();
 });
 
 Deno.test("POST /Users - same userName, active, different externalId is 409", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser();
   await expectScim(await t.scim("POST", "/Users", user), 201);
   await expectScimError(
@@ -50,11 +48,10 @@ Deno.test("POST /Users - same userName, active, different externalId is 409", as
     409,
     "uniqueness",
   );
-  t.close();
 });
 
 Deno.test("POST /Users - re-POST with the same externalId merges an email change (no duplicate)", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser();
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   const renamed = {
@@ -72,11 +69,10 @@ Deno.test("POST /Users - re-POST with the same externalId merges an email change
   const canonical = await getUser(t.kv, t.tenant.id, String(created.id));
   assert.equal(canonical?.email, "renamed@example.com");
   assert.equal(canonical?.userName, "renamed@example.com");
-  t.close();
 });
 
 Deno.test("PATCH /Users - Okta pathless deactivate keeps the user readable; re-POST reactivates it", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser();
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   const off = await expectScim(
@@ -99,11 +95,10 @@ Deno.test("PATCH /Users - Okta pathless deactivate keeps the user readable; re-P
     .map((e) => e.type);
   assert.ok(types.includes("scim_user_deactivated"));
   assert.ok(types.includes("scim_user_reactivated"));
-  t.close();
 });
 
 Deno.test("POST /Users - relinks a deactivated user with the same userName and a new externalId", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser();
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   await expectScim(
@@ -120,11 +115,10 @@ Deno.test("POST /Users - relinks a deactivated user with the same userName and a
   assert.equal(relinked.id, created.id);
   assert.equal(relinked.externalId, "00uNEWID");
   assert.equal(relinked.active, true);
-  t.close();
 });
 
 Deno.test("POST /Users - adopts a user without externalId when the POST brings one", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser({ externalId: undefined });
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   const adopted = await expectScim(
@@ -133,11 +127,10 @@ Deno.test("POST /Users - adopts a user without externalId when the POST brings o
   );
   assert.equal(adopted.id, created.id);
   assert.equal(adopted.externalId, "00uADOPT");
-  t.close();
 });
 
 Deno.test("PUT /Users - full replace that ignores id/meta and keeps active when omitted", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const created = await expectScim(
     await t.scim("POST", "/Users", randomUser({ title: "Engineer", nickName: "Babs" })),
     201,
@@ -150,11 +143,10 @@ Deno.test("PUT /Users - full replace that ignores id/meta and keeps active when 
   assert.equal(replaced.active, true, "an omitted active never suspends the user");
   assert.equal("nickName" in replaced, false, "PUT replaces: attributes not sent are gone");
   assert.equal(replaced.externalId, created.externalId);
-  t.close();
 });
 
 Deno.test("PUT /Users - the Okta round-trip of its own GET body loses nothing", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const created = await expectScim(
     await t.scim(
       "POST",
@@ -172,11 +164,10 @@ Deno.test("PUT /Users - the Okta round-trip of its own GET body loses nothing", 
     if (key === "meta") continue;
     assert.deepEqual(put[key], got[key], `attribute ${key} changed in the round-trip`);
   }
-  t.close();
 });
 
 Deno.test("DELETE /Users - deprovisions: 204, then 404 and gone from lists; a re-POST relinks", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser();
   const created = await expectScim(await t.scim("POST", "/Users", user), 201);
   await expectScim(await t.scim("DELETE", `/Users/${created.id}`), 204);
@@ -189,11 +180,10 @@ Deno.test("DELETE /Users - deprovisions: 204, then 404 and gone from lists; a re
   const back = await expectScim(await t.scim("POST", "/Users", user), 201);
   assert.equal(back.id, created.id, "the same externalId relinks the same person");
   assert.equal(await count(t), 1);
-  t.close();
 });
 
 Deno.test("Users - IdPs are isolated: same userName in another IdP is another user", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const other = await t.addIdp();
   const user = randomUser();
   const a = await expectScim(await t.scim("POST", "/Users", user), 201);
@@ -210,11 +200,10 @@ Deno.test("Users - IdPs are isolated: same userName in another IdP is another us
     }),
     404,
   );
-  t.close();
 });
 
 Deno.test("Users - an Entra IdP matches by userName: a shared externalId does not merge", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const entra = await t.addIdp("Entra");
   const auth = { authorization: `Bearer ${entra.token}` };
   const first = await expectScim(
@@ -231,11 +220,10 @@ Deno.test("Users - an Entra IdP matches by userName: a shared externalId does no
     200,
   );
   assert.equal(found.totalResults, 2);
-  t.close();
 });
 
 Deno.test("PATCH /Users - userName change propagates to the canonical user", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const created = await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
   await expectScim(
     await t.scim("PATCH", `/Users/${created.id}`, {
@@ -251,11 +239,10 @@ Deno.test("PATCH /Users - userName change propagates to the canonical user", asy
   assert.equal(canonical?.userName, "new.name@example.com");
   assert.equal(canonical?.email, "new.name@example.com");
   assert.equal(await count(t, `?filter=emails[type eq "work"].value eq "NEW.name@example.com"`), 1);
-  t.close();
 });
 
 Deno.test("PATCH /Users - a 409 on a userName taken by another user changes nothing", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const a = await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
   const b = await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
   await expectScimError(
@@ -268,11 +255,10 @@ Deno.test("PATCH /Users - a 409 on a userName taken by another user changes noth
   );
   const after = await expectScim(await t.scim("GET", `/Users/${b.id}`), 200);
   assert.equal(after.userName, b.userName);
-  t.close();
 });
 
 Deno.test("Mirroring - canonical fields follow the tenant's configuration", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const created = await expectScim(
     await t.scim(
       "POST",
@@ -311,13 +297,12 @@ Deno.test("Mirroring - canonical fields follow the tenant's configuration", asyn
   assert.equal(user?.email, "home@example.com");
   assert.equal(user?.custom.costCenter, "CC-1");
   assert.equal(user?.custom.department, undefined);
-  t.close();
 });
 
 Deno.test("POST /Users - a new user is derived with the mirroring set a moment before, by anyone", async () => {
   // Creates commit without reading the configuration when it has not changed; a change made
   // elsewhere (another instance, the console, the CLI) must still apply to the very next user.
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const withDepartment = (department: string) =>
     randomUser({
       emails: [
@@ -341,11 +326,10 @@ Deno.test("POST /Users - a new user is derived with the mirroring set a moment b
   assert.equal(user?.custom.costCenter, "CC-Legal");
   assert.equal(user?.custom.department, undefined);
   assert.equal(await count(t), 2);
-  t.close();
 });
 
 Deno.test("POST /Users - re-POST of a deleted user's externalId relinks it, not a new user", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const body = randomUser();
   const created = await expectScim(await t.scim("POST", "/Users", body), 201);
   await expectScim(await t.scim("POST", "/Users", randomUser()), 201); // another, as in a push
@@ -354,11 +338,10 @@ Deno.test("POST /Users - re-POST of a deleted user's externalId relinks it, not 
   const again = await expectScim(await t.scim("POST", "/Users", body), 201);
   assert.equal(again.id, created.id, "the same person comes back");
   assert.equal(await count(t), 2);
-  t.close();
 });
 
 Deno.test("POST /Users - 20 concurrent POSTs of one userName: one 201, the rest 409, one user", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const user = randomUser({ externalId: undefined });
   const results = await Promise.all(
     Array.from({ length: 20 }, () => t.scim("POST", "/Users", user)),
@@ -368,11 +351,10 @@ Deno.test("POST /Users - 20 concurrent POSTs of one userName: one 201, the rest 
   assert.equal(statuses.filter((s) => s === 201).length, 1);
   assert.equal(statuses.filter((s) => s === 409).length, 19);
   assert.equal(await count(t), 1);
-  t.close();
 });
 
 Deno.test("POST /Users - validation: missing userName and wrong types are 400 with the path", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const missing = await expectScimError(
     await t.scim("POST", "/Users", { schemas: [], name: { givenName: "x" } }),
     400,
@@ -386,11 +368,10 @@ Deno.test("POST /Users - validation: missing userName and wrong types are 400 wi
   );
   assert.match(String(wrong.detail), /emails\[0\]\.primary/);
   assert.equal(await count(t), 0);
-  t.close();
 });
 
 Deno.test("GET /Users - index paging through the directory is exact, also after a change", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   for (let i = 0; i < 25; i++) await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
   const page = async (startIndex: number) =>
     ((await expectScim(await t.scim("GET", `/Users?startIndex=${startIndex}&count=10`), 200))
@@ -404,11 +385,10 @@ Deno.test("GET /Users - index paging through the directory is exact, also after 
   await expectScim(await t.scim("DELETE", `/Users/${first[3]}`), 204);
   const after = [...await page(1), ...await page(11), ...await page(21)];
   assert.deepEqual(after, first.filter((id) => id !== first[3]));
-  t.close();
 });
 
 Deno.test("POST /Users - look-alike userNames: invisible characters refused, compatibility forms are duplicates", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   await expectScim(
     await t.scim(
       "POST",
@@ -439,11 +419,10 @@ Deno.test("POST /Users - look-alike userNames: invisible characters refused, com
     );
   }
   assert.equal(await count(t), 1);
-  t.close();
 });
 
 Deno.test("Users - identifiers beyond a key's size are refused or match nothing (no 5xx)", async () => {
-  const t = await createTestApp();
+  await using t = await createTestApp();
   const long = "x".repeat(3000);
   await expectScimError(
     await t.scim("POST", "/Users", randomUser({ userName: long })),
@@ -454,5 +433,4 @@ Deno.test("Users - identifiers beyond a key's size are refused or match nothing 
   const found = await expectScim(await t.scim("GET", `/Users?filter=userName eq "${long}"`), 200);
   assert.equal(found.totalResults, 0);
   await expectScimError(await t.scim("GET", `${t.base.replace(/[^/]+$/, long)}/Users`), 404);
-  t.close();
 });

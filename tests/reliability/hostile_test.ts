@@ -133,111 +133,107 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const t = await createTestApp();
-    try {
-      const f = await fixture(t);
-      // Warm up: the first authenticated request records the token's last use.
-      await expectScim(await t.scim("GET", `/Users/${f.userId}`), 200);
-      const corpus = buildCorpus(f);
-      assert.ok(corpus.length >= 300, `corpus has ${corpus.length} requests`);
-      assert.equal(new Set(corpus.map((r) => r.name)).size, corpus.length, "unique names");
+    await using t = await createTestApp();
+    const f = await fixture(t);
+    // Warm up: the first authenticated request records the token's last use.
+    await expectScim(await t.scim("GET", `/Users/${f.userId}`), 200);
+    const corpus = buildCorpus(f);
+    assert.ok(corpus.length >= 300, `corpus has ${corpus.length} requests`);
+    assert.equal(new Set(corpus.map((r) => r.name)).size, corpus.length, "unique names");
 
-      const failures: Failure[] = [];
-      const perCategory = new Map<string, { sent: number; failed: number }>();
-      let before = await storeState(t.kv, t.tenant.id);
-      for (const [i, r] of corpus.entries()) {
-        const stat = perCategory.get(r.category) ?? { sent: 0, failed: 0 };
-        perCategory.set(r.category, stat);
-        stat.sent++;
-        const fail = (problem: string) => {
-          failures.push({ name: r.name, category: r.category, problem });
-        };
-        const failedBefore = failures.length;
-        let res: Response;
-        const started = performance.now();
-        try {
-          res = await send(t, r);
-        } catch (error) {
-          fail(`threw: ${error instanceof Error ? error.message : error}`);
-          stat.failed++;
-          continue;
-        }
-        const text = await res.text();
-        const ms = performance.now() - started;
-        if (ms > BUDGET_MS) {
-          fail(
-            `took ${Math.round(ms)} ms (budget ${BUDGET_MS} ms): one request can tie up the server`,
-          );
-        }
-        const okStatus = (res.status >= 400 && res.status < 500) ||
-          (r.allow ?? []).includes(res.status);
-        if (!okStatus) fail(`status ${res.status}: ${text.slice(0, 240)}`);
-        if (res.status >= 400) {
-          const type = res.headers.get("content-type") ?? "";
-          if (!/^application\/scim\+json/.test(type)) {
-            fail(`error content type "${type}": ${text.slice(0, 120)}`);
-          } else {
-            try {
-              const body = JSON.parse(text);
-              if (
-                JSON.stringify(body.schemas) !==
-                  '["urn:ietf:params:scim:api:messages:2.0:Error"]' ||
-                body.status !== String(res.status) || typeof body.detail !== "string"
-              ) fail(`not an RFC 7644 error body: ${text.slice(0, 200)}`);
-            } catch {
-              fail(`error body is not JSON: ${text.slice(0, 120)}`);
-            }
+    const failures: Failure[] = [];
+    const perCategory = new Map<string, { sent: number; failed: number }>();
+    let before = await storeState(t.kv, t.tenant.id);
+    for (const [i, r] of corpus.entries()) {
+      const stat = perCategory.get(r.category) ?? { sent: 0, failed: 0 };
+      perCategory.set(r.category, stat);
+      stat.sent++;
+      const fail = (problem: string) => {
+        failures.push({ name: r.name, category: r.category, problem });
+      };
+      const failedBefore = failures.length;
+      let res: Response;
+      const started = performance.now();
+      try {
+        res = await send(t, r);
+      } catch (error) {
+        fail(`threw: ${error instanceof Error ? error.message : error}`);
+        stat.failed++;
+        continue;
+      }
+      const text = await res.text();
+      const ms = performance.now() - started;
+      if (ms > BUDGET_MS) {
+        fail(
+          `took ${Math.round(ms)} ms (budget ${BUDGET_MS} ms): one request can tie up the server`,
+        );
+      }
+      const okStatus = (res.status >= 400 && res.status < 500) ||
+        (r.allow ?? []).includes(res.status);
+      if (!okStatus) fail(`status ${res.status}: ${text.slice(0, 240)}`);
+      if (res.status >= 400) {
+        const type = res.headers.get("content-type") ?? "";
+        if (!/^application\/scim\+json/.test(type)) {
+          fail(`error content type "${type}": ${text.slice(0, 120)}`);
+        } else {
+          try {
+            const body = JSON.parse(text);
+            if (
+              JSON.stringify(body.schemas) !==
+                '["urn:ietf:params:scim:api:messages:2.0:Error"]' ||
+              body.status !== String(res.status) || typeof body.detail !== "string"
+            ) fail(`not an RFC 7644 error body: ${text.slice(0, 200)}`);
+          } catch {
+            fail(`error body is not JSON: ${text.slice(0, 120)}`);
           }
         }
-        const after = await storeState(t.kv, t.tenant.id);
-        const changes = diff(before, after);
-        if (changes.length) {
-          fail(`store changed (status ${res.status}): ${changes.slice(0, 4).join(" | ")}`);
-          before = after;
-        }
-        if (failures.length > failedBefore) stat.failed++;
-        if (i % 25 === 24) {
-          const alive = await t.scim("GET", `/Users/${f.userId}`);
-          await alive.body?.cancel();
-          assert.equal(alive.status, 200, `app stopped answering after "${r.name}"`);
-        }
       }
-
-      // The app still works, and nothing reached a prototype.
-      const created = await t.scim("POST", "/Users", {
-        userName: "after.corpus@example.test",
-        externalId: "after-corpus",
-      });
-      assert.equal(created.status, 201, await created.text());
-      const patched = await t.scim("PATCH", `/Groups/${f.groupId}`, {
-        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        Operations: [{ op: "replace", path: "displayName", value: "Admins renamed" }],
-      });
-      assert.equal(patched.status, 204, await patched.text());
-      const proto = Object.prototype as Record<string, unknown>;
-      for (const key of ["polluted", "admin", "members", "filter"]) {
-        assert.equal(proto[key], undefined, `Object.prototype.${key} was written`);
+      const after = await storeState(t.kv, t.tenant.id);
+      const changes = diff(before, after);
+      if (changes.length) {
+        fail(`store changed (status ${res.status}): ${changes.slice(0, 4).join(" | ")}`);
+        before = after;
       }
-      assert.equal(({} as Record<string, unknown>).polluted, undefined);
-      assert.equal(([] as unknown as Record<string, unknown>).polluted, undefined);
-      assert.equal(
-        (await t.kv.get(keys.user(t.tenant.id, "__proto__"))).value,
-        null,
-        "no user stored under __proto__",
-      );
-
-      const table = [...perCategory].map(([c, s]) =>
-        `${c.padEnd(16)} ${String(s.sent).padStart(4)} sent ${String(s.failed).padStart(4)} failed`
-      );
-      report(`hostile corpus: ${corpus.length} requests\n${table.join("\n")}`);
-      assert.equal(
-        failures.length,
-        0,
-        `${failures.length} of ${corpus.length} hostile requests were mishandled:\n` +
-          failures.map((x) => `  [${x.category}] ${x.name}: ${x.problem}`).join("\n"),
-      );
-    } finally {
-      t.close();
+      if (failures.length > failedBefore) stat.failed++;
+      if (i % 25 === 24) {
+        const alive = await t.scim("GET", `/Users/${f.userId}`);
+        await alive.body?.cancel();
+        assert.equal(alive.status, 200, `app stopped answering after "${r.name}"`);
+      }
     }
+
+    // The app still works, and nothing reached a prototype.
+    const created = await t.scim("POST", "/Users", {
+      userName: "after.corpus@example.test",
+      externalId: "after-corpus",
+    });
+    assert.equal(created.status, 201, await created.text());
+    const patched = await t.scim("PATCH", `/Groups/${f.groupId}`, {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "replace", path: "displayName", value: "Admins renamed" }],
+    });
+    assert.equal(patched.status, 204, await patched.text());
+    const proto = Object.prototype as Record<string, unknown>;
+    for (const key of ["polluted", "admin", "members", "filter"]) {
+      assert.equal(proto[key], undefined, `Object.prototype.${key} was written`);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(([] as unknown as Record<string, unknown>).polluted, undefined);
+    assert.equal(
+      (await t.kv.get(keys.user(t.tenant.id, "__proto__"))).value,
+      null,
+      "no user stored under __proto__",
+    );
+
+    const table = [...perCategory].map(([c, s]) =>
+      `${c.padEnd(16)} ${String(s.sent).padStart(4)} sent ${String(s.failed).padStart(4)} failed`
+    );
+    report(`hostile corpus: ${corpus.length} requests\n${table.join("\n")}`);
+    assert.equal(
+      failures.length,
+      0,
+      `${failures.length} of ${corpus.length} hostile requests were mishandled:\n` +
+        failures.map((x) => `  [${x.category}] ${x.name}: ${x.problem}`).join("\n"),
+    );
   },
 });

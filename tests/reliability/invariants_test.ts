@@ -14,31 +14,27 @@ async function damaged(
     ids: { tenant: string; idp: string; user: string; group: string },
   ) => Promise<unknown>,
 ): Promise<string[]> {
-  const t = await createTestApp();
-  try {
-    const user = await expectScim(
-      await t.scim("POST", "/Users", {
-        userName: "inv@example.test",
-        externalId: "inv-1",
-        emails: [{ value: "inv@example.test", type: "work" }],
-      }),
-      201,
-    );
-    const group = await expectScim(
-      await t.scim("POST", "/Groups", { displayName: "Inv", members: [{ value: user.id }] }),
-      201,
-    );
-    assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), [], "a healthy store passes");
-    await corrupt(t.kv, {
-      tenant: t.tenant.id,
-      idp: t.idp.id,
-      user: String(user.id),
-      group: String(group.id),
-    });
-    return await checkInvariants(t.kv, t.tenant.id);
-  } finally {
-    t.close();
-  }
+  await using t = await createTestApp();
+  const user = await expectScim(
+    await t.scim("POST", "/Users", {
+      userName: "inv@example.test",
+      externalId: "inv-1",
+      emails: [{ value: "inv@example.test", type: "work" }],
+    }),
+    201,
+  );
+  const group = await expectScim(
+    await t.scim("POST", "/Groups", { displayName: "Inv", members: [{ value: user.id }] }),
+    201,
+  );
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), [], "a healthy store passes");
+  await corrupt(t.kv, {
+    tenant: t.tenant.id,
+    idp: t.idp.id,
+    user: String(user.id),
+    group: String(group.id),
+  });
+  return await checkInvariants(t.kv, t.tenant.id);
 }
 
 Deno.test("checkInvariants reports each kind of damage a lost or half-applied write leaves", async () => {
