@@ -31,7 +31,7 @@ import {
   revokeSetupLink,
 } from "./lib/store/admins.ts";
 import { createSetupLink } from "./lib/auth/admin.ts";
-import { revokeAdminSessions } from "./lib/auth/sessions.ts";
+import { revokeAdminSessions } from "./lib/store/admin_sessions.ts";
 import type { Idp, IdpKind, Tenant } from "./lib/store/types.ts";
 import { getIdp } from "./lib/store/tenants.ts";
 import { emptySamlSettings, getSamlSettings, updateSamlSettings } from "./lib/store/saml.ts";

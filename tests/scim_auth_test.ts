@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { createTestApp, expectScim, expectScimError, type TestApp } from "./_helpers.ts";
-import { listAuthFailures } from "../lib/auth/scim_auth.ts";
+import { listAuthFailures } from "../lib/store/scim_credentials.ts";
 import { createToken, listTokens, revokeToken } from "../lib/store/tenants.ts";
 import { listEvents } from "../lib/store/events.ts";
 import { keys } from "../lib/store/keys.ts";

@@ -5,12 +5,10 @@
  * successful traffic is never throttled.
  * @module
  */
-import { keys } from "../store/keys.ts";
-import { counterValue, foundCache, u64Delta, withLockRetry } from "../store/kv.ts";
-import type { Idp, ScimToken, TokenLastUsed } from "../store/types.ts";
+import type { Idp, ScimToken } from "../store/types.ts";
 import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
-import { addEvent } from "../store/events.ts";
-import { HIT_TTL_MS, isThrottled, isWithinLimit, newHitKey, throttleWindow } from "./throttle.ts";
+import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../store/throttle.ts";
+import { readCredentials, recordAuthFailure, recordTokenUse } from "../store/scim_credentials.ts";
 
 /** Why an authentication failed; shown to admins on the IdP's SCIM tab. */
 export type AuthFailureReason =
@@ -61,23 +59,6 @@ export interface AuthFailed {
   retryAfter: number;
 }
 
-/** How often one process records a token's last use. */
-const LAST_USE_EVERY_MS = 60_000;
-/** When this process last recorded each token's last use (tenant/hash → ms); bounded. */
-const lastUseWritten = new Map<string, number>();
-/** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
-const EVENT_EVERY_MS = 10 * 60_000;
-
-/**
- * IdP connections found, kept a minute per store. An IdP record is written once, when the
- * connection is created (`createIdp` commits it only where none exists), and never rewritten, so
- * this saves reading a second key on every request and serves nothing stale; a connection not
- * found is never kept, so a new one is served at once. The token is still read on every request:
- * revocation, expiry and the token's IdP take effect at once. Whatever comes to rewrite IdP
- * records (turning SCIM off, say) must account for this minute on every instance.
- */
-const idps = foundCache<Idp>(60_000);
-
 /** Splits the Authorization header into the presented secret or a failure reason. */
 export function readBearer(
   header: string | null,
@@ -109,51 +90,32 @@ export async function authenticate(
     ? bearer.secret
     : null;
   const hash = secret === null ? null : knownTokenHash(secret) ?? await hashTokenSecret(secret);
-  const tokenKey = keys.token(tenantId, hash ?? "-");
-  const idpKey = `${tenantId}/${idpId}`;
-  const known = idps.get(kv, idpKey, now.getTime());
-  const [token, idp] = known
-    ? [await kv.get<ScimToken>(tokenKey), { value: known }]
-    : await kv.getMany<[ScimToken, Idp]>([tokenKey, keys.idp(tenantId, idpId)]);
-  if (!known && idp.value?.id === idpId) idps.set(kv, idpKey, idp.value, now.getTime());
+  const { token, idp } = await readCredentials(kv, tenantId, idpId, hash, now);
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
   if (!reason) {
-    const t = token.value;
+    const t = token;
     if (!t) reason = "unknown_token";
     else if (t.revokedAt) reason = "revoked_token";
     else if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) reason = "expired_token";
     else if (t.idpId !== idpId) reason = "wrong_idp";
-    else if (!idp.value?.scimEnabled) reason = "scim_disabled";
+    else if (!idp?.scimEnabled) reason = "scim_disabled";
   }
   if (!reason) {
-    // Last use is written at most once a minute by each process, never on every request, and
-    // without reading it first: it is a display, exact to the minute.
-    const writtenKey = `${tenantId}/${hash}`;
-    const last = lastUseWritten.get(writtenKey) ?? 0;
-    if (now.getTime() - last >= LAST_USE_EVERY_MS || now.getTime() < last) {
-      if (lastUseWritten.size >= 4096) lastUseWritten.clear();
-      lastUseWritten.set(writtenKey, now.getTime());
-      await withLockRetry(() =>
-        kv.set(
-          keys.tokenLastUsed(tenantId, hash!),
-          { at: now.toISOString(), ip: clientIp } satisfies TokenLastUsed,
-        )
-      );
-    }
+    await recordTokenUse(kv, tenantId, hash!, clientIp, now);
     rememberTokenHash(secret!, hash!);
-    return { ok: true, token: token.value!, idp: idp.value! };
+    return { ok: true, token: token!, idp: idp! };
   }
   // A client already over the limit is answered 429 without another write.
   if (await isThrottled(kv, throttle, limitPerMinute)) {
     return { ok: false, reason, throttled: true, retryAfter };
   }
   const hitKey = newHitKey(throttle);
-  await recordFailure(kv, {
+  await recordAuthFailure(kv, {
     tenantId,
-    idpId: idp.value ? idpId : "_unknown",
+    idpId: idp ? idpId : "_unknown",
     reason,
     clientIp,
-    tokenId: token.value?.id,
+    tokenId: token?.id,
     hitKey,
     now,
   });
@@ -161,75 +123,4 @@ export async function authenticate(
   // of the window, so a burst gets exactly that many.
   const within = await isWithinLimit(kv, throttle, hitKey, limitPerMinute);
   return { ok: false, reason, throttled: !within, retryAfter };
-}
-
-/**
- * Tallies a failure per (IdP, hour, reason) and bumps the client's window counter; writes a
- * `scim_auth_failed` event at most once per (IdP, reason) every ten minutes, so a flood of bad
- * requests cannot fill the Event Log.
- */
-async function recordFailure(
-  kv: Deno.Kv,
-  f: {
-    tenantId: string;
-    idpId: string;
-    reason: AuthFailureReason;
-    clientIp: string;
-    tokenId?: string;
-    hitKey: Deno.KvKey;
-    now: Date;
-  },
-): Promise<void> {
-  const { tenantId, idpId, reason, clientIp, tokenId, now } = f;
-  const hour = now.toISOString().slice(0, 13);
-  const tallyKey = keys.authFailure(tenantId, idpId, hour, reason);
-  await withLockRetry(() =>
-    kv.atomic()
-      // One key per attempt, so no concurrent attempt is lost and each expires on its own.
-      .set(f.hitKey, null, { expireIn: HIT_TTL_MS })
-      .sum(tallyKey, u64Delta(1))
-      .commit()
-  );
-  const markKey = keys.authFailureEventMark(tenantId, idpId, reason);
-  const mark = await kv.get(markKey);
-  if (
-    mark.versionstamp === null || Date.parse(String(mark.value)) < now.getTime() - EVENT_EVERY_MS
-  ) {
-    const op = kv.atomic().check(mark).set(markKey, now.toISOString(), {
-      expireIn: EVENT_EVERY_MS,
-    });
-    addEvent(op, {
-      tenantId,
-      actor: "scim-client",
-      idpId: idpId === "_unknown" ? undefined : idpId,
-      clientIp,
-      tokenId,
-    }, {
-      type: "scim_auth_failed",
-      target: tokenId ? { kind: "token", id: tokenId } : undefined,
-      summary: `SCIM authentication failed: ${reason}`,
-      changed: [reason],
-    }, now);
-    await withLockRetry(() => op.commit());
-  }
-}
-
-/** Recent failure tallies of an IdP, newest hour first. */
-export async function listAuthFailures(
-  kv: Deno.Kv,
-  tenantId: string,
-  idpId: string,
-  limit = 48,
-): Promise<{ hour: string; reason: AuthFailureReason; count: number }[]> {
-  const out: { hour: string; reason: AuthFailureReason; count: number }[] = [];
-  for await (
-    const e of kv.list({ prefix: keys.authFailures(tenantId, idpId) }, { reverse: true, limit })
-  ) {
-    out.push({
-      hour: String(e.key.at(-2)),
-      reason: e.key.at(-1) as AuthFailureReason,
-      count: counterValue(e),
-    });
-  }
-  return out;
 }

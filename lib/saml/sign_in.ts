@@ -23,7 +23,7 @@ import { createPersonSession } from "../store/person_sessions.ts";
 import { createOrMergeUser } from "../store/users.ts";
 import type { PersonSession, SamlRequestRecord, SamlSettings } from "../store/types.ts";
 import { addEvent } from "../store/events.ts";
-import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../auth/throttle.ts";
+import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../store/throttle.ts";
 import { sameOriginPath } from "../http/paths.ts";
 import type { RefusalReason } from "./reasons.ts";
 import { spUrls } from "./sp.ts";

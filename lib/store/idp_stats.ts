@@ -6,7 +6,7 @@
 import { decodeTime, encodeTime } from "ulid";
 import { keys } from "./keys.ts";
 import { counterValue } from "./kv.ts";
-import { listAuthFailures } from "../auth/scim_auth.ts";
+import { listAuthFailures } from "./scim_credentials.ts";
 import type { AuditEvent } from "../audit/events.ts";
 import { listEvents } from "./events.ts";
 

@@ -9,7 +9,7 @@ import { fitsKey, keys } from "./keys.ts";
 import { counterValue, u64Delta, withLockRetry } from "./kv.ts";
 import type { ChangeContext, Idp, SamlRequestRecord, SamlSettings } from "./types.ts";
 import { addEvent } from "./events.ts";
-import { HIT_TTL_MS } from "../auth/throttle.ts";
+import { HIT_TTL_MS } from "./throttle.ts";
 
 /** How long an AuthnRequest waits for its response. */
 export const REQUEST_TTL_MS = 10 * 60_000;

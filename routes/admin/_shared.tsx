@@ -14,7 +14,7 @@ import {
 } from "../../lib/http/form.ts";
 import type { BaseVariables } from "../../lib/http/env.ts";
 import { htmlResponse, renderDocument } from "../../lib/http/render.tsx";
-import type { AdminSession } from "../../lib/auth/sessions.ts";
+import type { AdminSession } from "../../lib/store/admin_sessions.ts";
 import type { Admin } from "../../lib/store/admins.ts";
 import type { Tenant } from "../../lib/store/types.ts";
 import { Layout, type PageContext, type Section } from "../../components/Layout.tsx";

@@ -32,7 +32,7 @@ import {
   revokeSetupLink,
   type SetupLinkSummary,
 } from "../../lib/store/admins.ts";
-import { listAdminSessions, revokeAdminSessions } from "../../lib/auth/sessions.ts";
+import { listAdminSessions, revokeAdminSessions } from "../../lib/store/admin_sessions.ts";
 import { createSetupLink } from "../../lib/auth/admin.ts";
 
 /** `/admin/admins`. */

@@ -14,18 +14,14 @@ import {
   isSetupSecret,
   verifyPassword,
 } from "../../lib/auth/admin.ts";
-import { recordSignInSuccess, reserveSignInAttempt } from "../../lib/auth/sign_in_throttle.ts";
+import { recordSignInSuccess, reserveSignInAttempt } from "../../lib/store/sign_in_throttle.ts";
 import {
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   passwordProblem,
 } from "../../lib/auth/password_policy.ts";
-import {
-  createSession,
-  deleteSession,
-  SESSION_TTL_MS,
-  sessionCookieName,
-} from "../../lib/auth/sessions.ts";
+import { createSession, sessionCookieName } from "../../lib/auth/sessions.ts";
+import { deleteSession, SESSION_TTL_MS } from "../../lib/store/admin_sessions.ts";
 import {
   type Admin,
   createAdminFromLink,

@@ -38,7 +38,8 @@ import {
   type TokenSummary,
 } from "../../lib/store/tenants.ts";
 import type { Idp } from "../../lib/store/types.ts";
-import { AUTH_FAILURE_HELP, listAuthFailures } from "../../lib/auth/scim_auth.ts";
+import { AUTH_FAILURE_HELP } from "../../lib/auth/scim_auth.ts";
+import { listAuthFailures } from "../../lib/store/scim_credentials.ts";
 import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
 import { eventLabel, formatAge } from "../../islands/_format.ts";
 

@@ -43,8 +43,9 @@ import {
   visibleText,
 } from "./_markup.ts";
 import { createSetupLink } from "../../lib/auth/admin.ts";
-import { SIGN_IN_LIMITS } from "../../lib/auth/sign_in_throttle.ts";
-import { createSession, listAdminSessions } from "../../lib/auth/sessions.ts";
+import { SIGN_IN_LIMITS } from "../../lib/store/sign_in_throttle.ts";
+import { createSession } from "../../lib/auth/sessions.ts";
+import { listAdminSessions } from "../../lib/store/admin_sessions.ts";
 import { getAdmin } from "../../lib/store/admins.ts";
 import { createIdp, createTenant, createToken, listTokens } from "../../lib/store/tenants.ts";
 import { DEFAULT_MIRRORING, setMirroring } from "../../lib/store/mirroring.ts";

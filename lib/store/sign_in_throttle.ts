@@ -13,8 +13,8 @@
  * Delays decay: a scope with no failure for an hour starts again from zero.
  * @module
  */
-import { keys } from "../store/keys.ts";
-import { backoff, counterValue, MAX_ATTEMPTS, withLockRetry } from "../store/kv.ts";
+import { keys } from "./keys.ts";
+import { backoff, counterValue, MAX_ATTEMPTS, withLockRetry } from "./kv.ts";
 
 /** A delay policy: free failures, then `baseSeconds × 2^(n − free)`, capped. */
 export interface DelayPolicy {

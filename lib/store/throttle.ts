@@ -7,7 +7,7 @@
  * @module
  */
 import { monotonicFactory } from "ulid";
-import { keys } from "../store/keys.ts";
+import { keys } from "./keys.ts";
 
 /** Length of a throttle window. */
 export const WINDOW_SECONDS = 60;

@@ -1,0 +1,143 @@
+/**
+ * What SCIM authentication reads and writes (architecture §2 "SCIM token"): a token by the hash
+ * of its secret with its IdP connection, the token's last use (at most once a minute per
+ * process), and failed attempts — tallied per IdP, hour and reason, counted in the client's
+ * throttle window, and written as `scim_auth_failed` events at most once per reason every ten
+ * minutes.
+ * @module
+ */
+import { keys } from "./keys.ts";
+import { counterValue, foundCache, u64Delta, withLockRetry } from "./kv.ts";
+import type { Idp, ScimToken, TokenLastUsed } from "./types.ts";
+import { addEvent } from "./events.ts";
+import { HIT_TTL_MS } from "./throttle.ts";
+import type { AuthFailureReason } from "../auth/scim_auth.ts";
+
+/** How often one process records a token's last use. */
+const LAST_USE_EVERY_MS = 60_000;
+/** When this process last recorded each token's last use (tenant/hash → ms); bounded. */
+const lastUseWritten = new Map<string, number>();
+/** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
+const EVENT_EVERY_MS = 10 * 60_000;
+
+/**
+ * IdP connections found, kept a minute per store. An IdP record is written once, when the
+ * connection is created (`createIdp` commits it only where none exists), and never rewritten, so
+ * this saves reading a second key on every request and serves nothing stale; a connection not
+ * found is never kept, so a new one is served at once. The token is still read on every request:
+ * revocation, expiry and the token's IdP take effect at once. Whatever comes to rewrite IdP
+ * records (turning SCIM off, say) must account for this minute on every instance.
+ */
+const idps = foundCache<Idp>(60_000);
+
+/** A token (by the SHA-256 hex of its secret) and the IdP connection named in the URL. */
+export async function readCredentials(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  hash: string | null,
+  now: Date,
+): Promise<{ token: ScimToken | null; idp: Idp | null }> {
+  const tokenKey = keys.token(tenantId, hash ?? "-");
+  const idpKey = `${tenantId}/${idpId}`;
+  const known = idps.get(kv, idpKey, now.getTime());
+  if (known) return { token: (await kv.get<ScimToken>(tokenKey)).value, idp: known };
+  const [token, idp] = await kv.getMany<[ScimToken, Idp]>([tokenKey, keys.idp(tenantId, idpId)]);
+  if (idp.value?.id === idpId) idps.set(kv, idpKey, idp.value, now.getTime());
+  return { token: token.value, idp: idp.value };
+}
+
+/**
+ * Records a token's last use, at most once a minute by each process and without reading it
+ * first: it is a display, exact to the minute.
+ */
+export async function recordTokenUse(
+  kv: Deno.Kv,
+  tenantId: string,
+  hash: string,
+  clientIp: string,
+  now: Date,
+): Promise<void> {
+  const writtenKey = `${tenantId}/${hash}`;
+  const last = lastUseWritten.get(writtenKey) ?? 0;
+  if (now.getTime() - last < LAST_USE_EVERY_MS && now.getTime() >= last) return;
+  if (lastUseWritten.size >= 4096) lastUseWritten.clear();
+  lastUseWritten.set(writtenKey, now.getTime());
+  await withLockRetry(() =>
+    kv.set(
+      keys.tokenLastUsed(tenantId, hash),
+      { at: now.toISOString(), ip: clientIp } satisfies TokenLastUsed,
+    )
+  );
+}
+
+/**
+ * Tallies a failure per (IdP, hour, reason) and bumps the client's window counter; writes a
+ * `scim_auth_failed` event at most once per (IdP, reason) every ten minutes, so a flood of bad
+ * requests cannot fill the Event Log.
+ */
+export async function recordAuthFailure(
+  kv: Deno.Kv,
+  f: {
+    tenantId: string;
+    idpId: string;
+    reason: AuthFailureReason;
+    clientIp: string;
+    tokenId?: string;
+    hitKey: Deno.KvKey;
+    now: Date;
+  },
+): Promise<void> {
+  const { tenantId, idpId, reason, clientIp, tokenId, now } = f;
+  const hour = now.toISOString().slice(0, 13);
+  const tallyKey = keys.authFailure(tenantId, idpId, hour, reason);
+  await withLockRetry(() =>
+    kv.atomic()
+      // One key per attempt, so no concurrent attempt is lost and each expires on its own.
+      .set(f.hitKey, null, { expireIn: HIT_TTL_MS })
+      .sum(tallyKey, u64Delta(1))
+      .commit()
+  );
+  const markKey = keys.authFailureEventMark(tenantId, idpId, reason);
+  const mark = await kv.get(markKey);
+  if (
+    mark.versionstamp === null || Date.parse(String(mark.value)) < now.getTime() - EVENT_EVERY_MS
+  ) {
+    const op = kv.atomic().check(mark).set(markKey, now.toISOString(), {
+      expireIn: EVENT_EVERY_MS,
+    });
+    addEvent(op, {
+      tenantId,
+      actor: "scim-client",
+      idpId: idpId === "_unknown" ? undefined : idpId,
+      clientIp,
+      tokenId,
+    }, {
+      type: "scim_auth_failed",
+      target: tokenId ? { kind: "token", id: tokenId } : undefined,
+      summary: `SCIM authentication failed: ${reason}`,
+      changed: [reason],
+    }, now);
+    await withLockRetry(() => op.commit());
+  }
+}
+
+/** Recent failure tallies of an IdP, newest hour first. */
+export async function listAuthFailures(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  limit = 48,
+): Promise<{ hour: string; reason: AuthFailureReason; count: number }[]> {
+  const out: { hour: string; reason: AuthFailureReason; count: number }[] = [];
+  for await (
+    const e of kv.list({ prefix: keys.authFailures(tenantId, idpId) }, { reverse: true, limit })
+  ) {
+    out.push({
+      hour: String(e.key.at(-2)),
+      reason: e.key.at(-1) as AuthFailureReason,
+      count: counterValue(e),
+    });
+  }
+  return out;
+}
