@@ -10,6 +10,7 @@
 import type { CompareValue, Filter } from "./filter/ast.ts";
 import type { ResourceTypeName } from "./schema_types.ts";
 import { GROUP_SCHEMA } from "./urns.ts";
+import { isPlainObject } from "../json.ts";
 
 /** The three PATCH operations of RFC 7644 §3.5.2. */
 export type PatchOpName = "add" | "remove" | "replace";
@@ -181,13 +182,6 @@ export function isIgnoredAttribute(name: string, resourceType: ResourceTypeName)
  */
 export function isClearValue(value: unknown): boolean {
   return value === null || value === "";
-}
-
-/** Tells whether a value is a plain JSON object (not an array, not `null`). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

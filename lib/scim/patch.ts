@@ -30,12 +30,19 @@ import { ScimError } from "./errors.ts";
 import type { AttributeDef, ResourceTypeName } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, PATCH_OP } from "./urns.ts";
 import {
+  canonicalJson,
+  cloneJson,
+  deepEqual,
+  isPlainObject,
+  ownValue,
+  PROTOTYPE_KEYS,
+} from "../json.ts";
+import {
   coerceBoolean,
   elementFromFilter,
   isClearValue,
   isIgnoredAttribute,
   isMemberRemovalByValueArray,
-  isPlainObject,
   memberValue,
   normalizeManagerValue,
   normalizeOp,
@@ -75,9 +82,6 @@ export type MemberOperation =
 
 /** The most operations one PatchOp message may carry. */
 export const MAX_PATCH_OPERATIONS = 1000;
-
-/** Keys that must never be written through: they reach `Object.prototype`. */
-const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 const OP_ERROR = '"op" must be "add", "remove" or "replace"';
 
@@ -601,7 +605,7 @@ function setTarget(
   } else if (clear) {
     delete container[key];
   } else {
-    const next = writeWhole(own(container, key), target, op, value);
+    const next = writeWhole(ownValue(container, key), target, op, value);
     if (next === undefined) delete container[key];
     else container[key] = next;
   }
@@ -673,7 +677,7 @@ function setSubAttribute(
   target: Target,
   value: unknown,
 ): void {
-  const existing = own(container, key);
+  const existing = ownValue(container, key);
   const sub = target.sub as string;
   const label = target.label;
   if (target.def?.multiValued || (target.def === undefined && Array.isArray(existing))) {
@@ -714,7 +718,7 @@ function setFiltered(
   value: unknown,
   ctx: Context,
 ): void {
-  const elements = filterableElements(own(container, key), target);
+  const elements = filterableElements(ownValue(container, key), target);
   if (isClearValue(value)) {
     removeFiltered(container, key, target, ctx);
     return;
@@ -794,7 +798,7 @@ function removeFiltered(
   target: Target,
   ctx: Context,
 ): void {
-  const existing = own(container, key);
+  const existing = ownValue(container, key);
   if (existing === undefined) return;
   const elements = filterableElements(existing, target);
   const kept: unknown[] = [];
@@ -971,27 +975,18 @@ function appendUnique(base: unknown[], values: unknown[]): unknown[] {
   return result;
 }
 
-/** JSON with object keys sorted, so deep-equal values give the same string. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v: unknown) =>
-      isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
-  );
-}
-
 /**
  * RFC 7643 §2.4: `primary: true` appears at most once; RFC 7644 §3.5.2 lets the server set the
  * others to false when a PATCH makes a value primary.
  */
 function demoteOtherPrimaries(elements: unknown[], written: unknown[]): void {
   const primary = written.filter((element) =>
-    isPlainObject(element) && own(element, "primary") === true
+    isPlainObject(element) && ownValue(element, "primary") === true
   );
   if (primary.length === 0) return;
   for (const element of elements) {
     if (
-      isPlainObject(element) && own(element, "primary") === true &&
+      isPlainObject(element) && ownValue(element, "primary") === true &&
       !primary.some((chosen) => chosen === element || deepEqual(chosen, element))
     ) {
       element.primary = false;
@@ -1028,15 +1023,17 @@ function pruneEmptyExtensions(resource: Record<string, unknown>): void {
 function diffAttributes(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
   const changed: string[] = [];
   for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    const a = own(before, key);
-    const b = own(after, key);
+    const a = ownValue(before, key);
+    const b = ownValue(after, key);
     if (deepEqual(a, b)) continue;
     if (key.toLowerCase().startsWith("urn:") && (isPlainObject(a) || isPlainObject(b))) {
       const aObject = isPlainObject(a) ? a : {};
       const bObject = isPlainObject(b) ? b : {};
       const count = changed.length;
       for (const name of new Set([...Object.keys(aObject), ...Object.keys(bObject)])) {
-        if (!deepEqual(own(aObject, name), own(bObject, name))) changed.push(`${key}:${name}`);
+        if (!deepEqual(ownValue(aObject, name), ownValue(bObject, name))) {
+          changed.push(`${key}:${name}`);
+        }
       }
       if (changed.length === count) changed.push(key);
     } else {
@@ -1046,31 +1043,13 @@ function diffAttributes(before: Record<string, unknown>, after: Record<string, u
   return changed;
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
-  }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length &&
-      keys.every((key) => Object.hasOwn(b, key) && deepEqual(a[key], b[key]));
-  }
-  return false;
-}
-
-/** An own property, never one inherited from a prototype. */
-function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
-}
-
 function pick(object: Record<string, unknown>, name: string): unknown {
   const key = findKey(object, name);
   return key === undefined ? undefined : object[key];
 }
 
 function isReservedKey(name: string): boolean {
-  return RESERVED_KEYS.has(name.trim().toLowerCase());
+  return PROTOTYPE_KEYS.has(name.trim().toLowerCase());
 }
 
 /** Rejects paths naming `__proto__`, `constructor` or `prototype` anywhere, filters included. */
@@ -1219,28 +1198,6 @@ export function selectValues(
     const subKeyName = findKey(value, sub);
     return subKeyName === undefined ? undefined : value[subKeyName];
   }));
-}
-
-/**
- * A deep copy of JSON data — stored resources and PATCH values are nothing else — about ten times
- * faster than `structuredClone`. A `__proto__` key stays an own property, as `JSON.parse` makes it.
- */
-function cloneJson<T>(value: T): T {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map(cloneJson) as T;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    const copy = cloneJson((value as Record<string, unknown>)[key]);
-    if (key === "__proto__") {
-      Object.defineProperty(out, key, {
-        value: copy,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else out[key] = copy;
-  }
-  return out as T;
 }
 
 /**

@@ -15,6 +15,7 @@
 import type { AttrPath } from "./filter/ast.ts";
 import type { AttributeDef, ResourceTypeName, SchemaDef } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from "./urns.ts";
+import { deepFreeze } from "../json.ts";
 
 /** Characteristics that differ from the RFC 7643 §2.2 defaults. */
 type AttributeOptions = Partial<Omit<AttributeDef, "name" | "description">>;
@@ -62,15 +63,6 @@ function multiValued(
 /** The `primary` sub-attribute shared by multi-valued attributes (RFC 7643 §2.4). */
 function primary(description: string): AttributeDef {
   return attribute("primary", description, { type: "boolean" });
-}
-
-/** Freezes a value and everything reachable from it. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 /** Common attributes of every resource: `id`, `externalId`, `meta` (RFC 7643 §3.1). */

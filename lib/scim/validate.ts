@@ -40,6 +40,7 @@ import {
 } from "./schema_defs.ts";
 import type { AttributeDef, AttributeType, ResourceTypeName } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA } from "./urns.ts";
+import { isPlainObject, PROTOTYPE_KEYS } from "../json.ts";
 
 const MAX_STRING_LENGTH = 4096;
 const MAX_VALUES = 1000;
@@ -53,7 +54,6 @@ const MAX_MEMBERS = 10_000;
 const MAX_DEPTH = 8;
 /** 60 KiB: one Deno KV value holds 64 KiB, leaving room for what the store adds. */
 const MAX_RESOURCE_BYTES = 60 * 1024;
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** Entra sends booleans as `"True"`/`"False"` (idp-behaviour.md E2). */
 const BOOLEAN = z.union([
@@ -94,19 +94,12 @@ const MANAGER_DEF = findAttribute("User", { uri: ENTERPRISE_USER_SCHEMA, attr: "
 
 const encoder = new TextEncoder();
 
-/** A JSON object: an object literal or `JSON.parse` result, not an array or class instance. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function invalid(path: string, problem: string): ScimError {
   return ScimError.invalidValue(`Attribute "${path}" ${problem}`);
 }
 
 function assertAllowedName(name: string, path: string): void {
-  if (FORBIDDEN_KEYS.has(name)) throw invalid(path, "is not allowed");
+  if (PROTOTYPE_KEYS.has(name)) throw invalid(path, "is not allowed");
   if (name.length > MAX_STRING_LENGTH) {
     throw ScimError.invalidValue(
       `Attribute name "${name.slice(0, 40)}…" is longer than ${MAX_STRING_LENGTH} characters`,

@@ -22,6 +22,7 @@ import {
 } from "../../lib/scim/filter/mod.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import { applyPatch, extractMemberOperations, parsePatchRequest } from "../../lib/scim/patch.ts";
+import { deepFreeze } from "../../lib/json.ts";
 import { attributeLookup, coreSchemaUrn } from "../../lib/scim/schema_defs.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { SOAK } from "./_server.ts";
@@ -52,14 +53,6 @@ function assertPrototypesClean() {
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), PROTO_KEYS);
   assert.deepEqual(Object.getOwnPropertyNames(Array.prototype).sort(), ARRAY_PROTO_KEYS);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ import type { AttrPath, CompareOp, CompareValue, Filter } from "./ast.ts";
 import type { AttributeDef, AttributeType } from "../schema_types.ts";
 import { ScimError } from "../errors.ts";
 import { formatAttrPath } from "./format.ts";
-import { findKey, isRecord, ownValue, resolveValues } from "./resolve.ts";
+import { findKey, resolveValues } from "./resolve.ts";
+import { isPlainObject, ownValue } from "../../json.ts";
 
 /** The schema lookup for an attribute path (core, extension or `{attr, sub}` of a valuePath element). */
 export type AttributeLookup = (path: AttrPath) => AttributeDef | undefined;
@@ -297,13 +298,13 @@ function compareUntyped(
   expected: CompareValue,
   label: string,
 ): boolean {
-  if (isRecord(actual)) {
+  if (isPlainObject(actual)) {
     if (ORDERING.has(op)) {
       throw cannotEvaluate(`operator "${op}" is not defined for complex attribute "${label}"`);
     }
     const key = findKey(actual, "value");
     const inner = key === undefined ? undefined : ownValue(actual, key);
-    if (inner === undefined || inner === null || isRecord(inner)) return false;
+    if (inner === undefined || inner === null || isPlainObject(inner)) return false;
     actual = inner;
   }
   if (typeof actual === "boolean") {
@@ -334,7 +335,7 @@ function isPresent(value: unknown, depth = 0): boolean {
   if (typeof value === "string") return value !== "";
   if (depth > 32) return true;
   if (Array.isArray(value)) return value.some((item) => isPresent(item, depth + 1));
-  if (isRecord(value)) {
+  if (isPlainObject(value)) {
     return Object.keys(value).some((key) => isPresent(ownValue(value, key), depth + 1));
   }
   return true;
@@ -436,7 +437,7 @@ function compare(filter: Extract<Filter, { kind: "compare" }>, scope: Scope): bo
     // RFC 7643 §2.4: a complex attribute's primary value is its `value` sub-attribute. A bare
     // string (Entra's `"manager": "<id>"`) is taken as that value.
     values = values.flatMap((v) => {
-      if (!isRecord(v)) return [v];
+      if (!isPlainObject(v)) return [v];
       const key = findKey(v, "value");
       const inner = key === undefined ? undefined : ownValue(v, key);
       return inner === undefined || inner === null ? [] : [inner];
@@ -465,7 +466,7 @@ function test(filter: Filter, scope: Scope, lookup: AttributeLookup): boolean {
       return test(filter.left, scope, lookup) || test(filter.right, scope, lookup);
     case "valuePath":
       return scope.values(filter.path).some((element) =>
-        isRecord(element) &&
+        isPlainObject(element) &&
         test(filter.filter, elementScope(filter.path, element, lookup), lookup)
       );
   }
