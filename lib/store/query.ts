@@ -14,21 +14,10 @@ import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import { ScimError } from "../scim/errors.ts";
 import type { ResourceTypeName } from "../scim/schema_types.ts";
 import { parseAttrPath } from "../scim/filter/parser.ts";
+import type { ListParams } from "../scim/list_params.ts";
 
-/** Listing options, already validated. */
-export interface ListOptions {
-  filter?: Filter;
-  /** Another reading of an ambiguous filter, tried when `filter` matches nothing. */
-  filterAlternative?: Filter;
-  /** 1-based index paging. */
-  startIndex: number;
-  count: number;
-  sortBy?: string;
-  sortOrder: "ascending" | "descending";
-  /** RFC 9865: `""` asks for the first page; undefined means index paging. */
-  cursor?: string;
-  scanLimit: number;
-}
+/** What {@linkcode query} runs: the list parameters, and how many records a filter or sort may examine. */
+export type ListOptions = ListParams & { scanLimit: number };
 
 /** One page. */
 export interface Page<T> {

@@ -7,13 +7,13 @@ import type { Context } from "hono";
 import type { ScimEnv } from "../../lib/http/env.ts";
 import {
   ifMatchVersion,
-  type ListParams,
   listParamsFromQuery,
   listParamsFromSearch,
   projectionFromQuery,
   readJsonBody,
   scimJson,
 } from "../../lib/http/scim.ts";
+import type { ListParams } from "../../lib/scim/list_params.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { project } from "../../lib/scim/projection.ts";
 import { applyPatch, parsePatchRequest } from "../../lib/scim/patch.ts";
