@@ -4,7 +4,7 @@
  * RFC 7644 §3.5.2 is the rule; where Okta, Microsoft Entra ID, OneLogin or SailPoint deviate from
  * it, the server accepts what they send. Each function below cites the row of
  * `docs/idp-behaviour.md` (O* Okta, E* Entra, X* other clients) and the vendor document or issue
- * behind it, so a quirk can be found, tested and removed on its own. `lib/scim/patch.ts` calls these.
+ * behind it, so a quirk can be found, tested and removed on its own. `lib/scim/patch/` calls these.
  * @module
  */
 import type { CompareValue, Filter } from "./filter/ast.ts";

@@ -451,6 +451,41 @@ export function canonicalSchemaUrn(
   return EXTENSIONS[resourceType].find((extension) => extension.toLowerCase() === lower);
 }
 
+/**
+ * The key of the extension object that a path or pathless PATCH key names as a whole, if any: a
+ * known extension URN (any case; returned canonical), or an unknown `urn:…:<resourceType>` other
+ * than the core URN, kept as written (a custom extension, e.g. Entra's
+ * `urn:ietf:params:scim:schemas:extension:<name>:2.0:User`).
+ */
+export function wholeExtensionKey(
+  resourceType: ResourceTypeName,
+  text: string,
+): string | undefined {
+  const lower = text.toLowerCase();
+  const known = EXTENSIONS[resourceType].find((urn) => urn.toLowerCase() === lower);
+  if (known !== undefined) return known;
+  if (!lower.startsWith("urn:") || lower === coreSchemaUrn(resourceType).toLowerCase()) {
+    return undefined;
+  }
+  const last = lower.slice(lower.lastIndexOf(":") + 1);
+  return last === resourceType.toLowerCase() ? text : undefined;
+}
+
+/**
+ * The key of the extension object holding an attribute whose path has the URN prefix `uri`:
+ * `undefined` for none or the core schema (whose prefix is stripped, RFC 7644 §3.10), a known
+ * extension canonical, any other as written.
+ */
+export function extensionKeyOfUri(
+  resourceType: ResourceTypeName,
+  uri: string | undefined,
+): string | undefined {
+  if (uri === undefined) return undefined;
+  const lower = uri.toLowerCase();
+  if (lower === coreSchemaUrn(resourceType).toLowerCase()) return undefined;
+  return EXTENSIONS[resourceType].find((urn) => urn.toLowerCase() === lower) ?? uri;
+}
+
 /** The sub-attribute `name` (case-insensitive) of a complex attribute; `undefined` for simple types. */
 export function findSubAttribute(parent: AttributeDef, name: string): AttributeDef | undefined {
   return SUB_INDEX.get(parent)?.get(name.toLowerCase()) ??

@@ -40,7 +40,7 @@ import {
 import type { ChangeContext, Group, IdpUser, MemberRow } from "./types.ts";
 import { addEvent } from "../audit/events.ts";
 import { ScimError } from "../scim/errors.ts";
-import type { MemberOperation } from "../scim/patch.ts";
+import type { MemberOperation } from "../scim/patch/mod.ts";
 import { matches } from "../scim/filter/evaluate.ts";
 import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import type { Filter } from "../scim/filter/ast.ts";

@@ -17,7 +17,11 @@ import {
 import type { ListParams } from "../../lib/scim/list_params.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { project } from "../../lib/scim/projection.ts";
-import { applyPatch, extractMemberOperations, parsePatchRequest } from "../../lib/scim/patch.ts";
+import {
+  applyPatch,
+  extractMemberOperations,
+  parsePatchRequest,
+} from "../../lib/scim/patch/mod.ts";
 import { etagOf, renderGroup } from "../../lib/scim/resource.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import {

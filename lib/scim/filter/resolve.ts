@@ -27,7 +27,7 @@ export function findKey(obj: Record<string, unknown>, name: string): string | un
 }
 
 /** The value of the own attribute `name` of `obj`, matched case-insensitively. */
-function attributeOf(obj: Record<string, unknown>, name: string): unknown {
+export function attributeOf(obj: Record<string, unknown>, name: string): unknown {
   const key = findKey(obj, name);
   return key === undefined ? undefined : ownValue(obj, key);
 }
