@@ -8,7 +8,7 @@
 import { keys } from "./keys.ts";
 import { counterValue } from "./kv.ts";
 import type { Filter } from "../scim/filter/ast.ts";
-import { matches } from "../scim/filter/evaluate.ts";
+import { checkFilter, matches } from "../scim/filter/evaluate.ts";
 import { resolveValues } from "../scim/filter/resolve.ts";
 import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import { ScimError } from "../scim/errors.ts";
@@ -140,6 +140,8 @@ export async function query<T>(
   source: Source<T>,
   options: ListOptions,
 ): Promise<Page<T>> {
+  // Checked before anything is read, so a meaningless filter is refused whatever the data.
+  if (options.filter) checkFilter(options.filter, attributeLookup(source.resourceType));
   const page = await queryOnce(kv, source, options);
   if (page.totalResults > 0 || !options.filterAlternative) return page;
   return await queryOnce(kv, source, { ...options, filter: options.filterAlternative });

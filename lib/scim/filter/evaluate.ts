@@ -15,7 +15,8 @@
  *   value (absent is not identical to the operand).
  * - `pr` is present and not `null`, `""`, `[]` or `{}`.
  * - Comparisons that have no meaning (`gt` on a boolean, binary or complex attribute, `co` on a
- *   number or boolean, a non-date operand for a `dateTime`) throw `invalidFilter`.
+ *   number or boolean, a non-date operand for a `dateTime`) throw `invalidFilter`, and so does a
+ *   value filter on a simple single-valued attribute (`userName[type eq "x"]`).
  * @module
  */
 import type { AttrPath, CompareOp, CompareValue, Filter } from "./ast.ts";
@@ -411,8 +412,23 @@ function check(filter: Filter, scope: Scope, lookup: AttributeLookup): void {
       check(filter.left, scope, lookup);
       return check(filter.right, scope, lookup);
     case "valuePath":
+      checkValuePath(filter.path, scope);
       return check(filter.filter, elementDefScope(filter.path, lookup), lookup);
   }
+}
+
+/**
+ * Throws `invalidFilter` for a value filter (`attr[…]`) on a simple single-valued attribute: it
+ * has no elements to filter (RFC 7644 §3.4.2.2 `valuePath` is for multi-valued attributes), and
+ * PATCH refuses the same path (`invalidPath`). A single complex attribute (`name[givenName eq
+ * "x"]`) is read as its one element, and an unknown attribute is not checked.
+ */
+function checkValuePath(path: AttrPath, scope: Scope): void {
+  const def = scope.def(path);
+  if (def === undefined || def.multiValued || def.type === "complex") return;
+  throw cannotEvaluate(
+    `"${scope.label(path)}" is not multi-valued, so it takes no value filter ("[…]")`,
+  );
 }
 
 /**
