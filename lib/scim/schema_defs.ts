@@ -452,6 +452,22 @@ export function canonicalSchemaUrn(
 }
 
 /**
+ * The first extension of `resourceType` that defines the attribute `attr`, with its definition.
+ * RFC 7644 §3.10 lets a client leave out the URN of an extension attribute whose name no core
+ * attribute has; Entra sends its manager as a bare `manager` (idp-behaviour E5).
+ */
+export function extensionDefining(
+  resourceType: ResourceTypeName,
+  attr: string,
+): { urn: string; def: AttributeDef } | undefined {
+  for (const urn of EXTENSIONS[resourceType]) {
+    const def = findAttribute(resourceType, { uri: urn, attr });
+    if (def !== undefined) return { urn, def };
+  }
+  return undefined;
+}
+
+/**
  * The key of the extension object that a path or pathless PATCH key names as a whole, if any: a
  * known extension URN (any case; returned canonical), or an unknown `urn:…:<resourceType>` other
  * than the core URN, kept as written (a custom extension, e.g. Entra's

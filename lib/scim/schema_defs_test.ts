@@ -5,6 +5,7 @@ import {
   COMMON_ATTRIBUTES,
   coreSchemaUrn,
   ENTERPRISE_USER_SCHEMA_DEF,
+  extensionDefining,
   extensionKeyOfUri,
   extensionUrns,
   findAttribute,
@@ -287,4 +288,11 @@ Deno.test("extensionKeyOfUri() - strips the core URN and keeps unknown prefixes 
   assert.equal(extensionKeyOfUri("User", ENTERPRISE.toLowerCase()), ENTERPRISE);
   assert.equal(extensionKeyOfUri("User", "urn:acme:2.0:User"), "urn:acme:2.0:User");
   assert.equal(extensionKeyOfUri("Group", GROUP_SCHEMA), undefined);
+});
+
+Deno.test("extensionDefining() - finds the extension of a bare extension attribute name", () => {
+  assert.equal(extensionDefining("User", "EMPLOYEENUMBER")?.urn, ENTERPRISE);
+  assert.equal(extensionDefining("User", "manager")?.def.name, "manager");
+  assert.equal(extensionDefining("User", "notAnAttribute"), undefined);
+  assert.equal(extensionDefining("Group", "employeeNumber"), undefined);
 });

@@ -9,8 +9,8 @@ import { findKey } from "../filter/resolve.ts";
 import { elementMatcher } from "../filter/select.ts";
 import {
   coreSchemaUrn,
+  extensionDefining,
   extensionKeyOfUri,
-  extensionUrns,
   findAttribute,
   findSubAttribute,
 } from "../schema_defs.ts";
@@ -27,7 +27,6 @@ export interface Context {
   id: string;
   /** The core schema URN, whose attributes sit at the top level. */
   core: string;
-  extensions: readonly string[];
 }
 
 /** A resolved attribute target of one path. */
@@ -51,7 +50,6 @@ export function createContext(resourceType: ResourceTypeName, id: string): Conte
     resourceType,
     id,
     core: coreSchemaUrn(resourceType),
-    extensions: extensionUrns(resourceType),
   };
 }
 
@@ -81,14 +79,9 @@ export function resolveTarget(parsed: PatchPath, label: string, ctx: Context): T
   if (ext === undefined && def === undefined) {
     // RFC 7644 §3.10: a client may leave out the URN of an extension attribute whose name is
     // not a core one; Entra's older manager form uses the bare path `manager` (E5).
-    for (const urn of ctx.extensions) {
-      const extDef = findAttribute(ctx.resourceType, { uri: urn, attr: path.attr });
-      if (extDef) {
-        ext = urn;
-        def = extDef;
-        break;
-      }
-    }
+    const defining = extensionDefining(ctx.resourceType, path.attr);
+    ext = defining?.urn;
+    def = defining?.def;
   }
   if (def?.mutability === "readOnly") return undefined;
   if (ctx.resourceType === "Group" && ext === undefined && isMembersAttr(path)) {
