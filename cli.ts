@@ -32,7 +32,7 @@ import {
 } from "./lib/store/admins.ts";
 import { createSetupLink } from "./lib/auth/admin.ts";
 import { revokeAdminSessions } from "./lib/store/admin_sessions.ts";
-import type { Idp, IdpKind, Tenant } from "./lib/store/types.ts";
+import { type Idp, IDP_KINDS, type Tenant } from "./lib/store/types.ts";
 import { getIdp } from "./lib/store/tenants.ts";
 import { emptySamlSettings, getSamlSettings, updateSamlSettings } from "./lib/store/saml.ts";
 import { MetadataError, parseIdpMetadata } from "./lib/saml/metadata.ts";
@@ -45,7 +45,7 @@ const USAGE = `Usage: deno task weft <command> [options]
 
   tenant create <subdomain> [--name <name>]
   tenant list
-  idp create --tenant <subdomain> --name <name> [--kind okta|entra|onelogin|jumpcloud|google|generic]
+  idp create --tenant <subdomain> --name <name> [--kind ${IDP_KINDS.join("|")}]
              [--match-by externalId|userName]   (default: userName for entra, externalId otherwise)
   idp list --tenant <subdomain>
   idp show --tenant <subdomain> --idp <idp-id>
@@ -64,8 +64,6 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin links --tenant <subdomain>
   admin revoke-link --tenant <subdomain> --link <link-id>
   user revoke-sessions --tenant <subdomain> --user <user-id>`;
-
-const KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
 
 function out(text: string) {
   // deno-lint-ignore no-console
@@ -143,13 +141,13 @@ async function main(args: string[]): Promise<number> {
         return 0;
       case "idp create": {
         const tenant = await tenantOf();
-        const kind = z.enum(KINDS).safeParse(values.kind ?? "generic");
-        if (!kind.success) throw new UsageError(`--kind must be one of ${KINDS.join(", ")}`);
+        const kind = z.enum(IDP_KINDS).safeParse(values.kind ?? "generic");
+        if (!kind.success) throw new UsageError(`--kind must be one of ${IDP_KINDS.join(", ")}`);
         const matchBy = z.enum(["externalId", "userName"]).optional().safeParse(values["match-by"]);
         if (!matchBy.success) throw new UsageError("--match-by must be externalId or userName");
         const idp = await createIdp(kv, tenant.id, {
           name: required(values.name, "name"),
-          kind: kind.data as IdpKind,
+          kind: kind.data,
           matchBy: matchBy.data,
         });
         out(

@@ -45,6 +45,7 @@
  * @module
  */
 import { createTestApp, type TestApp } from "./_helpers.ts";
+import { isPlainObject } from "../lib/json.ts";
 
 const ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error";
 const FIXTURES = new URL("./fixtures/", import.meta.url);
@@ -153,10 +154,6 @@ function lookupVar(name: string, vars: Vars): unknown {
     throw new Error(`fixture uses {{${name}}}, which no earlier step saved`);
   }
   return structuredClone(vars.get(name));
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === "object" && !Array.isArray(v);
 }
 
 function deepMerge(a: unknown, b: unknown): unknown {

@@ -560,6 +560,60 @@ Deno.test("GET /Users - an unparseable filter is 400 invalidFilter", async () =>
   }
 });
 
+Deno.test("GET /Users - a value filter on a simple attribute is 400 invalidFilter, as PATCH says", async () => {
+  const t = await createTestApp();
+  try {
+    const filters = [
+      'userName[type eq "x"].value eq "a"',
+      'displayName[value eq "a"]',
+      'userName eq "nobody@example.com" and active[value eq true]',
+    ];
+    // Refused whatever the data: on an empty directory as on one with users.
+    for (const users of [0, 2]) {
+      await createUsers(t, users);
+      for (const f of filters) {
+        const body = await expectScimError(
+          await t.scim("GET", `/Users?filter=${encodeURIComponent(f)}`),
+          400,
+          "invalidFilter",
+        );
+        assert.match(String(body.detail), /is not multi-valued/, f);
+      }
+    }
+    await expectScimError(
+      await t.scim("POST", "/Users/.search", {
+        schemas: [SEARCH_URN],
+        filter: 'userName[type eq "x"].value eq "a"',
+      }),
+      400,
+      "invalidFilter",
+    );
+    await expectScimError(
+      await t.scim("GET", `/Groups?filter=${encodeURIComponent('displayName[value eq "a"]')}`),
+      400,
+      "invalidFilter",
+    );
+    // PATCH refuses the same path.
+    const user = await createUser(t);
+    await expectScimError(
+      await t.scim("PATCH", `/Users/${user.id}`, {
+        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        Operations: [{ op: "replace", path: 'userName[type eq "x"].value', value: "a" }],
+      }),
+      400,
+      "invalidPath",
+    );
+    // Multi-valued attributes keep their value filters.
+    const work = await list(
+      t,
+      `/Users?filter=${encodeURIComponent(`emails[type eq "work"].value eq "${user.userName}"`)}`,
+    );
+    assert.deepEqual(ids(work), [user.id]);
+  } finally {
+    t.close();
+  }
+});
+
 Deno.test("GET /Users - userName eq with a raw + finds a+b@x.com case-insensitively (P4)", async () => {
   await using t = await createTestApp();
   const user = await createUser(t, { userName: "a+b@x.com" });

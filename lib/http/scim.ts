@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { ScimError, toErrorBody } from "../scim/errors.ts";
 import { parseFilter } from "../scim/filter/parser.ts";
-import type { Filter } from "../scim/filter/ast.ts";
+import type { ListParams } from "../scim/list_params.ts";
 import { parseAttributeList } from "../scim/projection.ts";
 import { SEARCH_REQUEST } from "../scim/urns.ts";
 
@@ -108,20 +108,6 @@ export function rawQueryParam(url: string, name: string): string | undefined {
     if (k.toLowerCase() === name.toLowerCase()) return eq < 0 ? "" : part.slice(eq + 1);
   }
   return undefined;
-}
-
-/** Parsed list parameters. */
-export interface ListParams {
-  filter?: Filter;
-  /** Another reading of an ambiguous `+` in the filter, tried when `filter` matches nothing. */
-  filterAlternative?: Filter;
-  startIndex: number;
-  count: number;
-  sortBy?: string;
-  sortOrder: "ascending" | "descending";
-  cursor?: string;
-  attributes?: string[];
-  excludedAttributes?: string[];
 }
 
 const intParam = (name: string) =>

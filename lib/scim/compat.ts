@@ -4,12 +4,13 @@
  * RFC 7644 §3.5.2 is the rule; where Okta, Microsoft Entra ID, OneLogin or SailPoint deviate from
  * it, the server accepts what they send. Each function below cites the row of
  * `docs/idp-behaviour.md` (O* Okta, E* Entra, X* other clients) and the vendor document or issue
- * behind it, so a quirk can be found, tested and removed on its own. `lib/scim/patch.ts` calls these.
+ * behind it, so a quirk can be found, tested and removed on its own. `lib/scim/patch/` calls these.
  * @module
  */
 import type { CompareValue, Filter } from "./filter/ast.ts";
 import type { ResourceTypeName } from "./schema_types.ts";
 import { GROUP_SCHEMA } from "./urns.ts";
+import { isPlainObject } from "../json.ts";
 
 /** The three PATCH operations of RFC 7644 §3.5.2. */
 export type PatchOpName = "add" | "remove" | "replace";
@@ -181,13 +182,6 @@ export function isIgnoredAttribute(name: string, resourceType: ResourceTypeName)
  */
 export function isClearValue(value: unknown): boolean {
   return value === null || value === "";
-}
-
-/** Tells whether a value is a plain JSON object (not an array, not `null`). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

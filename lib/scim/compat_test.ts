@@ -10,7 +10,6 @@ import {
   isClearValue,
   isIgnoredAttribute,
   isMemberRemovalByValueArray,
-  isPlainObject,
   memberValue,
   normalizeManagerValue,
   normalizeOp,
@@ -139,13 +138,4 @@ Deno.test('isClearValue() treats Entra\'s "" and null as clear', () => {
   assert.equal(isClearValue(false), false);
   assert.equal(isClearValue(0), false);
   assert.equal(isClearValue([]), false);
-});
-
-Deno.test("isPlainObject() accepts only JSON objects", () => {
-  assert.equal(isPlainObject({}), true);
-  assert.equal(isPlainObject(JSON.parse('{"a":1}')), true);
-  assert.equal(isPlainObject([]), false);
-  assert.equal(isPlainObject(null), false);
-  assert.equal(isPlainObject(new Date()), false);
-  assert.equal(isPlainObject("x"), false);
 });

@@ -8,6 +8,7 @@
  * `https://acme.example.com/scim/v2/inbound/idp123`.
  * @module
  */
+import { deepFreeze } from "../json.ts";
 import { ENTERPRISE_USER_SCHEMA_DEF, GROUP_SCHEMA_DEF, USER_SCHEMA_DEF } from "./schema_defs.ts";
 import {
   ENTERPRISE_USER_SCHEMA,
@@ -36,15 +37,6 @@ export interface ListResponse {
   itemsPerPage: number;
   startIndex: number;
   Resources: Record<string, unknown>[];
-}
-
-/** Freezes a value and everything reachable from it. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 const AUTHENTICATION_SCHEMES = deepFreeze([{

@@ -13,6 +13,7 @@
  */
 import { COMMON_ATTRIBUTES, coreSchemaUrn, schemaDefs } from "./schema_defs.ts";
 import type { AttributeDef, ResourceTypeName } from "./schema_types.ts";
+import { isPlainObject } from "../json.ts";
 
 /** A selection of attributes: lower-case name → the whole attribute (`true`) or some of its parts. */
 type Selection = Map<string, Selection | true>;
@@ -23,10 +24,6 @@ export interface ProjectionOptions {
   attributes?: string[];
   /** Attributes to leave out. */
   excludedAttributes?: string[];
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Adds the path `segments` (lower case) to `selection`; a whole attribute absorbs its parts. */

@@ -5,10 +5,30 @@
  */
 import type { Group, IdpUser } from "../store/types.ts";
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from "./urns.ts";
+import { findAttribute } from "./schema_defs.ts";
+import type { ResourceTypeName } from "./schema_types.ts";
 
 /** A weak ETag from a KV versionstamp (RFC 7644 §3.14). */
 export function etagOf(versionstamp: string): string {
   return `W/"${versionstamp}"`;
+}
+
+/**
+ * Copies the stored attributes a SCIM resource returns: those of the core schema and the
+ * extension objects (URN keys). An attribute no schema defines (`{"notAnAttribute": "x"}` in a
+ * body or a pathless PATCH) stays on the IdP attribute row, where the console shows it and
+ * mirroring may read it, but is not an attribute of the resource: `/Schemas` does not declare it.
+ */
+function assignReturned(
+  out: Record<string, unknown>,
+  stored: Record<string, unknown>,
+  resourceType: ResourceTypeName,
+): void {
+  for (const [key, value] of Object.entries(stored)) {
+    if (key.toLowerCase().startsWith("urn:") || findAttribute(resourceType, { attr: key })) {
+      out[key] = value;
+    }
+  }
 }
 
 /** The SCIM User for an IdP row. `location` is the resource's absolute URL. */
@@ -31,7 +51,7 @@ export function renderUser(
   }
   const out: Record<string, unknown> = { schemas, id: link.userId };
   if (link.externalId !== undefined) out.externalId = link.externalId;
-  Object.assign(out, link.resource);
+  assignReturned(out, link.resource, "User");
   out.active = link.active;
   if (groups) out.groups = groups;
   out.meta = {
@@ -57,7 +77,7 @@ export function renderGroup(
   }
   const out: Record<string, unknown> = { schemas, id: group.id, displayName: group.displayName };
   if (group.externalId !== undefined) out.externalId = group.externalId;
-  Object.assign(out, group.extra);
+  assignReturned(out, group.extra, "Group");
   if (members) out.members = members;
   out.meta = {
     resourceType: "Group",

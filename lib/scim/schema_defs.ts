@@ -15,6 +15,7 @@
 import type { AttrPath } from "./filter/ast.ts";
 import type { AttributeDef, ResourceTypeName, SchemaDef } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from "./urns.ts";
+import { deepFreeze } from "../json.ts";
 
 /** Characteristics that differ from the RFC 7643 §2.2 defaults. */
 type AttributeOptions = Partial<Omit<AttributeDef, "name" | "description">>;
@@ -62,15 +63,6 @@ function multiValued(
 /** The `primary` sub-attribute shared by multi-valued attributes (RFC 7643 §2.4). */
 function primary(description: string): AttributeDef {
   return attribute("primary", description, { type: "boolean" });
-}
-
-/** Freezes a value and everything reachable from it. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 /** Common attributes of every resource: `id`, `externalId`, `meta` (RFC 7643 §3.1). */
@@ -458,6 +450,57 @@ export function canonicalSchemaUrn(
   const core = coreSchemaUrn(resourceType);
   if (core.toLowerCase() === lower) return core;
   return EXTENSIONS[resourceType].find((extension) => extension.toLowerCase() === lower);
+}
+
+/**
+ * The first extension of `resourceType` that defines the attribute `attr`, with its definition.
+ * RFC 7644 §3.10 lets a client leave out the URN of an extension attribute whose name no core
+ * attribute has; Entra sends its manager as a bare `manager` (idp-behaviour E5).
+ */
+export function extensionDefining(
+  resourceType: ResourceTypeName,
+  attr: string,
+): { urn: string; def: AttributeDef } | undefined {
+  for (const urn of EXTENSIONS[resourceType]) {
+    const def = findAttribute(resourceType, { uri: urn, attr });
+    if (def !== undefined) return { urn, def };
+  }
+  return undefined;
+}
+
+/**
+ * The key of the extension object that a path or pathless PATCH key names as a whole, if any: a
+ * known extension URN (any case; returned canonical), or an unknown `urn:…:<resourceType>` other
+ * than the core URN, kept as written (a custom extension, e.g. Entra's
+ * `urn:ietf:params:scim:schemas:extension:<name>:2.0:User`).
+ */
+export function wholeExtensionKey(
+  resourceType: ResourceTypeName,
+  text: string,
+): string | undefined {
+  const lower = text.toLowerCase();
+  const known = EXTENSIONS[resourceType].find((urn) => urn.toLowerCase() === lower);
+  if (known !== undefined) return known;
+  if (!lower.startsWith("urn:") || lower === coreSchemaUrn(resourceType).toLowerCase()) {
+    return undefined;
+  }
+  const last = lower.slice(lower.lastIndexOf(":") + 1);
+  return last === resourceType.toLowerCase() ? text : undefined;
+}
+
+/**
+ * The key of the extension object holding an attribute whose path has the URN prefix `uri`:
+ * `undefined` for none or the core schema (whose prefix is stripped, RFC 7644 §3.10), a known
+ * extension canonical, any other as written.
+ */
+export function extensionKeyOfUri(
+  resourceType: ResourceTypeName,
+  uri: string | undefined,
+): string | undefined {
+  if (uri === undefined) return undefined;
+  const lower = uri.toLowerCase();
+  if (lower === coreSchemaUrn(resourceType).toLowerCase()) return undefined;
+  return EXTENSIONS[resourceType].find((urn) => urn.toLowerCase() === lower) ?? uri;
 }
 
 /** The sub-attribute `name` (case-insensitive) of a complex attribute; `undefined` for simple types. */

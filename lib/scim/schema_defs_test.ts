@@ -5,6 +5,8 @@ import {
   COMMON_ATTRIBUTES,
   coreSchemaUrn,
   ENTERPRISE_USER_SCHEMA_DEF,
+  extensionDefining,
+  extensionKeyOfUri,
   extensionUrns,
   findAttribute,
   findSubAttribute,
@@ -12,6 +14,7 @@ import {
   schemaDefs,
   splitAttributeName,
   USER_SCHEMA_DEF,
+  wholeExtensionKey,
 } from "./schema_defs.ts";
 import type { AttributeDef } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA } from "./urns.ts";
@@ -266,4 +269,30 @@ Deno.test("splitAttributeName() splits URN prefixes and sub-attributes", () => {
     uri: USER_SCHEMA,
     attr: "emails",
   });
+});
+
+Deno.test("wholeExtensionKey() - names a known extension canonically and a custom one as written", () => {
+  const custom = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+  assert.equal(wholeExtensionKey("User", ENTERPRISE.toUpperCase()), ENTERPRISE);
+  assert.equal(wholeExtensionKey("User", custom), custom);
+  assert.equal(wholeExtensionKey("User", USER_SCHEMA), undefined);
+  assert.equal(wholeExtensionKey("User", `${ENTERPRISE}:department`), undefined);
+  assert.equal(wholeExtensionKey("User", "urn:acme:2.0:Group"), undefined);
+  assert.equal(wholeExtensionKey("Group", "urn:acme:2.0:Group"), "urn:acme:2.0:Group");
+  assert.equal(wholeExtensionKey("User", "department"), undefined);
+});
+
+Deno.test("extensionKeyOfUri() - strips the core URN and keeps unknown prefixes as written", () => {
+  assert.equal(extensionKeyOfUri("User", undefined), undefined);
+  assert.equal(extensionKeyOfUri("User", USER_SCHEMA.toLowerCase()), undefined);
+  assert.equal(extensionKeyOfUri("User", ENTERPRISE.toLowerCase()), ENTERPRISE);
+  assert.equal(extensionKeyOfUri("User", "urn:acme:2.0:User"), "urn:acme:2.0:User");
+  assert.equal(extensionKeyOfUri("Group", GROUP_SCHEMA), undefined);
+});
+
+Deno.test("extensionDefining() - finds the extension of a bare extension attribute name", () => {
+  assert.equal(extensionDefining("User", "EMPLOYEENUMBER")?.urn, ENTERPRISE);
+  assert.equal(extensionDefining("User", "manager")?.def.name, "manager");
+  assert.equal(extensionDefining("User", "notAnAttribute"), undefined);
+  assert.equal(extensionDefining("Group", "employeeNumber"), undefined);
 });

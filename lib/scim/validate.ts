@@ -6,10 +6,12 @@
  * What it does, and why:
  * - Attribute names are case-insensitive (RFC 7643 §2.1): known names and schema URN keys are
  *   rewritten to their canonical case at every level. Unknown attributes and unknown extension
- *   objects are kept as sent, so custom attributes round-trip under their SCIM name.
+ *   objects are kept as sent: everything an IdP sends stays on its attribute row. (An unknown
+ *   top-level attribute is not returned as an attribute of the resource: see `resource.ts`.)
  * - URN-qualified keys (`urn:…:enterprise:2.0:User:department`) are folded into their extension
  *   object, and dotted keys into a single-valued complex attribute (`name.givenName`); the core URN
- *   prefix is stripped (RFC 7644 §3.10). A name given twice (in any spelling) is rejected.
+ *   prefix is stripped, and a bare extension attribute name (`employeeNumber`) goes to its
+ *   extension (RFC 7644 §3.10), as in PATCH. A name given twice (in any spelling) is rejected.
  * - Dropped: `schemas` (the route rebuilds it), read-only attributes at any level (`id`, `meta`,
  *   User `groups`, `manager.displayName`), write-only ones (`password`, which Weft never stores and
  *   Okta always sends as a placeholder), nulls (RFC 7643 §2.5: null means unassigned), and complex
@@ -34,12 +36,14 @@ import { ScimError } from "./errors.ts";
 import {
   canonicalSchemaUrn,
   coreSchemaUrn,
+  extensionDefining,
   extensionUrns,
   findAttribute,
   findSubAttribute,
 } from "./schema_defs.ts";
 import type { AttributeDef, AttributeType, ResourceTypeName } from "./schema_types.ts";
 import { ENTERPRISE_USER_SCHEMA } from "./urns.ts";
+import { isPlainObject, PROTOTYPE_KEYS } from "../json.ts";
 
 const MAX_STRING_LENGTH = 4096;
 const MAX_VALUES = 1000;
@@ -53,7 +57,6 @@ const MAX_MEMBERS = 10_000;
 const MAX_DEPTH = 8;
 /** 60 KiB: one Deno KV value holds 64 KiB, leaving room for what the store adds. */
 const MAX_RESOURCE_BYTES = 60 * 1024;
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** Entra sends booleans as `"True"`/`"False"` (idp-behaviour.md E2). */
 const BOOLEAN = z.union([
@@ -94,19 +97,12 @@ const MANAGER_DEF = findAttribute("User", { uri: ENTERPRISE_USER_SCHEMA, attr: "
 
 const encoder = new TextEncoder();
 
-/** A JSON object: an object literal or `JSON.parse` result, not an array or class instance. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function invalid(path: string, problem: string): ScimError {
   return ScimError.invalidValue(`Attribute "${path}" ${problem}`);
 }
 
 function assertAllowedName(name: string, path: string): void {
-  if (FORBIDDEN_KEYS.has(name)) throw invalid(path, "is not allowed");
+  if (PROTOTYPE_KEYS.has(name)) throw invalid(path, "is not allowed");
   if (name.length > MAX_STRING_LENGTH) {
     throw ScimError.invalidValue(
       `Attribute name "${name.slice(0, 40)}…" is longer than ${MAX_STRING_LENGTH} characters`,
@@ -386,6 +382,19 @@ function qualifiedBy(resourceType: ResourceTypeName, key: string): string | unde
   );
 }
 
+/**
+ * The extension whose attribute a bare body key is (`employeeNumber`, Entra's bare `manager`):
+ * one that no core attribute has but an extension defines, read as PATCH reads it (RFC 7644
+ * §3.10), so a POST, a PUT and a PATCH store the same body alike.
+ */
+function bareExtensionName(resourceType: ResourceTypeName, key: string): string | undefined {
+  const head = key.split(".", 1)[0];
+  if (head.toLowerCase() === "schemas" || findAttribute(resourceType, { attr: head })) {
+    return undefined;
+  }
+  return extensionDefining(resourceType, head)?.urn;
+}
+
 /** Longest identifier in UTF-8 bytes: identifiers are index keys, and a KV key holds 2 KiB. */
 const MAX_IDENTIFIER_BYTES = 1024;
 
@@ -519,7 +528,8 @@ export function normalizeResource(
   for (const [key, value] of Object.entries(body)) {
     if (value === null) continue;
     if (!key.toLowerCase().startsWith("urn:")) {
-      core.add(key, value);
+      const urn = bareExtensionName(resourceType, key);
+      (urn === undefined ? core : extension(urn)).add(key, value);
       continue;
     }
     const schemaUrn = canonicalSchemaUrn(resourceType, key);

@@ -216,6 +216,39 @@ Deno.test("normalizeResource() keeps unknown attributes and extensions as sent",
   });
 });
 
+Deno.test("normalizeResource() - a bare extension attribute name goes to its extension", () => {
+  assert.deepEqual(
+    normalizeResource("User", {
+      userName: "bjensen",
+      EmployeeNumber: "701984",
+      manager: "m1",
+      [ENTERPRISE]: { department: "Tour Operations" },
+    }),
+    {
+      userName: "bjensen",
+      [ENTERPRISE]: {
+        department: "Tour Operations",
+        employeeNumber: "701984",
+        manager: { value: "m1" },
+      },
+    },
+  );
+  assertRejects(
+    "User",
+    { userName: "bjensen", employeeNumber: "1", [ENTERPRISE]: { employeeNumber: "2" } },
+    `Attribute "${ENTERPRISE}:employeeNumber" is given more than once`,
+  );
+  // A core name stays core; a Group has no extension.
+  assert.deepEqual(normalizeResource("User", { userName: "a", title: "x" }), {
+    userName: "a",
+    title: "x",
+  });
+  assert.deepEqual(normalizeResource("Group", { displayName: "g", employeeNumber: "1" }), {
+    displayName: "g",
+    employeeNumber: "1",
+  });
+});
+
 Deno.test("normalizeResource() folds URN-qualified and dotted keys into their attribute", () => {
   const body = {
     [`${USER_SCHEMA}:userName`]: "bjensen",

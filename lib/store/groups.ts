@@ -20,7 +20,7 @@ import {
 import type { ChangeContext, Group } from "./types.ts";
 import { addEvent } from "./events.ts";
 import { ScimError } from "../scim/errors.ts";
-import type { MemberOperation } from "../scim/patch.ts";
+import type { MemberOperation } from "../scim/patch/mod.ts";
 import {
   ChangeBudget,
   deleteMembership,

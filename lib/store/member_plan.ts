@@ -9,7 +9,7 @@ import { fitsKey, keys } from "./keys.ts";
 import { getManyBatched, stripUndefined } from "./kv.ts";
 import type { ChangeContext, IdpUser, MemberRow } from "./types.ts";
 import { ScimError } from "../scim/errors.ts";
-import type { MemberOperation } from "../scim/patch.ts";
+import type { MemberOperation } from "../scim/patch/mod.ts";
 import { matches } from "../scim/filter/evaluate.ts";
 import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import type { Filter } from "../scim/filter/ast.ts";

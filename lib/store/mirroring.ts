@@ -7,7 +7,7 @@ import { z } from "zod";
 import { keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
 import type { IdpUser, MirroringConfig, User } from "./types.ts";
-import { selectValues } from "../scim/patch.ts";
+import { selectValues } from "../scim/filter/select.ts";
 import { parsePath } from "../scim/filter/parser.ts";
 import { addEvent } from "./events.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../scim/urns.ts";

@@ -8,27 +8,16 @@
 import { keys } from "./keys.ts";
 import { counterValue } from "./kv.ts";
 import type { Filter } from "../scim/filter/ast.ts";
-import { matches } from "../scim/filter/evaluate.ts";
+import { checkFilter, matches } from "../scim/filter/evaluate.ts";
 import { resolveValues } from "../scim/filter/resolve.ts";
 import { attributeLookup, coreSchemaUrn } from "../scim/schema_defs.ts";
 import { ScimError } from "../scim/errors.ts";
 import type { ResourceTypeName } from "../scim/schema_types.ts";
 import { parseAttrPath } from "../scim/filter/parser.ts";
+import type { ListParams } from "../scim/list_params.ts";
 
-/** Listing options, already validated. */
-export interface ListOptions {
-  filter?: Filter;
-  /** Another reading of an ambiguous filter, tried when `filter` matches nothing. */
-  filterAlternative?: Filter;
-  /** 1-based index paging. */
-  startIndex: number;
-  count: number;
-  sortBy?: string;
-  sortOrder: "ascending" | "descending";
-  /** RFC 9865: `""` asks for the first page; undefined means index paging. */
-  cursor?: string;
-  scanLimit: number;
-}
+/** What {@linkcode query} runs: the list parameters, and how many records a filter or sort may examine. */
+export type ListOptions = ListParams & { scanLimit: number };
 
 /** One page. */
 export interface Page<T> {
@@ -161,6 +150,8 @@ export async function query<T>(
   source: Source<T>,
   options: ListOptions,
 ): Promise<Page<T>> {
+  // Checked before anything is read, so a meaningless filter is refused whatever the data.
+  if (options.filter) checkFilter(options.filter, attributeLookup(source.resourceType));
   const page = await queryOnce(kv, source, options);
   if (page.totalResults > 0 || !options.filterAlternative) return page;
   return await queryOnce(kv, source, { ...options, filter: options.filterAlternative });

@@ -12,7 +12,10 @@ export interface Tenant {
 }
 
 /** Kinds of identity provider Weft knows the quirks of. */
-export type IdpKind = "okta" | "entra" | "onelogin" | "jumpcloud" | "google" | "generic";
+export const IDP_KINDS = ["okta", "entra", "onelogin", "jumpcloud", "google", "generic"] as const;
+
+/** One of {@linkcode IDP_KINDS}. */
+export type IdpKind = (typeof IDP_KINDS)[number];
 
 /** A SAML IdP connection whose SCIM endpoint receives provisioning. */
 export interface Idp {

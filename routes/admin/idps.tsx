@@ -37,7 +37,7 @@ import {
   revokeToken,
   type TokenSummary,
 } from "../../lib/store/tenants.ts";
-import type { Idp } from "../../lib/store/types.ts";
+import { type Idp, IDP_KINDS, type IdpKind } from "../../lib/store/types.ts";
 import { AUTH_FAILURE_HELP } from "../../lib/auth/scim_auth.ts";
 import { listAuthFailures } from "../../lib/store/scim_credentials.ts";
 import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
@@ -46,15 +46,15 @@ import { eventLabel, formatAge } from "../../islands/_format.ts";
 /** `/admin/idps`. */
 export const idps = new Hono<AdminEnv>();
 
-/** IdP kinds with their display names. */
-export const IDP_KINDS = {
+/** The display name of each IdP kind. */
+const IDP_KIND_NAMES: Record<IdpKind, string> = {
   okta: "Okta",
   entra: "Microsoft Entra ID",
   onelogin: "OneLogin",
   jumpcloud: "JumpCloud",
   google: "Google Workspace",
   generic: "Other (RFC 7644 client)",
-} as const;
+};
 
 async function idpOf(c: Context<AdminEnv>): Promise<Idp> {
   const idp = await getIdp(c.get("deps").kv, tenantOf(c).id, c.req.param("id") ?? "");
@@ -106,7 +106,7 @@ idps.get("/", async (c) => {
                   <td>
                     <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
                   </td>
-                  <td>{IDP_KINDS[idp.kind] ?? idp.kind}</td>
+                  <td>{IDP_KIND_NAMES[idp.kind] ?? idp.kind}</td>
                   <td>
                     <code>{idp.matchBy}</code>
                   </td>
@@ -135,8 +135,9 @@ function NewIdpForm({ csrf, error }: { csrf?: string; error?: string }) {
       <div class="field">
         <label for="kind">Kind</label>
         <select id="kind" name="kind" aria-describedby="kind-hint">
-          {Object.entries(IDP_KINDS).map(([k, label]) => <option key={k} value={k}>{label}
-          </option>)}
+          {Object.entries(IDP_KIND_NAMES).map(([k, label]) => (
+            <option key={k} value={k}>{label}</option>
+          ))}
         </select>
         <p class="hint" id="kind-hint">Weft applies the known quirks of this IdP's SCIM client.</p>
       </div>
@@ -184,7 +185,7 @@ const optionalText = (max: number) =>
 
 const NewIdp = z.object({
   name: z.string().trim().min(1, "is required").max(200),
-  kind: z.enum(Object.keys(IDP_KINDS) as [keyof typeof IDP_KINDS]),
+  kind: z.enum(IDP_KINDS),
   matchBy: z.enum(["", "externalId", "userName"]).optional(),
   entityId: optionalText(1000),
   ssoUrl: z.union([z.literal(""), z.string().trim().url().max(2000)]).optional(),
@@ -278,7 +279,7 @@ idps.get("/:id", async (c) => {
             <code>{idp.id}</code>
           </dd>
           <dt>Kind</dt>
-          <dd>{IDP_KINDS[idp.kind] ?? idp.kind}</dd>
+          <dd>{IDP_KIND_NAMES[idp.kind] ?? idp.kind}</dd>
           <dt>Matches users by</dt>
           <dd>
             <code>{idp.matchBy}</code>

@@ -28,7 +28,7 @@ import { listPersonSessions, revokePersonSessions } from "../../lib/store/person
 import { listIdps } from "../../lib/store/tenants.ts";
 import { getUser } from "../../lib/store/users.ts";
 import { CORE_FIELDS } from "../../lib/store/mirroring.ts";
-import { selectValues } from "../../lib/scim/patch.ts";
+import { selectValues } from "../../lib/scim/filter/select.ts";
 import {
   groupsOfUser,
   idpRowsOfUser,

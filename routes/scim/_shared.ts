@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import type { ScimEnv } from "../../lib/http/env.ts";
 import type { ChangeContext } from "../../lib/store/types.ts";
 import { LIST_RESPONSE } from "../../lib/scim/urns.ts";
-import type { ListParams } from "../../lib/http/scim.ts";
+import type { ListParams } from "../../lib/scim/list_params.ts";
 
 /** Who is changing what, for the store and the audit events. */
 export function changeContext(c: Context<ScimEnv>): ChangeContext {

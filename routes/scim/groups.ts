@@ -7,7 +7,6 @@ import type { Context } from "hono";
 import type { ScimEnv } from "../../lib/http/env.ts";
 import {
   ifMatchVersion,
-  type ListParams,
   listParamsFromQuery,
   listParamsFromSearch,
   projectionFromQuery,
@@ -15,9 +14,14 @@ import {
   SCIM_CONTENT_TYPE,
   scimJson,
 } from "../../lib/http/scim.ts";
+import type { ListParams } from "../../lib/scim/list_params.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { project } from "../../lib/scim/projection.ts";
-import { applyPatch, extractMemberOperations, parsePatchRequest } from "../../lib/scim/patch.ts";
+import {
+  applyPatch,
+  extractMemberOperations,
+  parsePatchRequest,
+} from "../../lib/scim/patch/mod.ts";
 import { etagOf, renderGroup } from "../../lib/scim/resource.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import {

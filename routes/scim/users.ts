@@ -7,16 +7,16 @@ import type { Context } from "hono";
 import type { ScimEnv } from "../../lib/http/env.ts";
 import {
   ifMatchVersion,
-  type ListParams,
   listParamsFromQuery,
   listParamsFromSearch,
   projectionFromQuery,
   readJsonBody,
   scimJson,
 } from "../../lib/http/scim.ts";
+import type { ListParams } from "../../lib/scim/list_params.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { project } from "../../lib/scim/projection.ts";
-import { applyPatch, parsePatchRequest } from "../../lib/scim/patch.ts";
+import { applyPatch, parsePatchRequest } from "../../lib/scim/patch/mod.ts";
 import { etagOf, renderUser } from "../../lib/scim/resource.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import {

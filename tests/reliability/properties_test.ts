@@ -1,6 +1,6 @@
 /**
  * Property-based tests (fast-check) on the filter engine (lib/scim/filter) and the PATCH engine
- * (lib/scim/patch.ts): no exception other than a `ScimError` escapes, `format(parse(x))`
+ * (lib/scim/patch/): no exception other than a `ScimError` escapes, `format(parse(x))`
  * round-trips, applying a PATCH to a copy never mutates the original or any prototype, and
  * evaluation never writes to the resource. `WEFT_SOAK=1` runs 20× more cases; a failure prints
  * the seed and path that replay it (`fc.assert` output).
@@ -21,7 +21,12 @@ import {
   type PatchPath,
 } from "../../lib/scim/filter/mod.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
-import { applyPatch, extractMemberOperations, parsePatchRequest } from "../../lib/scim/patch.ts";
+import {
+  applyPatch,
+  extractMemberOperations,
+  parsePatchRequest,
+} from "../../lib/scim/patch/mod.ts";
+import { deepFreeze } from "../../lib/json.ts";
 import { attributeLookup, coreSchemaUrn } from "../../lib/scim/schema_defs.ts";
 import { normalizeResource } from "../../lib/scim/validate.ts";
 import { SOAK } from "./_server.ts";
@@ -52,14 +57,6 @@ function assertPrototypesClean() {
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), PROTO_KEYS);
   assert.deepEqual(Object.getOwnPropertyNames(Array.prototype).sort(), ARRAY_PROTO_KEYS);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,14 +15,16 @@
  *   value (absent is not identical to the operand).
  * - `pr` is present and not `null`, `""`, `[]` or `{}`.
  * - Comparisons that have no meaning (`gt` on a boolean, binary or complex attribute, `co` on a
- *   number or boolean, a non-date operand for a `dateTime`) throw `invalidFilter`.
+ *   number or boolean, a non-date operand for a `dateTime`) throw `invalidFilter`, and so does a
+ *   value filter on a simple single-valued attribute (`userName[type eq "x"]`).
  * @module
  */
 import type { AttrPath, CompareOp, CompareValue, Filter } from "./ast.ts";
 import type { AttributeDef, AttributeType } from "../schema_types.ts";
 import { ScimError } from "../errors.ts";
 import { formatAttrPath } from "./format.ts";
-import { findKey, isRecord, ownValue, resolveValues } from "./resolve.ts";
+import { findKey, resolveValues } from "./resolve.ts";
+import { isPlainObject, ownValue } from "../../json.ts";
 
 /** The schema lookup for an attribute path (core, extension or `{attr, sub}` of a valuePath element). */
 export type AttributeLookup = (path: AttrPath) => AttributeDef | undefined;
@@ -297,13 +299,13 @@ function compareUntyped(
   expected: CompareValue,
   label: string,
 ): boolean {
-  if (isRecord(actual)) {
+  if (isPlainObject(actual)) {
     if (ORDERING.has(op)) {
       throw cannotEvaluate(`operator "${op}" is not defined for complex attribute "${label}"`);
     }
     const key = findKey(actual, "value");
     const inner = key === undefined ? undefined : ownValue(actual, key);
-    if (inner === undefined || inner === null || isRecord(inner)) return false;
+    if (inner === undefined || inner === null || isPlainObject(inner)) return false;
     actual = inner;
   }
   if (typeof actual === "boolean") {
@@ -334,7 +336,7 @@ function isPresent(value: unknown, depth = 0): boolean {
   if (typeof value === "string") return value !== "";
   if (depth > 32) return true;
   if (Array.isArray(value)) return value.some((item) => isPresent(item, depth + 1));
-  if (isRecord(value)) {
+  if (isPlainObject(value)) {
     return Object.keys(value).some((key) => isPresent(ownValue(value, key), depth + 1));
   }
   return true;
@@ -410,8 +412,23 @@ function check(filter: Filter, scope: Scope, lookup: AttributeLookup): void {
       check(filter.left, scope, lookup);
       return check(filter.right, scope, lookup);
     case "valuePath":
+      checkValuePath(filter.path, scope);
       return check(filter.filter, elementDefScope(filter.path, lookup), lookup);
   }
+}
+
+/**
+ * Throws `invalidFilter` for a value filter (`attr[…]`) on a simple single-valued attribute: it
+ * has no elements to filter (RFC 7644 §3.4.2.2 `valuePath` is for multi-valued attributes), and
+ * PATCH refuses the same path (`invalidPath`). A single complex attribute (`name[givenName eq
+ * "x"]`) is read as its one element, and an unknown attribute is not checked.
+ */
+function checkValuePath(path: AttrPath, scope: Scope): void {
+  const def = scope.def(path);
+  if (def === undefined || def.multiValued || def.type === "complex") return;
+  throw cannotEvaluate(
+    `"${scope.label(path)}" is not multi-valued, so it takes no value filter ("[…]")`,
+  );
 }
 
 /**
@@ -436,7 +453,7 @@ function compare(filter: Extract<Filter, { kind: "compare" }>, scope: Scope): bo
     // RFC 7643 §2.4: a complex attribute's primary value is its `value` sub-attribute. A bare
     // string (Entra's `"manager": "<id>"`) is taken as that value.
     values = values.flatMap((v) => {
-      if (!isRecord(v)) return [v];
+      if (!isPlainObject(v)) return [v];
       const key = findKey(v, "value");
       const inner = key === undefined ? undefined : ownValue(v, key);
       return inner === undefined || inner === null ? [] : [inner];
@@ -465,7 +482,7 @@ function test(filter: Filter, scope: Scope, lookup: AttributeLookup): boolean {
       return test(filter.left, scope, lookup) || test(filter.right, scope, lookup);
     case "valuePath":
       return scope.values(filter.path).some((element) =>
-        isRecord(element) &&
+        isPlainObject(element) &&
         test(filter.filter, elementScope(filter.path, element, lookup), lookup)
       );
   }

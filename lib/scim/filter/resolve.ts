@@ -11,13 +11,9 @@
  */
 import type { AttrPath } from "./ast.ts";
 import { GROUP_SCHEMA, USER_SCHEMA } from "../urns.ts";
+import { isPlainObject, ownValue } from "../../json.ts";
 
 const CORE_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:";
-
-/** Whether `value` is a plain JSON object (not `null`, not an array). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** The own key of `obj` equal to `name` ignoring case (an exact match wins), or `undefined`. */
 export function findKey(obj: Record<string, unknown>, name: string): string | undefined {
@@ -30,13 +26,8 @@ export function findKey(obj: Record<string, unknown>, name: string): string | un
   return undefined;
 }
 
-/** The own data property `key` of `obj` (never an inherited value, never a getter's result). */
-export function ownValue(obj: Record<string, unknown>, key: string): unknown {
-  return Object.getOwnPropertyDescriptor(obj, key)?.value;
-}
-
 /** The value of the own attribute `name` of `obj`, matched case-insensitively. */
-function attributeOf(obj: Record<string, unknown>, name: string): unknown {
+export function attributeOf(obj: Record<string, unknown>, name: string): unknown {
   const key = findKey(obj, name);
   return key === undefined ? undefined : ownValue(obj, key);
 }
@@ -64,7 +55,7 @@ function coreUrnOf(resource: Record<string, unknown>, given?: string): string | 
     if (typeof core === "string") return core;
   }
   const meta = attributeOf(resource, "meta");
-  const type = isRecord(meta) ? attributeOf(meta, "resourceType") : undefined;
+  const type = isPlainObject(meta) ? attributeOf(meta, "resourceType") : undefined;
   if (type === "User") return USER_SCHEMA;
   if (type === "Group") return GROUP_SCHEMA;
   return undefined;
@@ -88,7 +79,7 @@ function topValues(
   const out: unknown[] = [];
   if (path.uri !== undefined && !isCoreUri(resource, path.uri, coreSchemaUrn)) {
     const extension = attributeOf(resource, path.uri);
-    if (isRecord(extension)) pushValues(out, attributeOf(extension, path.attr));
+    if (isPlainObject(extension)) pushValues(out, attributeOf(extension, path.attr));
     return out;
   }
   const key = findKey(resource, path.attr);
@@ -101,7 +92,7 @@ function topValues(
   for (const extensionKey of Object.keys(resource)) {
     if (!extensionKey.includes(":")) continue;
     const extension = ownValue(resource, extensionKey);
-    if (isRecord(extension)) pushValues(out, attributeOf(extension, path.attr));
+    if (isPlainObject(extension)) pushValues(out, attributeOf(extension, path.attr));
   }
   return out;
 }
@@ -115,12 +106,12 @@ export function resolveValues(
   path: AttrPath,
   coreSchemaUrn?: string,
 ): unknown[] {
-  if (!isRecord(resource)) return [];
+  if (!isPlainObject(resource)) return [];
   const top = topValues(resource, path, coreSchemaUrn);
   if (path.sub === undefined) return top;
   const out: unknown[] = [];
   for (const value of top) {
-    if (isRecord(value)) pushValues(out, attributeOf(value, path.sub));
+    if (isPlainObject(value)) pushValues(out, attributeOf(value, path.sub));
   }
   return out;
 }
