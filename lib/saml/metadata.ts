@@ -5,8 +5,7 @@
  * present, is not what makes Weft trust it (the admin who pastes it does).
  * @module
  */
-import { DOMParser } from "@xmldom/xmldom";
-import { unsafeXml } from "./xml_guard.ts";
+import { parseXmlRoot, unsafeXml } from "./xml_guard.ts";
 import { readCertificates } from "./x509.ts";
 
 const MD = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -36,16 +35,8 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
   if (xml.length > MAX_METADATA_BYTES) throw new MetadataError("The metadata is too large");
   const unsafe = unsafeXml(xml);
   if (unsafe) throw new MetadataError(`The metadata cannot be read: ${unsafe}`);
-  const errors: string[] = [];
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: (m: string) => void errors.push(m),
-      fatalError: (m: string) => void errors.push(m),
-    },
-  }).parseFromString(xml, "text/xml");
-  const root = doc?.documentElement;
-  if (errors.length || !root) throw new MetadataError("The metadata is not well-formed XML");
+  const root = parseXmlRoot(xml);
+  if (!root) throw new MetadataError("The metadata is not well-formed XML");
   const entity = root.localName === "EntityDescriptor" && root.namespaceURI === MD
     ? root
     : Array.from(root.getElementsByTagNameNS(MD, "EntityDescriptor"))[0];

@@ -8,13 +8,12 @@
  * refused: no unsigned value ever makes a response acceptable.
  * @module
  */
-import { DOMParser } from "@xmldom/xmldom";
 import { z } from "zod";
 import { SamlStatusError } from "@node-saml/node-saml";
 import type { SamlSettings } from "../store/types.ts";
 import type { RefusalReason } from "./reasons.ts";
 import { CLOCK_SKEW_MS, samlVerifier, type SpUrls } from "./sp.ts";
-import { decodeSamlResponse, unsafeXml } from "./xml_guard.ts";
+import { decodeSamlResponse, parseXmlRoot, unsafeXml } from "./xml_guard.ts";
 
 /** One step of the verification, as a test sign-in shows it. */
 export interface Check {
@@ -94,21 +93,13 @@ function readEnvelope(xml: string): {
   inResponseTo: string | null;
   hasSignature: boolean;
 } | null {
-  const errors: string[] = [];
-  const doc = new DOMParser({
-    errorHandler: {
-      warning: () => {},
-      error: (m: string) => void errors.push(m),
-      fatalError: (m: string) => void errors.push(m),
-    },
-  }).parseFromString(xml, "text/xml");
-  const root = doc?.documentElement;
-  if (errors.length || !root || root.localName !== "Response") return null;
+  const root = parseXmlRoot(xml);
+  if (!root || root.localName !== "Response") return null;
   return {
     destination: root.getAttribute("Destination") || null,
     inResponseTo: root.getAttribute("InResponseTo") || null,
     hasSignature:
-      doc.getElementsByTagNameNS("http://www.w3.org/2000/09/xmldsig#", "Signature").length > 0,
+      root.getElementsByTagNameNS("http://www.w3.org/2000/09/xmldsig#", "Signature").length > 0,
   };
 }
 

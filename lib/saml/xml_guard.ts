@@ -5,6 +5,7 @@
  * canonicalization and DOM reading of text have disagreed. A refusal here is `malformed`.
  * @module
  */
+import { DOMParser } from "@xmldom/xmldom";
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -30,4 +31,18 @@ export function unsafeXml(xml: string): string | null {
   const body = xml.replace(/^\uFEFF?\s*<\?xml\s[^?]*\?>/, "");
   if (body.includes("<?")) return "it holds a processing instruction";
   return null;
+}
+
+/** The root element of a well-formed XML text (screened by {@linkcode unsafeXml} first), or null. */
+export function parseXmlRoot(xml: string): Element | null {
+  if (unsafeXml(xml)) return null;
+  let failed = false;
+  const doc = new DOMParser({
+    errorHandler: {
+      warning: () => {},
+      error: () => void (failed = true),
+      fatalError: () => void (failed = true),
+    },
+  }).parseFromString(xml, "text/xml");
+  return failed ? null : (doc?.documentElement as unknown as Element | null) ?? null;
 }

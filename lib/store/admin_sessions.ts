@@ -5,7 +5,7 @@
  * @module
  */
 import { keys } from "./keys.ts";
-import { withLockRetry } from "./kv.ts";
+import { secretAt, withLockRetry } from "./kv.ts";
 
 /** How long a session lasts from sign-in. */
 export const SESSION_TTL_MS = 8 * 3600_000;
@@ -29,15 +29,7 @@ const keyCache = new Map<string, Uint8Array>();
 export async function adminSigningKey(kv: Deno.Kv, tenantId: string): Promise<Uint8Array> {
   const cached = keyCache.get(tenantId);
   if (cached) return cached;
-  const key = keys.adminSigningKey(tenantId);
-  let value = (await kv.get<Uint8Array>(key)).value;
-  if (!value) {
-    const fresh = crypto.getRandomValues(new Uint8Array(32));
-    await withLockRetry(() =>
-      kv.atomic().check({ key, versionstamp: null }).set(key, fresh).commit()
-    );
-    value = (await kv.get<Uint8Array>(key)).value!;
-  }
+  const value = await secretAt(kv, keys.adminSigningKey(tenantId));
   keyCache.set(tenantId, value);
   return value;
 }

@@ -156,6 +156,20 @@ export async function storeIsWritable(kv: Deno.Kv): Promise<boolean> {
   }
 }
 
+/**
+ * A 32-byte random secret kept at `key` (a tenant's cookie signing key), created on first use:
+ * the first writer wins a race and everyone reads the winner's. Written once, never changed.
+ */
+export async function secretAt(kv: Deno.Kv, key: Deno.KvKey): Promise<Uint8Array> {
+  const value = (await kv.get<Uint8Array>(key)).value;
+  if (value) return value;
+  const fresh = crypto.getRandomValues(new Uint8Array(32));
+  await withLockRetry(() =>
+    kv.atomic().check({ key, versionstamp: null }).set(key, fresh).commit()
+  );
+  return (await kv.get<Uint8Array>(key)).value!;
+}
+
 /** A copy without `undefined` properties (KV serialises them; records stay tidy without). */
 export function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

@@ -8,7 +8,7 @@
  * @module
  */
 import { keys } from "./keys.ts";
-import { withLockRetry } from "./kv.ts";
+import { secretAt, withLockRetry } from "./kv.ts";
 import type { ChangeContext, IdpUser, PersonSession, User } from "./types.ts";
 import { addEvent } from "./events.ts";
 
@@ -183,15 +183,7 @@ export async function personSigningKey(kv: Deno.Kv, tenantId: string): Promise<C
   if (!byTenant) signingKeys.set(kv, byTenant = new Map());
   const cached = byTenant.get(tenantId);
   if (cached) return cached;
-  const key = keys.personSigningKey(tenantId);
-  let value = (await kv.get<Uint8Array>(key)).value;
-  if (!value) {
-    const fresh = crypto.getRandomValues(new Uint8Array(32));
-    await withLockRetry(() =>
-      kv.atomic().check({ key, versionstamp: null }).set(key, fresh).commit()
-    );
-    value = (await kv.get<Uint8Array>(key)).value!;
-  }
+  const value = await secretAt(kv, keys.personSigningKey(tenantId));
   const cryptoKey = await crypto.subtle.importKey(
     "raw",
     value as Uint8Array<ArrayBuffer>,

@@ -48,6 +48,21 @@ export function refusalPage(c: Context<BaseEnv>, reason: RefusalReason): Respons
   );
 }
 
+/** The error handler of the people's pages and the SAML endpoints: a logged cause, a plain page. */
+export function personOnError(error: unknown, c: Context<BaseEnv>): Response {
+  c.get("deps").log.log("error", "sign-in handler failed", {
+    requestId: c.get("requestId"),
+    route: c.req.routePath,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
+  return messagePage(
+    c,
+    500,
+    "Something went wrong",
+    `The sign-in could not be completed (request ${c.get("requestId")}). Try again.`,
+  );
+}
+
 /** A person page for other errors (404, 413, 429). */
 export function messagePage(
   c: Context<BaseEnv>,

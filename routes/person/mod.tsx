@@ -21,7 +21,7 @@ import {
   readPersonCookie,
   type SignedInPerson,
 } from "../../lib/auth/person_sessions.ts";
-import { messagePage, personPage } from "./_page.tsx";
+import { messagePage, personOnError, personPage } from "./_page.tsx";
 import { fromSameOrigin, isSecure, timingSafeEqual } from "../../lib/http/request_checks.ts";
 
 const LoginQuery = z.object({
@@ -43,18 +43,7 @@ function noTenant(c: Context<BaseEnv>): Response {
 /** Builds the person pages (mounted at the root). */
 export function createPersonApp(): Hono<BaseEnv> {
   const app = new Hono<BaseEnv>();
-  app.onError((error, c) => {
-    c.get("deps").log.log("error", "person handler failed", {
-      requestId: c.get("requestId"),
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-    return messagePage(
-      c,
-      500,
-      "Something went wrong",
-      `The sign-in could not be completed (request ${c.get("requestId")}). Try again.`,
-    );
-  });
+  app.onError(personOnError);
 
   app.get("/login", async (c) => {
     const tenant = c.get("tenant");

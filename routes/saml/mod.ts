@@ -16,7 +16,7 @@ import { authnRequestUrl, newRequestId, spMetadata, spUrls } from "../../lib/sam
 import { consumeAssertion } from "../../lib/saml/sign_in.ts";
 import { personCookieName, personSessionJwt } from "../../lib/auth/person_sessions.ts";
 import { PERSON_SESSION_TTL_MS } from "../../lib/store/person_sessions.ts";
-import { messagePage, refusalPage } from "../person/_page.tsx";
+import { messagePage, personOnError, refusalPage } from "../person/_page.tsx";
 import { isSecure } from "../../lib/http/request_checks.ts";
 
 /** Largest `SAMLResponse` accepted (its base64 text); larger ones are answered `413`. */
@@ -36,18 +36,7 @@ const LoginQuery = z.object({ return_to: z.string().max(2000).optional().catch(u
 /** Builds the `/saml` sub-app. */
 export function createSamlApp(): Hono<BaseEnv> {
   const app = new Hono<BaseEnv>();
-  app.onError((error, c) => {
-    c.get("deps").log.log("error", "saml handler failed", {
-      requestId: c.get("requestId"),
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    });
-    return messagePage(
-      c,
-      500,
-      "Something went wrong",
-      `The sign-in could not be completed (request ${c.get("requestId")}). Try again.`,
-    );
-  });
+  app.onError(personOnError);
 
   app.get("/:idp/metadata", async (c) => {
     const tenant = c.get("tenant");
