@@ -637,9 +637,10 @@ export async function deleteUser(
     if (options.ifMatch !== undefined && options.ifMatch !== linkEntry.versionstamp) {
       throw ScimError.preconditionFailed("The user changed since it was read");
     }
-    // One operation takes the first memberships (within the store's checks, three of them taken
-    // by the link, the user and the add version); the rest follow.
-    const memberships = await firstMemberships(kv, tenantId, userId, 3);
+    // One operation takes the first memberships, within the store's checks beside four others
+    // (the link, the user, the add version, and the user's sign-in sessions: none may start
+    // meanwhile); the rest follow.
+    const memberships = await firstMemberships(kv, tenantId, userId, 4);
     const ending = await readSessionEnding(kv, tenantId, userId);
     const op = kv.atomic().check(linkEntry).check(userEntry).check(adds);
     // Groups adding members check this, so none adds the user once it is unlinked.
