@@ -6,6 +6,7 @@
 import type { ComponentType } from "preact";
 import ConfirmForm from "./ConfirmForm.tsx";
 import CopyButton from "./CopyButton.tsx";
+import DeletionProgress from "./DeletionProgress.tsx";
 import EventLog from "./EventLog.tsx";
 import ReapplyProgress from "./ReapplyProgress.tsx";
 import TokenCreate from "./TokenCreate.tsx";
@@ -14,6 +15,7 @@ import TokenCreate from "./TokenCreate.tsx";
 export const ISLANDS: Record<string, ComponentType<never>> = {
   ConfirmForm,
   CopyButton,
+  DeletionProgress,
   EventLog,
   ReapplyProgress,
   TokenCreate,

@@ -90,7 +90,7 @@ export async function authenticate(
     ? bearer.secret
     : null;
   const hash = secret === null ? null : knownTokenHash(secret) ?? await hashTokenSecret(secret);
-  const { token, idp } = await readCredentials(kv, tenantId, idpId, hash, now);
+  const { token, idp } = await readCredentials(kv, tenantId, idpId, hash);
   let reason: AuthFailureReason | null = "reason" in bearer ? bearer.reason : null;
   if (!reason) {
     const t = token;
@@ -98,7 +98,7 @@ export async function authenticate(
     else if (t.revokedAt) reason = "revoked_token";
     else if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) reason = "expired_token";
     else if (t.idpId !== idpId) reason = "wrong_idp";
-    else if (!idp?.scimEnabled) reason = "scim_disabled";
+    else if (!idp?.scimEnabled || idp.deletingSince) reason = "scim_disabled";
   }
   if (!reason) {
     await recordTokenUse(kv, tenantId, hash!, clientIp, now);

@@ -37,6 +37,30 @@ export const keys = {
   /** Prefix of the tenant's IdP connections. */
   idps: (tenantId: string): Key => t(tenantId, "idps"),
 
+  /** The deletion job of an IdP connection and its progress. */
+  idpDeletion: (tenantId: string, idpId: string): Key => t(tenantId, "idp_deletions", idpId),
+  /**
+   * The records an IdP connection owns beyond its users, groups and tokens, removed when it is
+   * deleted (its events stay, as history): exact keys and prefixes. A new per-IdP record belongs
+   * here.
+   */
+  idpOwned: (tenantId: string, idpId: string): { keys: Key[]; prefixes: Key[] } => ({
+    keys: [
+      keys.idpSaml(tenantId, idpId),
+      ...["idp_users", "groups", "member_adds", "user_unlinks"].map((name) =>
+        keys.counter(tenantId, name, idpId)
+      ),
+    ],
+    prefixes: [
+      keys.samlRefusals(tenantId, idpId),
+      keys.samlAssertionSeen(tenantId, idpId, "").slice(0, -1),
+      keys.authFailures(tenantId, idpId),
+      keys.authFailureEventMark(tenantId, idpId, "").slice(0, -1),
+      keys.idpUnlinkedByExternalId(tenantId, idpId, "").slice(0, -1),
+      keys.pageAnchor(tenantId, "idp_users", idpId, 0).slice(0, -1),
+      keys.pageAnchor(tenantId, "groups", idpId, 0).slice(0, -1),
+    ],
+  }),
   /** SCIM token record, keyed by the SHA-256 hex of its secret. */
   token: (tenantId: string, hash: string): Key => t(tenantId, "scim_tokens", hash),
   /** Index: IdP → token id → secret hash. */

@@ -47,7 +47,7 @@ export async function getSamlSettings(
   return (await kv.get<SamlSettings>(keys.idpSaml(tenantId, idpId))).value;
 }
 
-/** An IdP connection and its SAML settings, in one read. */
+/** An IdP connection and its SAML settings, in one read (none while it is being deleted). */
 export async function getSamlConnection(
   kv: Deno.Kv,
   tenantId: string,
@@ -58,6 +58,8 @@ export async function getSamlConnection(
     keys.idp(tenantId, idpId),
     keys.idpSaml(tenantId, idpId),
   ]);
+  // A connection being deleted signs nobody in.
+  if (!idp.value || idp.value.deletingSince) return { idp: null, settings: null };
   return { idp: idp.value, settings: settings.value };
 }
 

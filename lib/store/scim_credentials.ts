@@ -7,7 +7,7 @@
  * @module
  */
 import { keys } from "./keys.ts";
-import { counterValue, foundCache, u64Delta, withLockRetry } from "./kv.ts";
+import { counterValue, u64Delta, withLockRetry } from "./kv.ts";
 import type { Idp, ScimToken, TokenLastUsed } from "./types.ts";
 import { addEvent } from "./events.ts";
 import { HIT_TTL_MS } from "./throttle.ts";
@@ -20,30 +20,19 @@ const lastUseWritten = new Map<string, number>();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
 const EVENT_EVERY_MS = 10 * 60_000;
 
-/**
- * IdP connections found, kept a minute per store. An IdP record is written once, when the
- * connection is created (`createIdp` commits it only where none exists), and never rewritten, so
- * this saves reading a second key on every request and serves nothing stale; a connection not
- * found is never kept, so a new one is served at once. The token is still read on every request:
- * revocation, expiry and the token's IdP take effect at once. Whatever comes to rewrite IdP
- * records (turning SCIM off, say) must account for this minute on every instance.
- */
-const idps = foundCache<Idp>(60_000);
-
 /** A token (by the SHA-256 hex of its secret) and the IdP connection named in the URL. */
 export async function readCredentials(
   kv: Deno.Kv,
   tenantId: string,
   idpId: string,
   hash: string | null,
-  now: Date,
 ): Promise<{ token: ScimToken | null; idp: Idp | null }> {
-  const tokenKey = keys.token(tenantId, hash ?? "-");
-  const idpKey = `${tenantId}/${idpId}`;
-  const known = idps.get(kv, idpKey, now.getTime());
-  if (known) return { token: (await kv.get<ScimToken>(tokenKey)).value, idp: known };
-  const [token, idp] = await kv.getMany<[ScimToken, Idp]>([tokenKey, keys.idp(tenantId, idpId)]);
-  if (idp.value?.id === idpId) idps.set(kv, idpKey, idp.value, now.getTime());
+  // Both in one read, on every request: a connection changed or turned off on any instance takes
+  // effect at once.
+  const [token, idp] = await kv.getMany<[ScimToken, Idp]>([
+    keys.token(tenantId, hash ?? "-"),
+    keys.idp(tenantId, idpId),
+  ]);
   return { token: token.value, idp: idp.value };
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 import { fitsKey, keys } from "./keys.ts";
-import { stripUndefined, withLockRetry } from "./kv.ts";
+import { counterValue, stripUndefined, withLockRetry } from "./kv.ts";
 import type { Idp, IdpKind, SamlSettings, ScimToken, Tenant, TokenLastUsed } from "./types.ts";
 import { addEvent } from "./events.ts";
 import { generateTokenSecret, hashTokenSecret, randomId, TOKEN_PREFIX } from "../auth/tokens.ts";
@@ -147,6 +147,77 @@ export async function getIdp(kv: Deno.Kv, tenantId: string, idpId: string): Prom
   // An id too long to be part of a key names no connection.
   if (!fitsKey(idpId)) return null;
   return (await kv.get<Idp>(keys.idp(tenantId, idpId))).value;
+}
+
+/** What an admin may change on an IdP connection. */
+export interface IdpChanges {
+  name?: string;
+  kind?: IdpKind;
+  matchBy?: Idp["matchBy"];
+  scimEnabled?: boolean;
+}
+
+/**
+ * Changes an IdP connection, with an `idp_updated` event (or `idp_scim_enabled` /
+ * `idp_scim_disabled` when that is the change). The matching rule moves the identity indexes
+ * users are kept under, so it changes only while the connection has no users: otherwise a
+ * `ConflictError` says so. Returns the connection as it now is.
+ */
+export async function updateIdp(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  changes: IdpChanges,
+  actor: string,
+): Promise<Idp> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const [entry, users] = await kv.getMany<[Idp, Deno.KvU64]>([
+      keys.idp(tenantId, idpId),
+      keys.counter(tenantId, "idp_users", idpId),
+    ]);
+    const prev = entry.value;
+    if (!prev || prev.deletingSince) throw new RangeError(`IdP "${idpId}" does not exist`);
+    const name = changes.name?.trim();
+    if (name !== undefined && (!name || name.length > 200)) {
+      throw new RangeError("Cannot change the IdP: name must be 1–200 characters");
+    }
+    const next: Idp = stripUndefined({
+      ...prev,
+      name: name ?? prev.name,
+      kind: changes.kind ?? prev.kind,
+      matchBy: changes.matchBy ?? prev.matchBy,
+      scimEnabled: changes.scimEnabled ?? prev.scimEnabled,
+      updatedAt: new Date().toISOString(),
+    });
+    const changed = (["name", "kind", "matchBy", "scimEnabled"] as const).filter((k) =>
+      next[k] !== prev[k]
+    );
+    if (changed.length === 0) return prev;
+    const op = kv.atomic().check(entry).set(entry.key, next);
+    if (next.matchBy !== prev.matchBy) {
+      if (counterValue(users) > 0) {
+        throw new ConflictError(
+          `Cannot change the matching rule: ${
+            counterValue(users)
+          } users are linked to this connection. Create a new connection for the other rule, or delete its users first.`,
+        );
+      }
+      op.check(users);
+    }
+    const scimOnly = changed.length === 1 && changed[0] === "scimEnabled";
+    addEvent(op, { tenantId, actor, idpId }, {
+      type: scimOnly
+        ? (next.scimEnabled ? "idp_scim_enabled" : "idp_scim_disabled")
+        : "idp_updated",
+      target: { kind: "idp", id: idpId },
+      changed: [...changed],
+      summary: scimOnly
+        ? `SCIM provisioning turned ${next.scimEnabled ? "on" : "off"}`
+        : `IdP connection changed: ${changed.join(", ")}`,
+    });
+    if ((await withLockRetry(() => op.commit())).ok) return next;
+  }
+  throw new ConflictError("Cannot change the IdP: it is being changed by someone else, try again");
 }
 
 /** All IdP connections of a tenant. */

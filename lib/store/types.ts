@@ -37,6 +37,9 @@ export interface Idp {
    */
   saml?: { entityId?: string; ssoUrl?: string; certificate?: string };
   createdAt: string;
+  updatedAt?: string;
+  /** Set when the connection's deletion started: SCIM is refused until it is gone. */
+  deletingSince?: string;
 }
 
 /** A SCIM bearer token; only the SHA-256 of the secret is stored. */

@@ -133,6 +133,10 @@ export const FLASH: Record<string, string> = {
   "sessions-revoked": "Sessions revoked.",
   "admin-removed": "Admin removed and signed out.",
   "link-revoked": "Setup link revoked. It no longer works.",
+  "idp-updated": "Identity provider saved.",
+  "scim-on": "SCIM provisioning is on: the IdP's requests are served again.",
+  "scim-off":
+    "SCIM provisioning is off: the IdP's requests get 401 scim_disabled until it is turned on.",
   "saml-saved": "SAML settings saved.",
   "saml-imported": "IdP metadata imported: entity ID, SSO URL and certificates replaced.",
   "certificate-removed": "Certificate removed: responses signed with its key are refused.",

@@ -9,6 +9,7 @@ import { createToken, getIdp } from "../../lib/store/tenants.ts";
 import { TokenName } from "./idps.tsx";
 import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";
 import { resumeStalledJob } from "./mirroring.tsx";
+import { deletionStatus } from "./idp_manage.tsx";
 
 /** `/admin/api`. */
 export const api = new Hono<AdminEnv>();
@@ -48,6 +49,12 @@ api.get("/events", async (c) => {
     if (error instanceof RangeError) throw new HttpError(400, error.message);
     throw error;
   }
+});
+
+api.get("/idps/:id/deletion", async (c) => {
+  const job = await deletionStatus(c, c.req.param("id"));
+  if (!job) throw new HttpError(404, "This connection is not being deleted");
+  return c.json(job);
 });
 
 api.get("/mirroring/job", async (c) => {

@@ -28,8 +28,7 @@ import { Badge, Csrf, Empty, Notice, Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
 import ConfirmForm from "../../islands/ConfirmForm.tsx";
-import { getIdp } from "../../lib/store/tenants.ts";
-import type { Idp, SamlSettings } from "../../lib/store/types.ts";
+import type { SamlSettings } from "../../lib/store/types.ts";
 import {
   emptySamlSettings,
   getSamlSettings,
@@ -45,19 +44,13 @@ import { MAX_METADATA_BYTES, MetadataError, parseIdpMetadata } from "../../lib/s
 import { REFUSAL_HELP, type RefusalReason } from "../../lib/saml/reasons.ts";
 import type { TestReport } from "../../lib/saml/sign_in.ts";
 import { isSafeHeaderValue } from "../../lib/http/paths.ts";
-import { IdpTabs } from "./idps.tsx";
+import { idpOf, IdpTabs } from "./_idp.tsx";
 
 /** `/admin/idps/:id/saml…`. */
 export const idpSaml = new Hono<AdminEnv>();
 
 /** Certificates expiring sooner than this are flagged. */
 const WARN_BEFORE_MS = 30 * 86_400_000;
-
-async function idpOf(c: Context<AdminEnv>): Promise<Idp> {
-  const idp = await getIdp(c.get("deps").kv, tenantOf(c).id, c.req.param("id") ?? "");
-  if (!idp) throw new HttpError(404, "This identity provider does not exist in this tenant");
-  return idp;
-}
 
 /** A short, stable id of a stored certificate entry (for its remove button). */
 async function certId(text: string): Promise<string> {

@@ -22,7 +22,9 @@ import {
   signedIn,
   tenantOf,
 } from "./_shared.tsx";
-import { Badge, Csrf, Empty, Field, Notice, Tabs, Time } from "../../components/ui.tsx";
+import { Badge, Csrf, Empty, Field, IdpText, Notice, Time } from "../../components/ui.tsx";
+import { IDP_KIND_NAMES, idpOf, IdpTabs, scimBase } from "./_idp.tsx";
+import { deletionStatus } from "./idp_manage.tsx";
 import { ActivityChart } from "../../components/ActivityChart.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
@@ -31,13 +33,12 @@ import ConfirmForm from "../../islands/ConfirmForm.tsx";
 import {
   createIdp,
   createToken,
-  getIdp,
   listIdps,
   listTokens,
   revokeToken,
   type TokenSummary,
 } from "../../lib/store/tenants.ts";
-import { type Idp, IDP_KINDS, type IdpKind } from "../../lib/store/types.ts";
+import { type Idp, IDP_KINDS } from "../../lib/store/types.ts";
 import { AUTH_FAILURE_HELP } from "../../lib/auth/scim_auth.ts";
 import { listAuthFailures } from "../../lib/store/scim_credentials.ts";
 import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
@@ -45,27 +46,6 @@ import { eventLabel, formatAge } from "../../islands/_format.ts";
 
 /** `/admin/idps`. */
 export const idps = new Hono<AdminEnv>();
-
-/** The display name of each IdP kind. */
-const IDP_KIND_NAMES: Record<IdpKind, string> = {
-  okta: "Okta",
-  entra: "Microsoft Entra ID",
-  onelogin: "OneLogin",
-  jumpcloud: "JumpCloud",
-  google: "Google Workspace",
-  generic: "Other (RFC 7644 client)",
-};
-
-async function idpOf(c: Context<AdminEnv>): Promise<Idp> {
-  const idp = await getIdp(c.get("deps").kv, tenantOf(c).id, c.req.param("id") ?? "");
-  if (!idp) throw new HttpError(404, "This identity provider does not exist in this tenant");
-  return idp;
-}
-
-/** The SCIM base URL an IdP must call, from the request's own origin (trailing slash). */
-export function scimBase(c: Context<AdminEnv>, idpId: string): string {
-  return `${c.get("origin")}/scim/v2/inbound/${idpId}/`;
-}
 
 function flash(c: Context<AdminEnv>) {
   const message = FLASH[c.req.query("done") ?? ""];
@@ -75,6 +55,8 @@ function flash(c: Context<AdminEnv>) {
 idps.get("/", async (c) => {
   const tenant = tenantOf(c);
   const list = await listIdps(c.get("deps").kv, tenant.id);
+  // A deletion left by a stopped process resumes when its connection is listed.
+  await Promise.all(list.filter((i) => i.deletingSince).map((i) => deletionStatus(c, i.id)));
   return page(
     c,
     { title: "Identity providers", section: "idps" },
@@ -104,7 +86,20 @@ idps.get("/", async (c) => {
               {list.map((idp) => (
                 <tr key={idp.id}>
                   <td>
-                    <a href={`/admin/idps/${idp.id}`}>{idp.name}</a>
+                    {idp.deletingSince
+                      ? (
+                        <>
+                          <IdpText value={idp.name} />{" "}
+                          <a href={`/admin/idps/${idp.id}/deletion`}>
+                            <Badge tone="warn">deleting…</Badge>
+                          </a>
+                        </>
+                      )
+                      : (
+                        <a href={`/admin/idps/${idp.id}`}>
+                          <IdpText value={idp.name} />
+                        </a>
+                      )}
                   </td>
                   <td>{IDP_KIND_NAMES[idp.kind] ?? idp.kind}</td>
                   <td>
@@ -219,21 +214,6 @@ idps.post("/", async (c) => {
   return seeOther(`/admin/idps/${idp.id}/scim?done=idp-created`);
 });
 
-/** The tabs of an IdP connection's pages. */
-export function IdpTabs({ idp, current }: { idp: Idp; current: string }) {
-  return (
-    <Tabs
-      label={`${idp.name} sections`}
-      current={current}
-      tabs={[
-        { id: "overview", href: `/admin/idps/${idp.id}`, label: "Overview" },
-        { id: "scim", href: `/admin/idps/${idp.id}/scim`, label: "SCIM Provisioning" },
-        { id: "saml", href: `/admin/idps/${idp.id}/saml`, label: "SAML" },
-      ]}
-    />
-  );
-}
-
 idps.get("/:id", async (c) => {
   const idp = await idpOf(c);
   const s = await idpStats(c.get("deps").kv, tenantOf(c).id, idp.id);
@@ -243,6 +223,7 @@ idps.get("/:id", async (c) => {
     (
       <>
         <IdpTabs idp={idp} current="overview" />
+        {flash(c)}
         <dl class="figures card">
           <div>
             <dt>Users provisioned</dt>
@@ -294,10 +275,47 @@ idps.get("/:id", async (c) => {
         <p>
           <a href={`/admin/events?idp=${idp.id}`}>This IdP's events in the Event Log →</a>
         </p>
+        {canManage(c) && (
+          <p class="actions">
+            <a class="button" href={`/admin/idps/${idp.id}/edit`}>Edit connection</a>
+            <a class="button subtle-danger" href={`/admin/idps/${idp.id}/delete`}>
+              Delete connection…
+            </a>
+          </p>
+        )}
       </>
     ),
   );
 });
+
+/** SCIM provisioning's state, and (super admins) the switch that turns it off or on. */
+function ProvisioningSwitch({ idp, csrf, manage }: { idp: Idp; csrf: string; manage: boolean }) {
+  return (
+    <section
+      aria-labelledby="provisioning-h"
+      class={`card provisioning ${idp.scimEnabled ? "on" : "off"}`}
+    >
+      <h2 id="provisioning-h">
+        SCIM provisioning is {idp.scimEnabled ? "on" : "off"}{" "}
+        {idp.scimEnabled ? <Badge tone="ok">on</Badge> : <Badge tone="warn">off</Badge>}
+      </h2>
+      <p class="hint">
+        {idp.scimEnabled
+          ? "The IdP's requests with its tokens are served."
+          : "Every request is answered 401 scim_disabled and recorded with the failures below; nothing is changed."}
+      </p>
+      {manage && (
+        <form method="post" action={`/admin/idps/${idp.id}/scim-provisioning`} class="inline">
+          <Csrf token={csrf} />
+          <input type="hidden" name="enabled" value={idp.scimEnabled ? "off" : "on"} />
+          <button type="submit" class={idp.scimEnabled ? "button" : "button primary"}>
+            {idp.scimEnabled ? "Turn SCIM provisioning off" : "Turn SCIM provisioning on"}
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
 
 function tokenStatus(t: TokenSummary, now: number) {
   if (t.revokedAt) return <Badge tone="bad">revoked</Badge>;
@@ -327,6 +345,7 @@ idps.get("/:id/scim", async (c) => {
       <>
         <IdpTabs idp={idp} current="scim" />
         {flash(c)}
+        <ProvisioningSwitch idp={idp} csrf={csrf} manage={manage} />
         <section aria-labelledby="base-url-h" class="card">
           <h2 id="base-url-h">SCIM base URL</h2>
           <p class="hint">

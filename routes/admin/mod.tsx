@@ -15,6 +15,7 @@ import { auth } from "./auth.tsx";
 import { dashboard } from "./dashboard.tsx";
 import { idps } from "./idps.tsx";
 import { idpSaml } from "./idp_saml.tsx";
+import { idpManage } from "./idp_manage.tsx";
 import { users } from "./users.tsx";
 import { groups } from "./groups.tsx";
 import { mirroring } from "./mirroring.tsx";
@@ -78,6 +79,7 @@ export function createAdminApp(): Hono<AdminEnv> {
   app.route("/", auth);
   app.route("/", dashboard);
   app.route("/idps", idpSaml);
+  app.route("/idps", idpManage);
   app.route("/idps", idps);
   app.route("/users", users);
   app.route("/groups", groups);
