@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { PhaseStats } from "./load.ts";
 import { installPeers } from "./peers/install.ts";
 import {
+  DEFAULT_SYSTEMS,
   isPeer,
   ROOT,
   type Running,
@@ -221,7 +222,9 @@ async function main(): Promise<number> {
   };
   const runs = num("runs", smoke ? 1 : 3);
   const systems =
-    (typeof args.systems === "string" ? args.systems.split(",") : [...SYSTEMS]) as SystemName[];
+    (typeof args.systems === "string"
+      ? args.systems.split(",")
+      : [...DEFAULT_SYSTEMS]) as SystemName[];
   for (const s of systems) {
     if (!SYSTEMS.includes(s)) {
       throw new Error(`Unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);

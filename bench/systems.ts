@@ -24,8 +24,14 @@ export interface Running extends Target {
   weftCli?: (...args: string[]) => Promise<string>;
 }
 
-/** Every system the harness knows. */
-export const SYSTEMS = ["weft", "baseline", "better-auth", "scimmy"] as const;
+/**
+ * Every system the harness knows: `weft-log-off` is Weft with its SCIM request log off
+ * (`WEFT_REQUEST_LOG_DAYS=0`), for measuring the log's cost side by side; it runs only when
+ * named with `--systems`.
+ */
+export const SYSTEMS = ["weft", "weft-log-off", "baseline", "better-auth", "scimmy"] as const;
+/** The systems a run compares when none are named. */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ["weft", "baseline", "better-auth", "scimmy"];
 /** A system name. */
 export type SystemName = typeof SYSTEMS[number];
 
@@ -216,13 +222,14 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
   const port = freePort();
   const keep = options.keep ?? false;
   const deno = Deno.execPath();
-  if (name === "weft") {
-    const env = {
+  if (name === "weft" || name === "weft-log-off") {
+    const env: Record<string, string> = {
       WEFT_KV_PATH: join(dir, "weft.kv"),
       WEFT_DEFAULT_TENANT: "bench",
       WEFT_LOG: "warn",
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     };
+    if (name === "weft-log-off") env.WEFT_REQUEST_LOG_DAYS = "0";
     const weftDir = options.weftDir ?? ROOT;
     const { idp, token } = await provisionWeft(env, weftDir);
     const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;

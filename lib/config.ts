@@ -16,6 +16,7 @@ const Env = z.object({
   WEFT_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
   WEFT_SCAN_LIMIT: z.coerce.number().int().min(100).default(20_000),
   WEFT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  WEFT_REQUEST_LOG_DAYS: z.coerce.number().int().min(0).max(90).default(7),
   WEFT_LOG: z.enum(["debug", "info", "warn", "error", "off"]).default("info"),
 });
 
@@ -40,6 +41,8 @@ export interface Config {
   scanLimit: number;
   /** Failed authentications per client address per minute before `429`. */
   authFailuresPerMinute: number;
+  /** Days each SCIM request stays in its connection's request log (0: not logged). */
+  requestLogDays: number;
   logLevel: "debug" | "info" | "warn" | "error" | "off";
 }
 
@@ -63,6 +66,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     maxResults: e.WEFT_MAX_RESULTS,
     scanLimit: e.WEFT_SCAN_LIMIT,
     authFailuresPerMinute: e.WEFT_AUTH_FAILURES_PER_MINUTE,
+    requestLogDays: e.WEFT_REQUEST_LOG_DAYS,
     logLevel: e.WEFT_LOG,
   };
 }

@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
 
   app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuse));
 
-  app.route("/scim/v2/inbound/:idp", createScimApp());
+  app.route("/scim/v2/inbound/:idp", createScimApp(deps.config.requestLogDays));
   app.all(
     "/scim/*",
     () =>

@@ -11,6 +11,7 @@ import { createLogger } from "../lib/log.ts";
 import { createApp } from "../routes/mod.ts";
 import { createIdp, createTenant, createToken } from "../lib/store/tenants.ts";
 import type { Idp, Tenant } from "../lib/store/types.ts";
+import { flushRequestLog } from "../lib/store/request_log.ts";
 import { KV_CONNECT_MODE, openTestKv, sharedKvConnect } from "./_kv_connect.ts";
 
 if (KV_CONNECT_MODE) await sharedKvConnect();
@@ -86,7 +87,11 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       return { idp: other, token: t.secret, base: `${origin}/scim/v2/inbound/${other.id}` };
     },
     close,
-    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+    async [Symbol.asyncDispose]() {
+      // The request log commits after the answer: let it finish before the store closes.
+      await flushRequestLog(kv);
+      close();
+    },
   };
 }
 

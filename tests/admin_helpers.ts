@@ -44,8 +44,10 @@ export interface AdminRequest {
 }
 
 /** Builds the app, a super admin and a read-only admin. */
-export async function createAdminTestApp(): Promise<AdminTestApp> {
-  const t = await createTestApp();
+export async function createAdminTestApp(
+  env: Record<string, string> = {},
+): Promise<AdminTestApp> {
+  const t = await createTestApp(env);
   const origin = "http://acme.localhost";
   passwordHash ??= hashPassword(PASSWORD);
   const hash = await passwordHash;

@@ -222,10 +222,17 @@ Deno.test("Auth - each failure is tallied by reason (listAuthFailures)", async (
     not_bearer: 1,
     unknown_token: 3,
     doubled_bearer: 1,
-    wrong_idp: 1,
   });
-  // Failures on this IdP's URL are not counted against the other IdP.
-  assert.deepEqual(await failureCounts(t, other.idp.id), {});
+  // A valid token sent to this IdP's URL is its own connection's failure: it is counted there,
+  // where its admin looks, and the event says which URL was called.
+  assert.deepEqual(await failureCounts(t, other.idp.id), { wrong_idp: 1 });
+  const [wrong] = (await listEvents(t.kv, t.tenant.id, { idpId: other.idp.id })).events.filter((
+    e,
+  ) => e.type === "scim_auth_failed");
+  assert.match(
+    wrong.summary,
+    new RegExp(`wrong_idp \\(called the base URL of connection ${t.idp.id}\\)`),
+  );
 });
 
 Deno.test("Auth - 20 identical failures write exactly 1 scim_auth_failed event", async () => {

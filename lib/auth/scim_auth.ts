@@ -54,6 +54,14 @@ export interface AuthOk {
 export interface AuthFailed {
   ok: false;
   reason: AuthFailureReason;
+  /**
+   * The connection the failure belongs to: the token's own when the token was found (a valid
+   * token sent to another connection's URL is its connection's problem), else the URL's when it
+   * names one; absent when neither is known.
+   */
+  idpId?: string;
+  /** The token presented, when it is one of this tenant's. */
+  token?: ScimToken;
   /** True when this client has failed too often: answer 429. */
   throttled: boolean;
   retryAfter: number;
@@ -105,14 +113,21 @@ export async function authenticate(
     rememberTokenHash(secret!, hash!);
     return { ok: true, token: token!, idp: idp! };
   }
+  const owner = token?.idpId ?? (idp ? idpId : undefined);
+  const failed = {
+    ok: false as const,
+    reason,
+    idpId: owner,
+    token: token ?? undefined,
+    retryAfter,
+  };
   // A client already over the limit is answered 429 without another write.
-  if (await isThrottled(kv, throttle, limitPerMinute)) {
-    return { ok: false, reason, throttled: true, retryAfter };
-  }
+  if (await isThrottled(kv, throttle, limitPerMinute)) return { ...failed, throttled: true };
   const hitKey = newHitKey(throttle);
   await recordAuthFailure(kv, {
     tenantId,
-    idpId: idp ? idpId : "_unknown",
+    idpId: owner ?? "_unknown",
+    calledIdpId: owner !== idpId ? idpId : undefined,
     reason,
     clientIp,
     tokenId: token?.id,
@@ -122,5 +137,5 @@ export async function authenticate(
   // This attempt is answered 401 with its reason when it is among the first `limitPerMinute`
   // of the window, so a burst gets exactly that many.
   const within = await isWithinLimit(kv, throttle, hitKey, limitPerMinute);
-  return { ok: false, reason, throttled: !within, retryAfter };
+  return { ...failed, throttled: !within };
 }

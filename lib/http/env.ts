@@ -5,6 +5,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Idp, ScimToken, Tenant } from "../store/types.ts";
+import type { AuthFailed } from "../auth/scim_auth.ts";
 
 /** What every request handler can reach. */
 export interface AppDeps {
@@ -33,5 +34,7 @@ export type ScimEnv = {
     idp: Idp;
     token: ScimToken;
     scimBase: string;
+    /** Set when authentication failed: why, and whose failure it is. */
+    authFailure?: AuthFailed;
   };
 };

@@ -14,16 +14,30 @@ import { SEARCH_REQUEST } from "../scim/urns.ts";
 /** The SCIM media type (RFC 7644 §8.1). */
 export const SCIM_CONTENT_TYPE = "application/scim+json; charset=utf-8";
 
+/** The JSON text of each SCIM response built by {@linkcode scimJson}, for the request log. */
+const bodies = new WeakMap<Response, string>();
+
 /** A SCIM JSON response. */
 export function scimJson(
   body: unknown,
   status = 200,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(status === 204 ? null : JSON.stringify(body), {
+  const text = status === 204 ? null : JSON.stringify(body);
+  const res = new Response(text, {
     status,
     headers: { "content-type": SCIM_CONTENT_TYPE, ...headers },
   });
+  if (text !== null) bodies.set(res, text);
+  return res;
+}
+
+/**
+ * The body text of a response {@linkcode scimJson} built, without reading the response; undefined
+ * for a streamed one (a group's members) or any other.
+ */
+export function scimBodyOf(res: Response): string | undefined {
+  return bodies.get(res);
 }
 
 /** The RFC 7644 §3.12 error response for a ScimError. */

@@ -35,6 +35,7 @@ export function scimAuthentication(): MiddlewareHandler<ScimEnv> {
       config.authFailuresPerMinute,
     );
     if (!result.ok) {
+      c.set("authFailure", result);
       if (result.throttled) {
         throw new ScimError(
           429,

@@ -16,6 +16,7 @@ import { addEvent } from "./events.ts";
 import { deleteUser } from "./users.ts";
 import { deleteGroup } from "./groups.ts";
 import { ScimError } from "../scim/errors.ts";
+import { dropRequestIdIndex, flushRequestLog } from "./request_log.ts";
 
 /** Where a deletion is. */
 export type DeletionPhase = "users" | "groups" | "tokens" | "records" | "done";
@@ -194,6 +195,11 @@ async function step(kv: Deno.Kv, tenantId: string, job: IdpDeletion): Promise<nu
       return rows.length;
     }
     case "records": {
+      // Requests answered while the deletion ran are logged too; the log's request-id index is
+      // keyed by request, so it goes entry by entry. (Another instance may still log a request
+      // or two afterwards: they expire with the log.)
+      await flushRequestLog(kv);
+      await dropRequestIdIndex(kv, tenantId, job.idpId);
       const owned = keys.idpOwned(tenantId, job.idpId);
       let n = 0;
       for (const prefix of owned.prefixes) {

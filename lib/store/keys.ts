@@ -37,6 +37,37 @@ export const keys = {
   /** Prefix of the tenant's IdP connections. */
   idps: (tenantId: string): Key => t(tenantId, "idps"),
 
+  /** A logged SCIM request of an IdP connection (expires). */
+  requestLog: (tenantId: string, idpId: string, logId: string): Key =>
+    t(tenantId, "scim_requests", idpId, logId),
+  /** Prefix of an IdP connection's logged requests (time order). */
+  requestLogs: (tenantId: string, idpId: string): Key => t(tenantId, "scim_requests", idpId),
+  /** One part of a logged request's long body (expires with it). */
+  requestLogBody: (
+    tenantId: string,
+    idpId: string,
+    logId: string,
+    which: string,
+    part: number,
+  ): Key => t(tenantId, "scim_request_bodies", idpId, logId, which, part),
+  /** Index: a logged request that was answered with an error. */
+  requestLogError: (tenantId: string, idpId: string, logId: string): Key =>
+    t(tenantId, "scim_request_errors", idpId, logId),
+  /** Prefix of a connection's logged errors. */
+  requestLogErrors: (tenantId: string, idpId: string): Key =>
+    t(tenantId, "scim_request_errors", idpId),
+  /** Index: a logged request about a user. */
+  requestLogByUser: (tenantId: string, idpId: string, userId: string, logId: string): Key =>
+    t(tenantId, "scim_requests_by_user", idpId, userId, logId),
+  /** Prefix of the logged requests about a user. */
+  requestLogsByUser: (tenantId: string, idpId: string, userId: string): Key =>
+    t(tenantId, "scim_requests_by_user", idpId, userId),
+  /** Index: the logged write request that carried a request id (which events name). */
+  requestLogByRequestId: (tenantId: string, requestId: string, idpId: string, logId: string) =>
+    t(tenantId, "scim_requests_by_request_id", requestId, idpId, logId),
+  /** Prefix of the logged requests of a request id. */
+  requestLogsByRequestId: (tenantId: string, requestId: string): Key =>
+    t(tenantId, "scim_requests_by_request_id", requestId),
   /** The deletion job of an IdP connection and its progress. */
   idpDeletion: (tenantId: string, idpId: string): Key => t(tenantId, "idp_deletions", idpId),
   /**
@@ -59,6 +90,10 @@ export const keys = {
       keys.idpUnlinkedByExternalId(tenantId, idpId, "").slice(0, -1),
       keys.pageAnchor(tenantId, "idp_users", idpId, 0).slice(0, -1),
       keys.pageAnchor(tenantId, "groups", idpId, 0).slice(0, -1),
+      keys.requestLogs(tenantId, idpId),
+      keys.requestLogErrors(tenantId, idpId),
+      t(tenantId, "scim_requests_by_user", idpId),
+      t(tenantId, "scim_request_bodies", idpId),
     ],
   }),
   /** SCIM token record, keyed by the SHA-256 hex of its secret. */

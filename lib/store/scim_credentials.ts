@@ -70,6 +70,8 @@ export async function recordAuthFailure(
   f: {
     tenantId: string;
     idpId: string;
+    /** The connection whose URL was called, when it is not the one the failure belongs to. */
+    calledIdpId?: string;
     reason: AuthFailureReason;
     clientIp: string;
     tokenId?: string;
@@ -104,7 +106,9 @@ export async function recordAuthFailure(
     }, {
       type: "scim_auth_failed",
       target: tokenId ? { kind: "token", id: tokenId } : undefined,
-      summary: `SCIM authentication failed: ${reason}`,
+      summary: f.calledIdpId
+        ? `SCIM authentication failed: ${reason} (called the base URL of connection ${f.calledIdpId})`
+        : `SCIM authentication failed: ${reason}`,
       changed: [reason],
     }, now);
     await withLockRetry(() => op.commit());

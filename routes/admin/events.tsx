@@ -11,6 +11,7 @@ import { Island } from "../../lib/http/render.tsx";
 import EventLog from "../../islands/EventLog.tsx";
 import { type AuditEvent, EVENT_TYPES } from "../../lib/audit/events.ts";
 import { getEvent, listEvents } from "../../lib/store/events.ts";
+import { findRequestLog } from "../../lib/store/request_log.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";
 import { eventLabel } from "../../islands/_format.ts";
@@ -145,7 +146,10 @@ events.get("/:id", async (c) => {
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) throw new HttpError(404, "No such event");
   const event = await getEvent(kv, tenant.id, id);
   if (!event) throw new HttpError(404, "No such event");
-  const idps = await listIdps(kv, tenant.id);
+  const [idps, request] = await Promise.all([
+    listIdps(kv, tenant.id),
+    event.requestId ? findRequestLog(kv, tenant.id, event.requestId) : null,
+  ]);
   const idp = idps.find((i) => i.id === event.idpId);
   const targetHref = event.target?.kind === "user"
     ? `/admin/users/${event.target.id}`
@@ -193,7 +197,17 @@ events.get("/:id", async (c) => {
           <dt>Token</dt>
           <dd>{event.tokenId ? <code>{event.tokenId}</code> : "—"}</dd>
           <dt>Request id</dt>
-          <dd>{event.requestId ? <code>{event.requestId}</code> : "—"}</dd>
+          <dd>
+            {event.requestId ? <code>{event.requestId}</code> : "—"}
+            {request && (
+              <>
+                {" "}·{" "}
+                <a href={`/admin/idps/${request.idpId}/requests/${request.logId}`}>
+                  the SCIM request (what was sent and answered)
+                </a>
+              </>
+            )}
+          </dd>
           <dt>Client address</dt>
           <dd>{event.clientIp ?? "—"}</dd>
           <dt>Event id</dt>

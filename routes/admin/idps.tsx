@@ -25,6 +25,8 @@ import {
 import { Badge, Csrf, Empty, Field, IdpText, Notice, Time } from "../../components/ui.tsx";
 import { IDP_KIND_NAMES, idpOf, IdpTabs, scimBase } from "./_idp.tsx";
 import { deletionStatus } from "./idp_manage.tsx";
+import { FailureTable, RequestTable } from "./idp_requests.tsx";
+import { listRequestLog } from "../../lib/store/request_log.ts";
 import { ActivityChart } from "../../components/ActivityChart.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
@@ -39,7 +41,6 @@ import {
   type TokenSummary,
 } from "../../lib/store/tenants.ts";
 import { type Idp, IDP_KINDS } from "../../lib/store/types.ts";
-import { AUTH_FAILURE_HELP } from "../../lib/auth/scim_auth.ts";
 import { listAuthFailures } from "../../lib/store/scim_credentials.ts";
 import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
 import { eventLabel, formatAge } from "../../islands/_format.ts";
@@ -327,14 +328,19 @@ idps.get("/:id/scim", async (c) => {
   const idp = await idpOf(c);
   const tenant = tenantOf(c);
   const { kv } = c.get("deps");
-  const [tokens, failures, activity] = await Promise.all([
+  const { config } = c.get("deps");
+  const [tokens, failures, activity, latest, errors] = await Promise.all([
     listTokens(kv, tenant.id, idp.id),
     listAuthFailures(kv, tenant.id, idp.id, 200),
     idpActivity(kv, tenant.id, idp.id),
+    listRequestLog(kv, tenant.id, idp.id, { limit: 10 }),
+    listRequestLog(kv, tenant.id, idp.id, { errorsOnly: true, limit: 100 }),
   ]);
   const now = Date.now();
   const since = new Date(now - 7 * 86_400_000).toISOString().slice(0, 13);
-  const recent = failures.filter((f) => f.hour >= since).slice(0, 30);
+  const requests = latest.entries;
+  const failed = errors.entries.filter((e) => e.authFailure).slice(0, 30);
+  const tallied = failures.filter((f) => f.hour >= since).reduce((n, f) => n + f.count, 0);
   const base = scimBase(c, idp.id);
   const manage = canManage(c);
   const csrf = signedIn(c).session.csrf;
@@ -450,34 +456,32 @@ idps.get("/:id/scim", async (c) => {
             )}
         </section>
 
+        <section aria-labelledby="requests-h" id="recent-requests">
+          <div class="toolbar">
+            <h2 id="requests-h">Recent requests</h2>
+            <a href={`/admin/idps/${idp.id}/requests`}>All requests and filters →</a>
+          </div>
+          {requests.length === 0
+            ? (
+              <Empty>
+                No SCIM request yet{config.requestLogDays
+                  ? ""
+                  : " (the request log is off: WEFT_REQUEST_LOG_DAYS=0)"}.
+              </Empty>
+            )
+            : <RequestTable idpId={idp.id} entries={requests} />}
+        </section>
+
         <section aria-labelledby="failures-h" id="failures">
           <h2 id="failures-h">Recent authentication failures</h2>
-          {recent.length === 0
-            ? <Empty>No failed SCIM authentication in the last 7 days.</Empty>
-            : (
-              <table class="table" id="auth-failures">
-                <thead>
-                  <tr>
-                    <th scope="col">Hour (UTC)</th>
-                    <th scope="col">Reason</th>
-                    <th scope="col">Requests</th>
-                    <th scope="col">What to do</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {recent.map((f) => (
-                    <tr key={`${f.hour}-${f.reason}`} data-reason={f.reason}>
-                      <td class="nowrap">{f.hour.replace("T", " ")}:00</td>
-                      <td>
-                        <Badge tone="bad">401 {f.reason.replaceAll("_", " ")}</Badge>
-                      </td>
-                      <td>{f.count}</td>
-                      <td>{AUTH_FAILURE_HELP[f.reason] ?? ""}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+          {failed.length === 0
+            ? (
+              <Empty>
+                No failed SCIM authentication in the last {config.requestLogDays || 7} days
+                {tallied ? ` (${tallied} counted, outside the request log)` : ""}.
+              </Empty>
+            )
+            : <FailureTable idpId={idp.id} entries={failed} />}
           <details class="help">
             <summary>Troubleshooting a 401 from the IdP</summary>
             <ul>

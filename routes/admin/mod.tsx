@@ -16,6 +16,7 @@ import { dashboard } from "./dashboard.tsx";
 import { idps } from "./idps.tsx";
 import { idpSaml } from "./idp_saml.tsx";
 import { idpManage } from "./idp_manage.tsx";
+import { idpRequests } from "./idp_requests.tsx";
 import { users } from "./users.tsx";
 import { groups } from "./groups.tsx";
 import { mirroring } from "./mirroring.tsx";
@@ -80,6 +81,7 @@ export function createAdminApp(): Hono<AdminEnv> {
   app.route("/", dashboard);
   app.route("/idps", idpSaml);
   app.route("/idps", idpManage);
+  app.route("/idps", idpRequests);
   app.route("/idps", idps);
   app.route("/users", users);
   app.route("/groups", groups);

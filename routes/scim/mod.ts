@@ -9,6 +9,7 @@ import type { ScimEnv } from "../../lib/http/env.ts";
 import { ScimError } from "../../lib/scim/errors.ts";
 import { scimErrorResponse } from "../../lib/http/scim.ts";
 import { scimAuthentication } from "../../lib/http/scim_auth.ts";
+import { scimRequestLog } from "../../lib/http/scim_request_log.ts";
 import { scimOnError } from "../../lib/http/scim_errors.ts";
 import { users } from "./users.ts";
 import { groups } from "./groups.ts";
@@ -16,10 +17,11 @@ import { discovery } from "./discovery.ts";
 import { search } from "./search.ts";
 
 /** Builds the SCIM sub-app. */
-export function createScimApp(): Hono<ScimEnv> {
+export function createScimApp(requestLogDays: number): Hono<ScimEnv> {
   const app = new Hono<ScimEnv>();
   app.onError((error, c) => scimOnError(error, c));
 
+  app.use("*", scimRequestLog(requestLogDays));
   app.use("*", scimAuthentication());
 
   app.route("/", discovery);

@@ -432,6 +432,18 @@ function replacer(_k: string, v: unknown): unknown {
   return v;
 }
 
+/**
+ * Key kinds of the SCIM request log: every SCIM request (reads too) adds to it, so comparisons of
+ * "the store is unchanged" leave them out.
+ */
+export const REQUEST_LOG_KINDS = [
+  "scim_requests",
+  "scim_request_bodies",
+  "scim_request_errors",
+  "scim_requests_by_user",
+  "scim_requests_by_request_id",
+];
+
 /** Every KV entry as `key → value` JSON lines, except keys whose part at index 2 is excluded. */
 export async function snapshotKv(
   kv: Deno.Kv,

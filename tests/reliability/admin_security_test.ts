@@ -19,6 +19,7 @@ import {
   join,
   provision,
   report,
+  REQUEST_LOG_KINDS,
   snapshotKv,
   withKv,
   withServers,
@@ -1324,7 +1325,7 @@ Deno.test("Isolation: console routes across tenants (cookie on another host, ano
   const B = "globex.localhost";
 
   const tenantA = async () =>
-    await snapshotKv(app.kv).then((all) =>
+    await snapshotKv(app.kv, REQUEST_LOG_KINDS).then((all) =>
       new Map(
         [...all].filter(([k]) => k.startsWith(JSON.stringify(["t", app.tenant.id]).slice(0, -1))),
       )

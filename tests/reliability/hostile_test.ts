@@ -12,10 +12,11 @@ import assert from "node:assert/strict";
 import { createTestApp, expectScim, type TestApp } from "../_helpers.ts";
 import { type BadRequest, buildCorpus, type Fixture } from "./hostile_corpus.ts";
 import { keys } from "../../lib/store/keys.ts";
-import { report } from "./_server.ts";
+import { report, REQUEST_LOG_KINDS } from "./_server.ts";
 
 /** Key kinds a refused request may legitimately write (see module doc). */
 const VOLATILE = new Set([
+  ...REQUEST_LOG_KINDS,
   "rate_limits",
   "auth_failures",
   "auth_failure_event_marks",

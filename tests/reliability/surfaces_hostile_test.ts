@@ -101,6 +101,8 @@ function paramValue(t: Target, path: string, name: string): string {
       return "0".repeat(64);
     case "request":
       return "_" + "0".repeat(40);
+    case "log":
+      return "01J00000000000000000000000";
     case "id":
       if (path.includes("/Users/") || path.startsWith("/admin/users/")) return t.userId;
       if (path.includes("/Groups/") || path.startsWith("/admin/groups/")) return t.groupId;
