@@ -230,7 +230,9 @@ Deno.test("Mirroring - save, refuse invalid, preview unsaved, re-apply with prog
     form: { ...base, sample: "mallory" },
   });
   const html = await expectHtml(preview);
-  assert.match(html, /not saved yet/);
+  // A preview is neither a success nor a failure: a neutral note, not a green or red box.
+  assert.match(html, /class="notice info"[^>]*><?[^<]*preview of the rules as edited/);
+  assert.doesNotMatch(html, /class="notice (ok|bad)"/);
   assert.match(html, /costCenter/);
   assert.equal((await getMirroring(t.kv, t.tenant.id)).rules.length, 6); // unchanged
   const invalid = await t.admin("/admin/settings/mirroring", {

@@ -11,6 +11,7 @@ import { selectValues } from "../scim/filter/select.ts";
 import { parsePath } from "../scim/filter/parser.ts";
 import { addEvent } from "./events.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../scim/urns.ts";
+import { canonicalSourcePath } from "../scim/source_path.ts";
 
 /** Canonical fields every user has; anything else is a custom field. */
 export const CORE_FIELDS = ["userName", "email", "firstName", "lastName", "displayName"] as const;
@@ -37,7 +38,8 @@ const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const MirroringSchema = z.object({
   rules: z.array(z.object({
     field: z.string().regex(FIELD_NAME, "must be a letter then letters, digits or _"),
-    sources: z.array(z.string().min(1).max(500)).min(1).max(5),
+    // `urn:…:User.department`, as attribute lists often show it, is kept as `urn:…:User:department`.
+    sources: z.array(z.string().min(1).max(500).transform(canonicalSourcePath)).min(1).max(5),
     enabled: z.boolean(),
   })).max(50),
 }).superRefine((config, ctx) => {
@@ -91,7 +93,9 @@ export async function setMirroring(
 
 /** The first non-empty string a rule's sources yield from the IdP row. */
 function firstValue(link: IdpUser, sources: string[]): { value: string; source: string } | null {
-  for (const source of sources) {
+  for (const written of sources) {
+    // Configurations saved before paths were kept in one form may hold the dotted one.
+    const source = canonicalSourcePath(written);
     const values = source.toLowerCase() === "externalid"
       ? [link.externalId]
       : selectValues(link.resource, source, "User");

@@ -183,3 +183,19 @@ export async function idOfNamed(
   }
   return null;
 }
+
+/** Up to `limit` IdP attribute rows of the tenant, spread over its IdPs (the console's samples). */
+export async function sampleIdpRows(
+  kv: Deno.Kv,
+  tenantId: string,
+  limit = 200,
+): Promise<IdpUser[]> {
+  const idps = await listIdps(kv, tenantId);
+  const per = Math.max(1, Math.ceil(limit / Math.max(1, idps.length)));
+  const rows = await Promise.all(
+    idps.map((idp) =>
+      Array.fromAsync(kv.list<IdpUser>({ prefix: keys.idpUsers(tenantId, idp.id) }, { limit: per }))
+    ),
+  );
+  return rows.flat().map((e) => e.value).slice(0, limit);
+}

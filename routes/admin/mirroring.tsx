@@ -20,7 +20,10 @@ import {
   tenantOf,
 } from "./_shared.tsx";
 import { Csrf, Empty, IdpText, Notice } from "../../components/ui.tsx";
+import { type ReceivedPath, receivedPaths, rulesWithoutValues } from "./_received.ts";
+import { sampleIdpRows } from "../../lib/store/user_list.ts";
 import { Island } from "../../lib/http/render.tsx";
+import CopyButton from "../../islands/CopyButton.tsx";
 import ReapplyProgress from "../../islands/ReapplyProgress.tsx";
 import { getMirroring, MirroringSchema, setMirroring } from "../../lib/store/mirroring.ts";
 import type { MirroringConfig, MirrorRule, User } from "../../lib/store/types.ts";
@@ -52,6 +55,9 @@ export function rulesFromForm(form: Record<string, string | string[]>): { rules:
   for (let i = 0; i < MAX_ROWS + BLANK_ROWS; i++) {
     const field = one(`field_${i}`).trim();
     const sources = one(`sources_${i}`).split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    // A path picked from the received attributes joins the rule's sources.
+    const added = one(`add_${i}`).trim();
+    if (added && !sources.includes(added)) sources.push(added);
     if (!field && sources.length === 0) continue;
     if (one(`remove_${i}`) === "on") continue;
     rules.push({ field, sources, enabled: one(`enabled_${i}`) === "on" });
@@ -131,16 +137,23 @@ function PreviewTable({ preview, config }: { preview: Preview; config: Mirroring
   );
 }
 
+/** Why there is no preview: nothing to preview on, no match, or rules that do not parse. */
+type NoPreview = "no-users" | "no-match" | "invalid";
+
 function SettingsPage(
-  { config, csrf, manage, errors, preview, sample, notice, job }: {
+  { config, csrf, manage, errors, preview, noPreview, sample, notice, info, job, received }: {
     config: MirroringConfig;
     csrf: string;
     manage: boolean;
     errors?: string[];
     preview: Preview | null;
+    noPreview?: NoPreview;
     sample?: string;
     notice?: string;
+    /** A neutral note (a preview of unsaved rules), never shown as success or failure. */
+    info?: string;
     job: Awaited<ReturnType<typeof getMirroringJob>>;
+    received: { paths: ReceivedPath[]; empty: Set<string>; sampled: number };
   },
 ) {
   const rows = [
@@ -154,6 +167,7 @@ function SettingsPage(
   return (
     <>
       {notice && <Notice tone="ok">{notice}</Notice>}
+      {info && <Notice tone="info">{info}</Notice>}
       {errors && errors.length > 0 && (
         <Notice tone="bad">
           <p>The configuration was not saved:</p>
@@ -208,6 +222,29 @@ function SettingsPage(
                     >
                       {r.sources.join("\n")}
                     </textarea>
+                    {manage && received.paths.length > 0 && (
+                      <>
+                        <label class="visually-hidden" for={`add_${i}`}>
+                          Add a received attribute to rule {i + 1}
+                        </label>
+                        <input
+                          id={`add_${i}`}
+                          name={`add_${i}`}
+                          list="received-paths"
+                          class="add-source"
+                          placeholder="+ add a received attribute…"
+                          maxLength={500}
+                        />
+                      </>
+                    )}
+                    {r.field && received.empty.has(r.field) && (
+                      <p class="warning small" data-no-values={r.field}>
+                        No user has a value for {r.sources.length > 1 ? "these paths" : "this path"}
+                        {" "}
+                        (checked {received.sampled}{" "}
+                        user{received.sampled === 1 ? "" : "s"}): re-applying would change nothing.
+                      </p>
+                    )}
                   </td>
                   <td>
                     <input
@@ -242,7 +279,15 @@ function SettingsPage(
           )}
         </fieldset>
         <input type="hidden" name="sample" value={sample} />
+        <datalist id="received-paths">
+          {received.paths.map((p) => (
+            <option key={p.path} value={p.path}>
+              {`${p.sample} (${p.users} user${p.users === 1 ? "" : "s"})`}
+            </option>
+          ))}
+        </datalist>
       </form>
+      <ReceivedTable received={received} />
       <section aria-labelledby="preview-h">
         <h2 id="preview-h">Preview</h2>
         <form
@@ -267,6 +312,10 @@ function SettingsPage(
         </form>
         {preview
           ? <PreviewTable preview={preview} config={config} />
+          : noPreview === "no-match"
+          ? <Empty>No user matches “{sample}”: try another userName or email.</Empty>
+          : noPreview === "invalid"
+          ? <Empty>Correct the rules above to preview them.</Empty>
           : <Empty>No user to preview on yet.</Empty>}
       </section>
       <section aria-labelledby="reapply-h">
@@ -289,6 +338,70 @@ function SettingsPage(
   );
 }
 
+/** The attributes IdPs sent, with a sample value each: what rules can mirror. */
+function ReceivedTable(
+  { received }: { received: { paths: ReceivedPath[]; sampled: number } },
+) {
+  return (
+    <section aria-labelledby="received-h">
+      <h2 id="received-h">Attributes received</h2>
+      {received.paths.length === 0 ? <Empty>No IdP has sent a user yet.</Empty> : (
+        <>
+          <p class="hint">
+            What the IdPs sent for {received.sampled} user{received.sampled === 1 ? "" : "s"}{" "}
+            sampled, as source paths: pick one in a rule's “add a received attribute” box, or copy
+            it.
+          </p>
+          <div class="table-scroll">
+            <table class="table" id="received">
+              <thead>
+                <tr>
+                  <th scope="col">Source path</th>
+                  <th scope="col">Sample value</th>
+                  <th scope="col">Users</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Copy</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {received.paths.slice(0, 100).map((p) => (
+                  <tr key={p.path}>
+                    <td>
+                      <code>{p.path}</code>
+                    </td>
+                    <td>
+                      <IdpText value={p.sample} />
+                    </td>
+                    <td>{p.users}</td>
+                    <td>
+                      <Island
+                        name="CopyButton"
+                        component={CopyButton}
+                        props={{ text: p.path, label: "source path" }}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** What the IdPs sent, sampled, and which of the rules no sampled user has a value for. */
+async function receivedOf(c: Context<AdminEnv>, config: MirroringConfig) {
+  const rows = await sampleIdpRows(c.get("deps").kv, tenantOf(c).id, 200);
+  return {
+    paths: receivedPaths(rows),
+    empty: rulesWithoutValues(config.rules, rows),
+    sampled: rows.length,
+  };
+}
+
 const Sample = z.object({ sample: z.string().max(254).optional(), done: z.string().optional() });
 
 mirroring.get("/", async (c) => {
@@ -296,9 +409,10 @@ mirroring.get("/", async (c) => {
   const { kv } = c.get("deps");
   const q = Sample.parse(c.req.query());
   const config = await getMirroring(kv, tenant.id);
-  const [preview, job] = await Promise.all([
+  const [preview, job, received] = await Promise.all([
     samplePreview(c, config, q.sample),
     getMirroringJob(kv, tenant.id),
+    receivedOf(c, config),
   ]);
   return page(
     c,
@@ -309,9 +423,11 @@ mirroring.get("/", async (c) => {
         csrf={signedIn(c).session.csrf}
         manage={canManage(c)}
         preview={preview}
+        noPreview={q.sample ? "no-match" : "no-users"}
         sample={q.sample}
         notice={FLASH[q.done ?? ""]}
         job={job}
+        received={received}
       />
     ),
   );
@@ -345,9 +461,10 @@ async function editedPage(c: Context<AdminEnv>, save: boolean): Promise<Response
     );
   }
   const config = parsed.success ? parsed.data : input;
-  const [preview, job] = await Promise.all([
+  const [preview, job, received] = await Promise.all([
     parsed.success ? samplePreview(c, config, sample) : Promise.resolve(null),
     getMirroringJob(kv, tenant.id),
+    receivedOf(c, config),
   ]);
   return page(
     c,
@@ -363,9 +480,13 @@ async function editedPage(c: Context<AdminEnv>, save: boolean): Promise<Response
         manage
         errors={parsed.success ? undefined : zodMessages(parsed.error, input.rules)}
         preview={preview}
+        noPreview={!parsed.success ? "invalid" : sample ? "no-match" : "no-users"}
         sample={sample}
-        notice={parsed.success ? "Preview of the edited configuration: not saved yet." : undefined}
+        info={parsed.success
+          ? "This is a preview of the rules as edited; Save makes them the configuration."
+          : undefined}
         job={job}
+        received={received}
       />
     ),
   );

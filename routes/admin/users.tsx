@@ -332,16 +332,21 @@ users.post("/:id/revoke-sessions", async (c) => {
 });
 
 /** Every leaf of a SCIM resource as `[path, value]` rows. */
-export function flattenResource(value: unknown, path = ""): [string, string][] {
+export function flattenResource(value: unknown, path = "", depth = 0): [string, string][] {
   if (value === null || value === undefined) return [[path, String(value)]];
   if (Array.isArray(value)) {
     if (value.length === 0) return [[path, "[]"]];
-    return value.flatMap((v, i) => flattenResource(v, `${path}[${i}]`));
+    return value.flatMap((v, i) => flattenResource(v, `${path}[${i}]`, depth + 1));
   }
   if (typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>);
     if (entries.length === 0) return [[path, "{}"]];
-    return entries.flatMap(([k, v]) => flattenResource(v, path ? `${path}.${k}` : k));
+    // An extension's attributes follow its URN after a colon (RFC 7644 §3.10), the form mirroring
+    // rules use: `urn:…:User:department`, then dots below.
+    const sep = depth === 1 && /^urn:/i.test(path) ? ":" : ".";
+    return entries.flatMap(([k, v]) =>
+      flattenResource(v, path ? `${path}${sep}${k}` : k, depth + 1)
+    );
   }
   return [[path, String(value)]];
 }
@@ -371,9 +376,7 @@ function mirroredLeaves(user: User, link: IdpUser): Map<string, string[]> {
     // The leaf holding the mirrored value under the source's attribute.
     const values = selectValues(link.resource, source, "User").map(String);
     if (!values.includes(value)) continue;
-    const top = source.toLowerCase().startsWith("urn:")
-      ? source.slice(0, source.lastIndexOf(":")).toLowerCase()
-      : topOf(source);
+    const top = topOf(source);
     const leaf = leaves.find(([p, v]) => v === value && topOf(p) === top);
     if (leaf) out.set(leaf[0], [...(out.get(leaf[0]) ?? []), field]);
   }
