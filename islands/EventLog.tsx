@@ -87,6 +87,16 @@ export default function EventLog(props: EventLogProps) {
     }
   }
 
+  // New events (LiveUpdates): the first page follows them; a later page stays where it is.
+  useEffect(() => {
+    const onLive = () => {
+      const { filters: f, cursor } = readLocation();
+      if (!cursor) load(f, undefined, false);
+    };
+    addEventListener("weft:live", onLive);
+    return () => removeEventListener("weft:live", onLive);
+  }, []);
+
   useEffect(() => {
     const onPop = () => {
       const { filters: f, cursor } = readLocation();

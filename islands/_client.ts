@@ -6,9 +6,16 @@
 import { h, hydrate } from "preact";
 import { ISLANDS } from "./_registry.ts";
 
-for (const el of document.querySelectorAll<HTMLElement>("[data-island]")) {
-  const component = ISLANDS[el.dataset.island ?? ""];
-  if (!component) continue;
-  const props = JSON.parse(el.dataset.props ?? "{}") as Record<string, unknown>;
-  hydrate(h(component, props as never), el);
+/** Hydrates the islands inside `root`. */
+function hydrateIn(root: ParentNode): void {
+  for (const el of root.querySelectorAll<HTMLElement>("[data-island]")) {
+    const component = ISLANDS[el.dataset.island ?? ""];
+    if (!component) continue;
+    const props = JSON.parse(el.dataset.props ?? "{}") as Record<string, unknown>;
+    hydrate(h(component, props as never), el);
+  }
 }
+
+hydrateIn(document);
+// A live section swapped in (LiveUpdates) brings its islands as plain markup: hydrate them too.
+addEventListener("weft:swapped", (e) => hydrateIn((e as CustomEvent<HTMLElement>).detail));

@@ -8,6 +8,7 @@ import ConfirmForm from "./ConfirmForm.tsx";
 import CopyButton from "./CopyButton.tsx";
 import DeletionProgress from "./DeletionProgress.tsx";
 import EventLog from "./EventLog.tsx";
+import LiveUpdates from "./LiveUpdates.tsx";
 import ReapplyProgress from "./ReapplyProgress.tsx";
 import TokenCreate from "./TokenCreate.tsx";
 
@@ -17,6 +18,7 @@ export const ISLANDS: Record<string, ComponentType<never>> = {
   CopyButton,
   DeletionProgress,
   EventLog,
+  LiveUpdates,
   ReapplyProgress,
   TokenCreate,
 };

@@ -101,3 +101,26 @@ export async function getEvent(
 ): Promise<AuditEvent | null> {
   return (await kv.get<AuditEvent>(keys.event(tenantId, eventId))).value;
 }
+
+/** What a live view follows: all of a tenant's events, one IdP's, or one user's or group's. */
+export interface EventScope {
+  idpId?: string;
+  targetId?: string;
+}
+
+/** The id of the newest event in a scope (one index key read), or null when there is none. */
+export async function latestEventId(
+  kv: Deno.Kv,
+  tenantId: string,
+  scope: EventScope = {},
+): Promise<string | null> {
+  const prefix = scope.targetId
+    ? keys.eventByTarget(tenantId, scope.targetId, "").slice(0, -1)
+    : scope.idpId
+    ? keys.eventByIdp(tenantId, scope.idpId, "").slice(0, -1)
+    : keys.events(tenantId);
+  for await (const e of kv.list({ prefix }, { reverse: true, limit: 1 })) {
+    return String(e.key.at(-1));
+  }
+  return null;
+}

@@ -316,3 +316,16 @@ export async function dropRequestIdIndex(
   }
   if (n % 500) await withLockRetry(() => op.commit());
 }
+
+/** The id of a connection's newest logged request, or null (for live views). */
+export async function latestRequestLogId(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+): Promise<string | null> {
+  if (!fitsKey(idpId)) return null;
+  for await (
+    const e of kv.list({ prefix: keys.requestLogs(tenantId, idpId) }, { reverse: true, limit: 1 })
+  ) return String(e.key.at(-1));
+  return null;
+}

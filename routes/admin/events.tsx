@@ -9,6 +9,7 @@ import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.
 import { Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import EventLog from "../../islands/EventLog.tsx";
+import LiveUpdates from "../../islands/LiveUpdates.tsx";
 import { type AuditEvent, EVENT_TYPES } from "../../lib/audit/events.ts";
 import { getEvent, listEvents } from "../../lib/store/events.ts";
 import { findRequestLog } from "../../lib/store/request_log.ts";
@@ -38,19 +39,22 @@ events.get("/", async (c) => {
     c,
     { title: "Event Log", section: "events", status: error ? 400 : 200 },
     (
-      <Island
-        name="EventLog"
-        component={EventLog}
-        props={{
-          events: result.events,
-          cursor: result.cursor,
-          paged: !!cursor,
-          filters,
-          idps: idps.map((i) => ({ id: i.id, name: i.name })),
-          types: EVENT_TYPES,
-          error,
-        }}
-      />
+      <>
+        <Island name="LiveUpdates" component={LiveUpdates} props={{ stream: "/admin/api/live" }} />
+        <Island
+          name="EventLog"
+          component={EventLog}
+          props={{
+            events: result.events,
+            cursor: result.cursor,
+            paged: !!cursor,
+            filters,
+            idps: idps.map((i) => ({ id: i.id, name: i.name })),
+            types: EVENT_TYPES,
+            error,
+          }}
+        />
+      </>
     ),
   );
 });

@@ -31,6 +31,7 @@ import { ActivityChart } from "../../components/ActivityChart.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
 import TokenCreate from "../../islands/TokenCreate.tsx";
+import LiveUpdates from "../../islands/LiveUpdates.tsx";
 import ConfirmForm from "../../islands/ConfirmForm.tsx";
 import {
   createIdp,
@@ -350,6 +351,11 @@ idps.get("/:id/scim", async (c) => {
     (
       <>
         <IdpTabs idp={idp} current="scim" />
+        <Island
+          name="LiveUpdates"
+          component={LiveUpdates}
+          props={{ stream: `/admin/api/live?idp=${idp.id}` }}
+        />
         {flash(c)}
         <ProvisioningSwitch idp={idp} csrf={csrf} manage={manage} />
         <section aria-labelledby="base-url-h" class="card">
@@ -456,7 +462,7 @@ idps.get("/:id/scim", async (c) => {
             )}
         </section>
 
-        <section aria-labelledby="requests-h" id="recent-requests">
+        <section aria-labelledby="requests-h" id="recent-requests" data-live="requests">
           <div class="toolbar">
             <h2 id="requests-h">Recent requests</h2>
             <a href={`/admin/idps/${idp.id}/requests`}>All requests and filters →</a>
@@ -472,7 +478,7 @@ idps.get("/:id/scim", async (c) => {
             : <RequestTable idpId={idp.id} entries={requests} />}
         </section>
 
-        <section aria-labelledby="failures-h" id="failures">
+        <section aria-labelledby="failures-h" id="failures" data-live="failures">
           <h2 id="failures-h">Recent authentication failures</h2>
           {failed.length === 0
             ? (
@@ -502,7 +508,7 @@ idps.get("/:id/scim", async (c) => {
           </details>
         </section>
 
-        <section aria-labelledby="activity-h">
+        <section aria-labelledby="activity-h" data-live="activity">
           <h2 id="activity-h">Activity</h2>
           <ActivityChart activity={activity} label={`Events of ${idp.name} per hour`} />
         </section>

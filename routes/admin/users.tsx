@@ -24,6 +24,7 @@ import {
 import { Badge, Csrf, Empty, IdpText, Notice, Pager, Tabs, Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import ConfirmForm from "../../islands/ConfirmForm.tsx";
+import LiveUpdates from "../../islands/LiveUpdates.tsx";
 import { listPersonSessions, revokePersonSessions } from "../../lib/store/person_sessions.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { getUser } from "../../lib/store/users.ts";
@@ -191,16 +192,23 @@ async function userOf(c: Context<AdminEnv>): Promise<{ user: User; idps: Idp[] }
 function UserTabs({ user, current }: { user: User; current: string }) {
   const base = `/admin/users/${user.id}`;
   return (
-    <Tabs
-      label="User sections"
-      current={current}
-      tabs={[
-        { id: "profile", href: base, label: "Profile" },
-        { id: "attributes", href: `${base}/attributes`, label: "IdP Attributes" },
-        { id: "groups", href: `${base}/groups`, label: "Groups" },
-        { id: "events", href: `${base}/events`, label: "Events" },
-      ]}
-    />
+    <>
+      <Island
+        name="LiveUpdates"
+        component={LiveUpdates}
+        props={{ stream: `/admin/api/live?target=${encodeURIComponent(user.id)}` }}
+      />
+      <Tabs
+        label="User sections"
+        current={current}
+        tabs={[
+          { id: "profile", href: base, label: "Profile" },
+          { id: "attributes", href: `${base}/attributes`, label: "IdP Attributes" },
+          { id: "groups", href: `${base}/groups`, label: "Groups" },
+          { id: "events", href: `${base}/events`, label: "Events" },
+        ]}
+      />
+    </>
   );
 }
 
@@ -223,79 +231,81 @@ users.get("/:id", async (c) => {
     (
       <>
         <UserTabs user={user} current="profile" />
-        {flash && <Notice tone="ok">{flash}</Notice>}
-        <p>
-          <StatusBadge status={user.status} /> Source IdP:{" "}
-          {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
-        </p>
-        <table class="table" id="profile">
-          <caption>Canonical fields</caption>
-          <thead>
-            <tr>
-              <th scope="col">Field</th>
-              <th scope="col">Value</th>
-              <th scope="col">Mirrored from</th>
-            </tr>
-          </thead>
-          <tbody>
-            {fields.map(([name, value]) => (
-              <tr key={name}>
-                <th scope="row">{name}</th>
-                <td>
-                  {value !== undefined ? <IdpText value={value} /> : <span class="muted">—</span>}
-                </td>
-                <td>
-                  {user.mirroredFrom[name]
-                    ? (
-                      <>
-                        <code>{user.mirroredFrom[name]}</code>{" "}
-                        <span class="muted">({source?.name ?? user.sourceIdpId})</span>
-                      </>
-                    )
-                    : <span class="muted">not mirrored</span>}
-                </td>
+        <div data-live="user-profile">
+          {flash && <Notice tone="ok">{flash}</Notice>}
+          <p>
+            <StatusBadge status={user.status} /> Source IdP:{" "}
+            {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
+          </p>
+          <table class="table" id="profile">
+            <caption>Canonical fields</caption>
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">Value</th>
+                <th scope="col">Mirrored from</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-        <dl class="details">
-          <dt>Weft id (SCIM id)</dt>
-          <dd>
-            <code>{user.id}</code>
-          </dd>
-          <dt>Created</dt>
-          <dd>
-            <Time iso={user.createdAt} />
-          </dd>
-          <dt>Updated</dt>
-          <dd>
-            <Time iso={user.updatedAt} />
-          </dd>
-        </dl>
-        <section aria-labelledby="sessions-h" id="person-sessions">
-          <h2 id="sessions-h">Sign-in sessions</h2>
-          {sessions.length === 0 ? <Empty>No open sign-in session.</Empty> : (
-            <p>
-              {sessions.length} open, the latest since <Time iso={sessions[0].createdAt} />{" "}
-              <span class="muted">from {sessions[0].ip}</span>
-            </p>
-          )}
-          {sessions.length > 0 && canManage(c) && (
-            <Island
-              name="ConfirmForm"
-              component={ConfirmForm}
-              props={{
-                action: `/admin/users/${user.id}/revoke-sessions`,
-                csrf: signedIn(c).session.csrf,
-                label: "End sign-in sessions",
-                title: `End ${userTitle(user)}'s sign-in sessions?`,
-                message:
-                  "The person is signed out everywhere at once. They can sign in again while their IdP allows it.",
-                danger: true,
-              }}
-            />
-          )}
-        </section>
+            </thead>
+            <tbody>
+              {fields.map(([name, value]) => (
+                <tr key={name}>
+                  <th scope="row">{name}</th>
+                  <td>
+                    {value !== undefined ? <IdpText value={value} /> : <span class="muted">—</span>}
+                  </td>
+                  <td>
+                    {user.mirroredFrom[name]
+                      ? (
+                        <>
+                          <code>{user.mirroredFrom[name]}</code>{" "}
+                          <span class="muted">({source?.name ?? user.sourceIdpId})</span>
+                        </>
+                      )
+                      : <span class="muted">not mirrored</span>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <dl class="details">
+            <dt>Weft id (SCIM id)</dt>
+            <dd>
+              <code>{user.id}</code>
+            </dd>
+            <dt>Created</dt>
+            <dd>
+              <Time iso={user.createdAt} />
+            </dd>
+            <dt>Updated</dt>
+            <dd>
+              <Time iso={user.updatedAt} />
+            </dd>
+          </dl>
+          <section aria-labelledby="sessions-h" id="person-sessions">
+            <h2 id="sessions-h">Sign-in sessions</h2>
+            {sessions.length === 0 ? <Empty>No open sign-in session.</Empty> : (
+              <p>
+                {sessions.length} open, the latest since <Time iso={sessions[0].createdAt} />{" "}
+                <span class="muted">from {sessions[0].ip}</span>
+              </p>
+            )}
+            {sessions.length > 0 && canManage(c) && (
+              <Island
+                name="ConfirmForm"
+                component={ConfirmForm}
+                props={{
+                  action: `/admin/users/${user.id}/revoke-sessions`,
+                  csrf: signedIn(c).session.csrf,
+                  label: "End sign-in sessions",
+                  title: `End ${userTitle(user)}'s sign-in sessions?`,
+                  message:
+                    "The person is signed out everywhere at once. They can sign in again while their IdP allows it.",
+                  danger: true,
+                }}
+              />
+            )}
+          </section>
+        </div>
       </>
     ),
   );
@@ -392,67 +402,73 @@ users.get("/:id/attributes", async (c) => {
     (
       <>
         <UserTabs user={user} current="attributes" />
-        {rows.length === 0 && <Empty>No IdP holds this user any more (deleted by its IdP).</Empty>}
-        {rows.map((row) => {
-          const idp = idps.find((i) => i.id === row.idpId);
-          const mirrored = mirroredLeaves(user, row);
-          const leaves = flattenResource(row.resource);
-          return (
-            <section key={row.idpId} class="card idp-row" data-idp={row.idpId}>
-              <h2>
-                {idp?.name ?? row.idpId}{" "}
-                {row.idpId === user.sourceIdpId && <Badge tone="info">source</Badge>}{" "}
-                {row.active ? <Badge tone="ok">active</Badge> : <Badge tone="warn">inactive</Badge>}
-              </h2>
-              <dl class="details">
-                <dt>externalId</dt>
-                <dd>
-                  {row.externalId
-                    ? <code>{row.externalId}</code>
-                    : <span class="muted">none sent</span>}
-                  {mirrored.has("externalId") && (
-                    <Badge tone="info">mirrored → {mirrored.get("externalId")!.join(", ")}</Badge>
-                  )}
-                </dd>
-                <dt>Last received</dt>
-                <dd>
-                  <Time iso={row.receivedAt} seconds />
-                </dd>
-                <dt>First received</dt>
-                <dd>
-                  <Time iso={row.created} />
-                </dd>
-              </dl>
-              <table class="table attributes">
-                <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Attribute</th>
-                    <th scope="col">Value</th>
-                    <th scope="col">Mirrored</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {leaves.map(([path, value]) => (
-                    <tr key={path}>
-                      <th scope="row">
-                        <code>{path}</code>
-                      </th>
-                      <td class="value">
-                        <IdpText value={value} />
-                      </td>
-                      <td>
-                        {mirrored.has(path) && (
-                          <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
-                        )}
-                      </td>
+        <div data-live="user-attributes">
+          {rows.length === 0 && (
+            <Empty>No IdP holds this user any more (deleted by its IdP).</Empty>
+          )}
+          {rows.map((row) => {
+            const idp = idps.find((i) => i.id === row.idpId);
+            const mirrored = mirroredLeaves(user, row);
+            const leaves = flattenResource(row.resource);
+            return (
+              <section key={row.idpId} class="card idp-row" data-idp={row.idpId}>
+                <h2>
+                  {idp?.name ?? row.idpId}{" "}
+                  {row.idpId === user.sourceIdpId && <Badge tone="info">source</Badge>}{" "}
+                  {row.active
+                    ? <Badge tone="ok">active</Badge>
+                    : <Badge tone="warn">inactive</Badge>}
+                </h2>
+                <dl class="details">
+                  <dt>externalId</dt>
+                  <dd>
+                    {row.externalId
+                      ? <code>{row.externalId}</code>
+                      : <span class="muted">none sent</span>}
+                    {mirrored.has("externalId") && (
+                      <Badge tone="info">mirrored → {mirrored.get("externalId")!.join(", ")}</Badge>
+                    )}
+                  </dd>
+                  <dt>Last received</dt>
+                  <dd>
+                    <Time iso={row.receivedAt} seconds />
+                  </dd>
+                  <dt>First received</dt>
+                  <dd>
+                    <Time iso={row.created} />
+                  </dd>
+                </dl>
+                <table class="table attributes">
+                  <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Attribute</th>
+                      <th scope="col">Value</th>
+                      <th scope="col">Mirrored</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </section>
-          );
-        })}
+                  </thead>
+                  <tbody>
+                    {leaves.map(([path, value]) => (
+                      <tr key={path}>
+                        <th scope="row">
+                          <code>{path}</code>
+                        </th>
+                        <td class="value">
+                          <IdpText value={value} />
+                        </td>
+                        <td>
+                          {mirrored.has(path) && (
+                            <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </section>
+            );
+          })}
+        </div>
       </>
     ),
   );
@@ -467,30 +483,32 @@ users.get("/:id/groups", async (c) => {
     (
       <>
         <UserTabs user={user} current="groups" />
-        {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
-          <table class="table">
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col">IdP</th>
-                <th scope="col">externalId</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups.map((g) => (
-                <tr key={g.id}>
-                  <td>
-                    <a href={`/admin/groups/${g.idpId}/${g.id}`}>
-                      <IdpText value={g.displayName} />
-                    </a>
-                  </td>
-                  <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
-                  <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+        <div data-live="user-groups">
+          {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
+            <table class="table">
+              <thead>
+                <tr>
+                  <th scope="col">Group</th>
+                  <th scope="col">IdP</th>
+                  <th scope="col">externalId</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+              </thead>
+              <tbody>
+                {groups.map((g) => (
+                  <tr key={g.id}>
+                    <td>
+                      <a href={`/admin/groups/${g.idpId}/${g.id}`}>
+                        <IdpText value={g.displayName} />
+                      </a>
+                    </td>
+                    <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
+                    <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
       </>
     ),
   );
@@ -508,39 +526,41 @@ users.get("/:id/events", async (c) => {
     (
       <>
         <UserTabs user={user} current="events" />
-        {events.length === 0
-          ? <Empty>No events for this user.</Empty>
-          : (
-            <table class="table" id="user-events">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">IdP</th>
-                  <th scope="col">Summary</th>
-                  <th scope="col">Changed</th>
-                </tr>
-              </thead>
-              <tbody>
-                {events.map((e) => (
-                  <tr key={e.id} data-event-type={e.type}>
-                    <td class="nowrap">
-                      <a href={`/admin/events/${e.id}`}>
-                        <Time iso={e.at} seconds />
-                      </a>
-                    </td>
-                    <td>{eventLabel(e.type)}</td>
-                    <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
-                    <td>{e.summary}</td>
-                    <td>{e.changed?.join(", ") ?? ""}</td>
+        <div data-live="user-events">
+          {events.length === 0
+            ? <Empty>No events for this user.</Empty>
+            : (
+              <table class="table" id="user-events">
+                <thead>
+                  <tr>
+                    <th scope="col">Time</th>
+                    <th scope="col">Type</th>
+                    <th scope="col">IdP</th>
+                    <th scope="col">Summary</th>
+                    <th scope="col">Changed</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        <p>
-          <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>
-        </p>
+                </thead>
+                <tbody>
+                  {events.map((e) => (
+                    <tr key={e.id} data-event-type={e.type}>
+                      <td class="nowrap">
+                        <a href={`/admin/events/${e.id}`}>
+                          <Time iso={e.at} seconds />
+                        </a>
+                      </td>
+                      <td>{eventLabel(e.type)}</td>
+                      <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
+                      <td>{e.summary}</td>
+                      <td>{e.changed?.join(", ") ?? ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          <p>
+            <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>
+          </p>
+        </div>
       </>
     ),
   );
