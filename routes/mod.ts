@@ -22,6 +22,8 @@ import { requestContext } from "../lib/http/request_context.ts";
 import { createSamlApp } from "./saml/mod.ts";
 import { createPersonApp } from "./person/mod.tsx";
 import { messagePage } from "./person/_page.tsx";
+import { holdWrites } from "../lib/http/hold_writes.ts";
+import { OPEN_GATE } from "../lib/instance/write_gate.ts";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -83,6 +85,27 @@ function refuse(c: Context, status: 400 | 413 | 414, detail: string): Response {
   }
 }
 
+/** A request the store cannot take now (writes paused), in the surface's format. */
+function unavailable(c: Context, detail: string, retryAfterSeconds: number): Response {
+  const retry = { "retry-after": String(retryAfterSeconds) };
+  let res: Response;
+  switch (surfaceOf(c.req.path)) {
+    case "scim":
+      return scimErrorResponse(new ScimError(503, detail, { headers: retry }));
+    case "console":
+    case "console-sign-in":
+    case "console-upload":
+    case "saml-acs":
+    case "person":
+      res = messagePage(c, 503, "Please retry shortly", `${detail}: nothing was changed.`);
+      break;
+    default:
+      res = c.json({ ok: false, detail }, 503);
+  }
+  res.headers.set("retry-after", retry["retry-after"]);
+  return res;
+}
+
 /** Builds the whole HTTP app over its dependencies. */
 export function createApp(deps: AppDeps): Hono<BaseEnv> {
   const app = new Hono<BaseEnv>({
@@ -108,6 +131,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   });
 
   app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuse));
+  app.use("*", holdWrites(deps.gate ?? OPEN_GATE, unavailable));
 
   app.route("/scim/v2/inbound/:idp", createScimApp());
   app.all(
