@@ -134,7 +134,7 @@ export interface DirectoryView {
   };
 }
 
-/** Reads everything the IdPs' SCIM clients can list or read on `origin`. */
+/** Reads everything the IdPs' SCIM clients can list or read on `origin` (written `<origin>`). */
 export async function readDirectory(
   origin: string,
   idps: IdpAccess[],
@@ -162,7 +162,8 @@ export async function readDirectory(
     c.log.length = 0;
     view[a.idp.id] = { users, groups, userGroups, groupReads };
   }
-  return view;
+  // Locations name the server read from; the directory is the same wherever it is served.
+  return JSON.parse(JSON.stringify(view).replaceAll(origin, "<origin>"));
 }
 
 /** Every event of a tenant, in order, from a store. */
