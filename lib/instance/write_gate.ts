@@ -10,11 +10,15 @@ import {
   beat,
   BEAT_TTL_MS,
   endBeat,
+  getPause,
   livePause,
   watchPause,
   type WritePause,
 } from "../store/write_pause.ts";
 import { SCHEMA_VERSION } from "../store/migrations.ts";
+
+/** How often the pause record is read besides the watch. */
+const POLL_MS = 250;
 import type { Logger } from "../log.ts";
 
 /** What the HTTP layer needs of the gate. */
@@ -68,8 +72,10 @@ export function startWriteGate(kv: Deno.Kv, log: Logger): InstanceGate {
     });
   };
   const setPause = (next: WritePause | null) => {
+    const live = livePause(next);
+    if (known && live?.id === pause?.id) return;
     known = true;
-    pause = livePause(next);
+    pause = live;
     clearTimeout(expiry);
     if (pause) {
       log.log("info", "writes paused for a point-in-time backup", { until: pause.until });
@@ -106,6 +112,11 @@ export function startWriteGate(kv: Deno.Kv, log: Logger): InstanceGate {
   });
   let stopWatch = () => Promise.resolve();
   const timer = setInterval(renew, BEAT_TTL_MS / 3);
+  // A watch on a local SQLite file does not see writes of other processes (the CLI's pause):
+  // the record is also read every POLL_MS.
+  const poll = setInterval(() => {
+    getPause(kv).then((p) => !closed && setPause(p)).catch(() => {});
+  }, POLL_MS);
 
   return {
     instanceId,
@@ -131,6 +142,7 @@ export function startWriteGate(kv: Deno.Kv, log: Logger): InstanceGate {
     async close() {
       closed = true;
       clearInterval(timer);
+      clearInterval(poll);
       clearTimeout(expiry);
       await stopWatch();
       await started.catch(() => {});

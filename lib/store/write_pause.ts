@@ -102,6 +102,11 @@ export function livePause(pause: WritePause | null, now = Date.now()): WritePaus
   return pause && Date.parse(pause.until) > now ? pause : null;
 }
 
+/** The pause record as stored now. */
+export async function getPause(kv: Deno.Kv): Promise<WritePause | null> {
+  return (await kv.get<WritePause>(keys.writePause())).value;
+}
+
 /** Watches the pause record: the current value at once, then every change. */
 export function watchPause(kv: Deno.Kv): ReadableStream<WritePause | null> {
   return kv.watch<[WritePause]>([keys.writePause()]).pipeThrough(
