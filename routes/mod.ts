@@ -23,6 +23,7 @@ import { createSamlApp } from "./saml/mod.ts";
 import { createPersonApp } from "./person/mod.tsx";
 import { messagePage } from "./person/_page.tsx";
 import { holdWrites } from "../lib/http/hold_writes.ts";
+import { countRequests, metricsEndpoint } from "../lib/http/metrics.ts";
 import { OPEN_GATE } from "../lib/instance/write_gate.ts";
 
 const SCIM_SEGMENTS = new Map(
@@ -120,6 +121,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   app.use("*", checkRequestTarget(refuse));
   app.use("*", securityHeaders({ isPage: hasPages, pages: ADMIN_SECURE_HEADERS }));
   app.use("*", accessLog(deps.log));
+  app.use("*", countRequests());
   app.use("*", requestContext(deps, refuse));
   app.onError((error, c) => scimOnError(error, c));
 
@@ -129,6 +131,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     if (await storeIsWritable(deps.kv)) return c.json({ ok: true });
     return c.json({ ok: false, detail: "The directory store cannot be written" }, 503);
   });
+
+  app.get("/metrics", metricsEndpoint);
 
   app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuse));
   app.use("*", holdWrites(deps.gate ?? OPEN_GATE, unavailable));
