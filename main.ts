@@ -5,7 +5,8 @@
  * The service starts even when its store cannot be opened: it answers 503 (a SCIM error body on
  * SCIM paths, `/readyz` red) and keeps trying, so a store that comes back needs no restart. It
  * refuses to start (exit 1) on a store written by a newer Weft, or one a restore has not finished.
- * On SIGTERM it finishes the requests in flight, within `WEFT_SHUTDOWN_GRACE_SECONDS`.
+ * On SIGTERM it finishes the requests in flight, within `WEFT_SHUTDOWN_GRACE_SECONDS`. With
+ * `OTEL_DENO=true`, requests and their store operations are exported as OpenTelemetry spans.
  * @module
  */
 import { loadConfig } from "./lib/config.ts";
@@ -19,6 +20,8 @@ import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
 import { restoreUnderWay } from "./lib/store/dump.ts";
 import { startWriteGate } from "./lib/instance/write_gate.ts";
 import { createLifecycle, type Handler, listenForSigterm } from "./lib/instance/lifecycle.ts";
+import { telemetryEnabled } from "./lib/telemetry/tracer.ts";
+import { traceKv } from "./lib/store/traced_kv.ts";
 
 const RETRY_MS = 2_000;
 const config = loadConfig();
@@ -78,7 +81,9 @@ async function start(): Promise<void> {
   const gate = startWriteGate(kv, log);
   lifecycle.onStop(() => kv.close());
   lifecycle.onStop(() => gate.close());
-  handler = createApp({ kv, config, log, gate }).fetch;
+  // With telemetry on, the requests' store operations are spans (the gate's own polling is not).
+  const served = telemetryEnabled() ? traceKv(kv) : kv;
+  handler = createApp({ kv: served, config, log, gate }).fetch;
   await prepare(kv);
 }
 

@@ -24,6 +24,7 @@ import { createPersonApp } from "./person/mod.tsx";
 import { messagePage } from "./person/_page.tsx";
 import { holdWrites } from "../lib/http/hold_writes.ts";
 import { countRequests, metricsEndpoint } from "../lib/http/metrics.ts";
+import { traceRoutes } from "../lib/http/telemetry.ts";
 import { OPEN_GATE } from "../lib/instance/write_gate.ts";
 
 const SCIM_SEGMENTS = new Map(
@@ -122,6 +123,7 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   app.use("*", securityHeaders({ isPage: hasPages, pages: ADMIN_SECURE_HEADERS }));
   app.use("*", accessLog(deps.log));
   app.use("*", countRequests());
+  app.use("*", traceRoutes());
   app.use("*", requestContext(deps, refuse));
   app.onError((error, c) => scimOnError(error, c));
 
