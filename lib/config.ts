@@ -17,7 +17,10 @@ const Env = z.object({
   WEFT_SCAN_LIMIT: z.coerce.number().int().min(100).default(20_000),
   WEFT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   WEFT_LOG: z.enum(["debug", "info", "warn", "error", "off"]).default("info"),
-  WEFT_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  WEFT_METRICS_TOKEN: z.preprocess(
+    (v) => v === "" ? undefined : v,
+    z.string().min(16, "must be at least 16 characters").optional(),
+  ),
   WEFT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0.1).max(3600).default(25),
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
