@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import assert from "node:assert/strict";
-import { join, provision, ROOT, withKv, withServers } from "../tests/reliability/_server.ts";
+import { join, provision, runCli, withKv, withServers } from "../tests/reliability/_server.ts";
 import {
   type DirectoryView,
   eventsIn,
@@ -29,19 +29,9 @@ function say(line: string) {
 }
 
 async function weft(kvPath: string, args: string[]): Promise<{ ms: number; out: string }> {
-  const t = performance.now();
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(r.stdout);
-  if (!r.success) {
-    throw new Error(`weft ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}${out}`);
-  }
-  return { ms: performance.now() - t, out };
+  const r = await runCli(kvPath, args);
+  if (r.code !== 0) throw new Error(`weft ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+  return { ms: r.ms, out: r.stdout };
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -12,7 +12,7 @@ import {
   checkInvariants,
   join,
   provision,
-  ROOT,
+  runCli,
   snapshotKv,
   startServer,
   withKv,
@@ -36,22 +36,7 @@ const OKTA_AND_ENTRA = [{ name: "Okta", kind: "okta" as const }, {
   kind: "entra" as const,
 }];
 
-/** Runs the CLI on a store; returns its exit code and output (never throws on failure). */
-async function weft(
-  kvPath: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
+const weft = runCli;
 
 async function ok(kvPath: string, args: string[], env?: Record<string, string>): Promise<string> {
   const r = await weft(kvPath, args, env);

@@ -10,7 +10,7 @@ import {
   checkInvariants,
   join,
   provision,
-  ROOT,
+  runCli,
   ScimClient,
   sleep,
   startServer,
@@ -25,18 +25,7 @@ import { releasePause, requestPause } from "../lib/store/write_pause.ts";
 
 const sanitizers = { sanitizeResources: false, sanitizeOps: false };
 
-/** Runs the CLI; resolves with its exit code and output. */
-async function weft(kvPath: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
-    cwd: ROOT,
-    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
+const weft = runCli;
 
 /** One write of a load: what was sent, when it was answered, and how. */
 interface Write {

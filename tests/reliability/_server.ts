@@ -127,6 +127,38 @@ export async function cli(kvPath: string, ...args: string[]): Promise<string> {
   return text;
 }
 
+/** What a CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the run (ms). */
+  ms: number;
+}
+
+/** Runs the operator CLI on a KV file and returns its exit code and output (never throws). */
+export async function runCli(
+  kvPath: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliRun> {
+  const started = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
+    cwd: ROOT,
+    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", NO_COLOR: "1", ...testKvEnv(kvPath), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: d.decode(out.stdout),
+    stderr: d.decode(out.stderr),
+    ms: performance.now() - started,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Servers
 // ---------------------------------------------------------------------------------------------
