@@ -35,6 +35,17 @@ export const OPEN_GATE: WriteGate = {
   enter: () => Promise.resolve(() => {}),
 };
 
+/**
+ * Enters the gate for background work (a job's batch): waits as long as a pause lasts, since no
+ * client is waiting for an answer. Returns the function that ends it.
+ */
+export async function enterForBackground(gate: WriteGate): Promise<() => void> {
+  for (;;) {
+    const leave = await gate.enter(60_000);
+    if (leave) return leave;
+  }
+}
+
 /** The running gate of a serving instance. */
 export interface InstanceGate extends WriteGate {
   instanceId: string;
