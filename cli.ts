@@ -40,6 +40,14 @@ import { describeCertificate, readCertificates } from "./lib/saml/x509.ts";
 import { spUrls } from "./lib/saml/sp.ts";
 import { revokePersonSessions } from "./lib/store/person_sessions.ts";
 import { getUser } from "./lib/store/users.ts";
+import {
+  DATA_OPTIONS,
+  DATA_USAGE,
+  DataUsageError,
+  isDataCommand,
+  runDataCommand,
+} from "./lib/ops/commands.ts";
+import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
 
@@ -63,7 +71,8 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin revoke-sessions --tenant <subdomain> --email <email>
   admin links --tenant <subdomain>
   admin revoke-link --tenant <subdomain> --link <link-id>
-  user revoke-sessions --tenant <subdomain> --user <user-id>`;
+  user revoke-sessions --tenant <subdomain> --user <user-id>
+${DATA_USAGE}`;
 
 function out(text: string) {
   // deno-lint-ignore no-console
@@ -103,6 +112,7 @@ async function main(args: string[]): Promise<number> {
       "idp-initiated": { type: "string" },
       jit: { type: "string" },
       help: { type: "boolean", short: "h" },
+      ...DATA_OPTIONS,
     },
   });
   const [group, action, arg] = positionals;
@@ -120,6 +130,12 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
+    // A store written by a newer Weft holds records this one may not understand.
+    await refuseNewerStore(kv);
+    const dataCommand = action ? `${group} ${action}` : group;
+    if (isDataCommand(dataCommand)) {
+      return await runDataCommand(dataCommand, values, kv, config.kvPath);
+    }
     const tenantOf = async (): Promise<Tenant> => {
       const sub = required(values.tenant, "tenant");
       const tenant = await getTenantBySubdomain(kv, sub);
@@ -368,11 +384,16 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (
       error instanceof UsageError || error instanceof RangeError ||
-      error instanceof ConflictError
+      error instanceof ConflictError || error instanceof DataUsageError
     ) {
       // deno-lint-ignore no-console
       console.error(`${error.message}\n\n${USAGE}`);
       return 2;
+    }
+    if (error instanceof NewerStoreError) {
+      // deno-lint-ignore no-console
+      console.error(error.message);
+      return 1;
     }
     throw error;
   } finally {

@@ -3,7 +3,10 @@
  * the default export; the address comes from `DENO_SERVE_ADDRESS` (default `0.0.0.0:8000`).
  *
  * The service starts even when its store cannot be opened: it answers 503 (a SCIM error body on
- * SCIM paths, `/readyz` red) and keeps trying, so a store that comes back needs no restart.
+ * SCIM paths, `/readyz` red) and keeps trying, so a store that comes back needs no restart. It
+ * refuses to start (exit 1) on a store written by a newer Weft, or one a restore has not finished.
+ * On SIGTERM it finishes the requests in flight, within `WEFT_SHUTDOWN_GRACE_SECONDS`. With
+ * `OTEL_DENO=true`, requests and their store operations are exported as OpenTelemetry spans.
  * @module
  */
 import { loadConfig } from "./lib/config.ts";
@@ -13,12 +16,19 @@ import { bootstrap } from "./lib/bootstrap.ts";
 import { createApp } from "./routes/mod.ts";
 import { scimErrorResponse } from "./lib/http/scim.ts";
 import { ScimError } from "./lib/scim/errors.ts";
+import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
+import { restoreUnderWay } from "./lib/store/dump.ts";
+import { startWriteGate } from "./lib/instance/write_gate.ts";
+import { createLifecycle, type Handler, listenForSigterm } from "./lib/instance/lifecycle.ts";
+import { telemetryEnabled } from "./lib/telemetry/tracer.ts";
+import { traceKv } from "./lib/store/traced_kv.ts";
+import { flushRequestLog } from "./lib/store/request_log.ts";
 
 const RETRY_MS = 2_000;
 const config = loadConfig();
 const log = createLogger(config.logLevel);
-
-type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+const lifecycle = createLifecycle({ graceMs: config.shutdownGraceMs, log });
+listenForSigterm(lifecycle);
 
 /** What every request gets while the store is unavailable. */
 function unavailable(request: Request): Response {
@@ -39,12 +49,23 @@ function unavailable(request: Request): Response {
 
 let handler: Handler = unavailable;
 
+/** Says why this instance cannot serve the store, and exits. */
+function refuse(message: string): never {
+  log.log("error", message);
+  // deno-lint-ignore no-console
+  console.error(message);
+  Deno.exit(1);
+}
+
 /** Opens the store and builds the app; on failure, tries again later. */
 async function start(): Promise<void> {
+  if (lifecycle.stopping()) return;
   let kv: Deno.Kv;
   try {
     kv = await openStore(config.kvPath);
+    await refuseNewerStore(kv);
   } catch (error) {
+    if (error instanceof NewerStoreError) refuse(error.message);
     log.log("error", "cannot open the store; retrying", {
       error: String(error),
       kvPath: config.kvPath,
@@ -52,12 +73,26 @@ async function start(): Promise<void> {
     setTimeout(start, RETRY_MS);
     return;
   }
-  handler = createApp({ kv, config, log }).fetch;
+  const restoring = await restoreUnderWay(kv).catch(() => null);
+  if (restoring) {
+    refuse(
+      `Cannot serve this store: a restore from "${restoring.from}" started ${restoring.startedAt} has not finished. Run the restore again (with --force) and start once it has`,
+    );
+  }
+  const gate = startWriteGate(kv, log);
+  lifecycle.onStop(() => kv.close());
+  lifecycle.onStop(() => gate.close());
+  // With telemetry on, the requests' store operations are spans (the gate's own polling is not).
+  const served = telemetryEnabled() ? traceKv(kv) : kv;
+  // Runs before the store closes (last added, first run): the request log's waiting entries.
+  lifecycle.onStop(() => flushRequestLog(served));
+  handler = createApp({ kv: served, config, log, gate }).fetch;
   await prepare(kv);
 }
 
 /** First run and recovery of interrupted changes; a store that cannot be written is retried. */
 async function prepare(kv: Deno.Kv): Promise<void> {
+  if (lifecycle.stopping()) return;
   try {
     const report = await bootstrap(kv, config, { terminal: Deno.stdout.isTerminal() });
     if (report.lines.length) {
@@ -65,6 +100,7 @@ async function prepare(kv: Deno.Kv): Promise<void> {
       console.log(report.lines.join("\n"));
     }
   } catch (error) {
+    if (error instanceof NewerStoreError) refuse(error.message);
     log.log("error", "start-up tasks failed; retrying", { error: String(error) });
     setTimeout(() => prepare(kv), RETRY_MS);
   }
@@ -73,5 +109,5 @@ async function prepare(kv: Deno.Kv): Promise<void> {
 await start();
 
 export default {
-  fetch: (request, info) => handler(request, info),
+  fetch: lifecycle.wrap(() => handler),
 } satisfies Deno.ServeDefaultExport;

@@ -13,7 +13,7 @@ import {
   listTenants,
 } from "./store/tenants.ts";
 import { completeAllJournals } from "./store/journal.ts";
-import { migrate } from "./store/migrations.ts";
+import { migrateOnce } from "./store/migrations.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 import { hasAdmins } from "./store/admins.ts";
 import { createSetupLink } from "./auth/admin.ts";
@@ -39,7 +39,7 @@ export async function bootstrap(
   config: Config,
   options: BootstrapOptions,
 ): Promise<StartupReport> {
-  const lines: string[] = await migrate(kv);
+  const lines: string[] = await migrateOnce(kv);
   let tenants = await listTenants(kv);
   let created: string | undefined;
   if (tenants.length === 0) {

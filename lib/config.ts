@@ -6,7 +6,7 @@ import { z } from "zod";
 
 const Env = z.object({
   DENO_SERVE_ADDRESS: z.string().optional(),
-  WEFT_KV_PATH: z.string().default("./data/weft.kv"),
+  WEFT_KV_PATH: z.string().optional(),
   DENO_KV_URL: z.string().url().optional(),
   WEFT_BASE_DOMAIN: z.string().min(1).default("localhost"),
   WEFT_DEFAULT_TENANT: z.string().optional(),
@@ -18,13 +18,22 @@ const Env = z.object({
   WEFT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   WEFT_REQUEST_LOG_DAYS: z.coerce.number().int().min(0).max(90).default(7),
   WEFT_LOG: z.enum(["debug", "info", "warn", "error", "off"]).default("info"),
+  WEFT_METRICS_TOKEN: z.preprocess(
+    (v) => v === "" ? undefined : v,
+    z.string().min(16, "must be at least 16 characters").optional(),
+  ),
+  WEFT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0.1).max(3600).default(25),
+  DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
 /** Validated configuration. */
 export interface Config {
   /** The port `deno serve` listens on (from `DENO_SERVE_ADDRESS`), for URLs shown to admins. */
   port: number;
-  /** Deno KV location: a file path, `:memory:`, or a KV Connect URL. */
+  /**
+   * Deno KV location: a file path, `:memory:`, a KV Connect URL, or `""` for the platform's own
+   * store (`Deno.openKv()` without a path: Deno Deploy's managed KV, the default there).
+   */
   kvPath: string;
   /** Tenants are `<subdomain>.<baseDomain>`. */
   baseDomain: string;
@@ -44,6 +53,12 @@ export interface Config {
   /** Days each SCIM request stays in its connection's request log (0: not logged). */
   requestLogDays: number;
   logLevel: "debug" | "info" | "warn" | "error" | "off";
+  /** Bearer token of `GET /metrics`; without one the endpoint is off (`404`). */
+  metricsToken?: string;
+  /** How long a stopping instance lets in-flight requests finish before it exits anyway (ms). */
+  shutdownGraceMs: number;
+  /** Whether this runs on Deno Deploy (`DENO_DEPLOYMENT_ID` is set there). */
+  onDeploy: boolean;
 }
 
 /** Reads and validates configuration; throws a readable error naming the bad variable. */
@@ -56,7 +71,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const e = parsed.data;
   return {
     port: servePort(e.DENO_SERVE_ADDRESS),
-    kvPath: e.DENO_KV_URL ?? e.WEFT_KV_PATH,
+    kvPath: e.DENO_KV_URL ?? e.WEFT_KV_PATH ?? (e.DENO_DEPLOYMENT_ID ? "" : "./data/weft.kv"),
     baseDomain: e.WEFT_BASE_DOMAIN.toLowerCase(),
     defaultTenant: e.WEFT_DEFAULT_TENANT || undefined,
     publicScheme: e.WEFT_PUBLIC_SCHEME ??
@@ -68,6 +83,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     authFailuresPerMinute: e.WEFT_AUTH_FAILURES_PER_MINUTE,
     requestLogDays: e.WEFT_REQUEST_LOG_DAYS,
     logLevel: e.WEFT_LOG,
+    metricsToken: e.WEFT_METRICS_TOKEN,
+    shutdownGraceMs: e.WEFT_SHUTDOWN_GRACE_SECONDS * 1000,
+    onDeploy: !!e.DENO_DEPLOYMENT_ID,
   };
 }
 

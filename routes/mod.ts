@@ -22,6 +22,10 @@ import { requestContext } from "../lib/http/request_context.ts";
 import { createSamlApp } from "./saml/mod.ts";
 import { createPersonApp } from "./person/mod.tsx";
 import { messagePage } from "./person/_page.tsx";
+import { holdWrites } from "../lib/http/hold_writes.ts";
+import { countRequests, metricsEndpoint } from "../lib/http/metrics.ts";
+import { traceRoutes } from "../lib/http/telemetry.ts";
+import { OPEN_GATE } from "../lib/instance/write_gate.ts";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -83,6 +87,27 @@ function refuse(c: Context, status: 400 | 413 | 414, detail: string): Response {
   }
 }
 
+/** A request the store cannot take now (writes paused), in the surface's format. */
+function unavailable(c: Context, detail: string, retryAfterSeconds: number): Response {
+  const retry = { "retry-after": String(retryAfterSeconds) };
+  let res: Response;
+  switch (surfaceOf(c.req.path)) {
+    case "scim":
+      return scimErrorResponse(new ScimError(503, detail, { headers: retry }));
+    case "console":
+    case "console-sign-in":
+    case "console-upload":
+    case "saml-acs":
+    case "person":
+      res = messagePage(c, 503, "Please retry shortly", `${detail}: nothing was changed.`);
+      break;
+    default:
+      res = c.json({ ok: false, detail }, 503);
+  }
+  res.headers.set("retry-after", retry["retry-after"]);
+  return res;
+}
+
 /** Builds the whole HTTP app over its dependencies. */
 export function createApp(deps: AppDeps): Hono<BaseEnv> {
   const app = new Hono<BaseEnv>({
@@ -97,6 +122,8 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
   app.use("*", checkRequestTarget(refuse));
   app.use("*", securityHeaders({ isPage: hasPages, pages: ADMIN_SECURE_HEADERS }));
   app.use("*", accessLog(deps.log));
+  app.use("*", countRequests());
+  app.use("*", traceRoutes());
   app.use("*", requestContext(deps, refuse));
   app.onError((error, c) => scimOnError(error, c));
 
@@ -107,7 +134,10 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
     return c.json({ ok: false, detail: "The directory store cannot be written" }, 503);
   });
 
+  app.get("/metrics", metricsEndpoint);
+
   app.use("*", limitBodies({ scimMaxBytes: deps.config.maxBodyBytes }, refuse));
+  app.use("*", holdWrites(deps.gate ?? OPEN_GATE, unavailable));
 
   app.route("/scim/v2/inbound/:idp", createScimApp(deps.config.requestLogDays));
   app.all(

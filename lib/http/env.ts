@@ -4,6 +4,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
+import type { WriteGate } from "../instance/write_gate.ts";
 import type { Idp, ScimToken, Tenant } from "../store/types.ts";
 import type { AuthFailed } from "../auth/scim_auth.ts";
 
@@ -12,6 +13,8 @@ export interface AppDeps {
   kv: Deno.Kv;
   config: Config;
   log: Logger;
+  /** The instance's write gate (point-in-time backups); none holds nothing. */
+  gate?: WriteGate;
 }
 
 /** Variables set by the root middleware. */

@@ -10,6 +10,7 @@ import type { MiddlewareHandler } from "hono";
 import type { ScimEnv } from "./env.ts";
 import { ScimError } from "../scim/errors.ts";
 import { AUTH_FAILURE_HELP, authenticate } from "../auth/scim_auth.ts";
+import { scimAuthFailures } from "../metrics/counters.ts";
 
 /** IdP ids are short URL-safe tokens; anything else names no connection. */
 const IDP_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -36,6 +37,7 @@ export function scimAuthentication(): MiddlewareHandler<ScimEnv> {
     );
     if (!result.ok) {
       c.set("authFailure", result);
+      scimAuthFailures.inc({ reason: result.throttled ? "throttled" : result.reason });
       if (result.throttled) {
         throw new ScimError(
           429,

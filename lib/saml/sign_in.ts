@@ -23,6 +23,7 @@ import { createPersonSession } from "../store/person_sessions.ts";
 import { createOrMergeUser } from "../store/users.ts";
 import type { PersonSession, SamlRequestRecord, SamlSettings } from "../store/types.ts";
 import { addEvent } from "../store/events.ts";
+import { samlRefusals } from "../metrics/counters.ts";
 import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../store/throttle.ts";
 import { sameOriginPath } from "../http/paths.ts";
 import type { RefusalReason } from "./reasons.ts";
@@ -89,6 +90,7 @@ export async function consumeAssertion(kv: Deno.Kv, input: AcsInput): Promise<Ac
   }
   const refuse = async (reason: RefusalReason, idpKnown = true, userId?: string) => {
     const hitKey = newHitKey(throttle);
+    samlRefusals.inc({ reason });
     await recordRefusal(kv, {
       tenantId: input.tenantId,
       idpId: idpKnown ? input.idpId : undefined,

@@ -18,6 +18,23 @@ function t(tenantId: string, ...rest: Deno.KvKeyPart[]): Key {
 export const keys = {
   /** Schema version of the store (migrations). */
   schemaVersion: (): Key => ["meta", "schema"],
+  /** Present while a restore or copy into this store is under way (instances refuse to start). */
+  restoreMarker: (): Key => ["meta", "restore"],
+  /** The write pause a point-in-time backup asks every instance to honour (expires). */
+  writePause: (): Key => ["meta", "write_pause"],
+  /** An instance's acknowledgement that it holds writes for pause `pauseId` (expires). */
+  writePauseAck: (
+    pauseId: string,
+    instanceId: string,
+  ): Key => ["meta", "write_pause_acks", pauseId, instanceId],
+  /** Prefix of the acknowledgements of one pause. */
+  writePauseAcks: (pauseId: string): Key => ["meta", "write_pause_acks", pauseId],
+  /** A running instance's heartbeat (expires unless renewed). */
+  instance: (instanceId: string): Key => ["meta", "instances", instanceId],
+  /** Prefix of the running instances' heartbeats. */
+  instances: (): Key => ["meta", "instances"],
+  /** The lease held by the instance running migrations (expires unless renewed). */
+  migrationLease: (): Key => ["meta", "migration_lease"],
   /** Written by the readiness probe: the store accepts writes. */
   readyProbe: (): Key => ["readyz"],
   /** Tenant record. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { keys } from "./keys.ts";
+import { kvRetries } from "../metrics/counters.ts";
 
 /** Most keys `Deno.Kv.getMany` accepts in one call. */
 export const GET_MANY_LIMIT = 10;
@@ -76,6 +77,7 @@ export async function withLockRetry<T>(op: () => Promise<T>): Promise<T> {
       return await op();
     } catch (error) {
       if (!isLockError(error) || attempt >= 50) throw error;
+      kvRetries.inc({ cause: "lock" });
       await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 6))));
     }
   }
@@ -142,6 +144,7 @@ export function mayRetry(attempt: number, started: number): boolean {
 
 /** A randomised pause between read-modify-write attempts, growing to at most 250 ms. */
 export function backoff(attempt: number): Promise<void> {
+  kvRetries.inc({ cause: "contention" });
   const ms = Math.random() * Math.min(250, 2 ** Math.min(attempt, 8));
   return new Promise((r) => setTimeout(r, ms));
 }

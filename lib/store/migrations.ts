@@ -6,6 +6,7 @@
  */
 import { keys } from "./keys.ts";
 import { withLockRetry } from "./kv.ts";
+import { tryLease } from "./lease.ts";
 import { listIdps, listTenants, samlSettingsFrom } from "./tenants.ts";
 import type { Group, IdpUser } from "./types.ts";
 
@@ -13,9 +14,31 @@ import type { Group, IdpUser } from "./types.ts";
 export const SCHEMA_VERSION = 3;
 const VERSION_KEY = keys.schemaVersion();
 
+/** The schema version a store was written with (null on an empty store, which has none yet). */
+export async function storedSchemaVersion(kv: Deno.Kv): Promise<number | null> {
+  return (await kv.get<number>(VERSION_KEY)).value;
+}
+
+/** Thrown when the store was written by a newer Weft (a higher schema version). */
+export class NewerStoreError extends Error {
+  constructor(readonly storeVersion: number) {
+    super(
+      `Cannot use this store: it was written by a newer Weft (schema ${storeVersion}; this one knows ${SCHEMA_VERSION}). Run that version or a newer one`,
+    );
+    this.name = "NewerStoreError";
+  }
+}
+
+/** Throws {@linkcode NewerStoreError} when the store's schema is newer than this code's. */
+export async function refuseNewerStore(kv: Deno.Kv): Promise<void> {
+  const version = await storedSchemaVersion(kv);
+  if (version !== null && version > SCHEMA_VERSION) throw new NewerStoreError(version);
+}
+
 /** Brings the store to {@linkcode SCHEMA_VERSION}; returns what was done, for the start-up log. */
 export async function migrate(kv: Deno.Kv): Promise<string[]> {
   const version = (await kv.get<number>(VERSION_KEY)).value ?? 1;
+  if (version > SCHEMA_VERSION) throw new NewerStoreError(version);
   const done: string[] = [];
   if (version < 2) {
     const tenants = await listTenants(kv);
@@ -32,6 +55,31 @@ export async function migrate(kv: Deno.Kv): Promise<string[]> {
     await withLockRetry(() => kv.set(VERSION_KEY, SCHEMA_VERSION));
   }
   return done;
+}
+
+/** How long the migration lease lives without renewal. */
+const LEASE_TTL_MS = 30_000;
+
+/**
+ * {@linkcode migrate} run by one instance at a time: each takes the migration lease first; one
+ * that finds it held waits until the holder is done (or its lease expires, when it died) and then
+ * finds nothing left to do. So instances starting together migrate once.
+ */
+export async function migrateOnce(kv: Deno.Kv, holder = crypto.randomUUID()): Promise<string[]> {
+  for (;;) {
+    const version = await storedSchemaVersion(kv);
+    if (version !== null && version > SCHEMA_VERSION) throw new NewerStoreError(version);
+    if (version === SCHEMA_VERSION) return [];
+    const lease = await tryLease(kv, keys.migrationLease(), holder, LEASE_TTL_MS);
+    if (lease) {
+      try {
+        return await migrate(kv);
+      } finally {
+        await lease.release();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**

@@ -112,15 +112,29 @@ function sameCanonical(a: User, b: User): boolean {
  * IdP's row with the current configuration, batch by batch. Each user is written with checks on
  * the user and the row it was derived from, so a concurrent SCIM write wins and is itself
  * derived with the same configuration. Progress is saved after every batch; another process
- * that finds the heartbeat stale resumes from the saved cursor.
+ * that finds the heartbeat stale resumes from the saved cursor. `hold` is awaited before each
+ * batch and its result called after it (the instance's write gate: a point-in-time backup's
+ * pause holds the job between batches).
  */
 export async function runMirroringJob(
   kv: Deno.Kv,
   tenantId: string,
   jobId: string,
+  hold: () => Promise<() => void> = () => Promise.resolve(() => {}),
 ): Promise<MirroringJob | null> {
   const config = await getMirroring(kv, tenantId);
   for (;;) {
+    const leave = await hold();
+    try {
+      const outcome = await runBatch();
+      if (outcome !== undefined) return outcome;
+    } finally {
+      leave();
+    }
+  }
+
+  /** One batch: `undefined` while the job goes on, else the job as it ended. */
+  async function runBatch(): Promise<MirroringJob | null | undefined> {
     const jobEntry = await kv.get<MirroringJob>(keys.mirroringJob(tenantId));
     const job = jobEntry.value;
     if (!job || job.id !== jobId || job.state !== "running") return job;
@@ -185,5 +199,6 @@ export async function runMirroringJob(
     const res = await withLockRetry(() => op.commit());
     if (!res.ok) return await getMirroringJob(kv, tenantId); // taken over elsewhere
     if (done) return next;
+    return undefined;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Opening the store: a local SQLite file (its folder created), `:memory:`, or a KV Connect URL.
+ * Opening the store: a local SQLite file (its folder created), `:memory:`, a KV Connect URL, or
+ * the platform's own store.
  *
  * A KV Connect store (`DENO_KV_URL`, the self-hosted denokv server) differs from the local one in
  * ways Weft accounts for here: it needs `DENO_KV_ACCESS_TOKEN`, it allows 10 checks per atomic
@@ -15,8 +16,12 @@ export function isKvConnectUrl(path: string): boolean {
   return /^https?:\/\//i.test(path);
 }
 
-/** Opens Deno KV at a path or URL. */
+/**
+ * Opens Deno KV at a path or URL; `""` opens the platform's default store (`Deno.openKv()`
+ * without a path, which on Deno Deploy is its managed KV) and writes no file of Weft's own.
+ */
 export async function openStore(path: string): Promise<Deno.Kv> {
+  if (path === "") return await Deno.openKv();
   if (isKvConnectUrl(path)) {
     if (!Deno.env.get("DENO_KV_ACCESS_TOKEN")) {
       throw new Error(

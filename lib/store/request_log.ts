@@ -19,6 +19,8 @@ import { fromCursor, getManyBatched, withLockRetry } from "./kv.ts";
 export interface RequestLogEntry {
   id: string;
   at: string;
+  /** When the entry expires (`at` plus the log's days): what a backup restores it until. */
+  expiresAt: string;
   idpId: string;
   /** The connection whose URL was called, when the request belongs to another one (wrong_idp). */
   calledIdpId?: string;
@@ -47,7 +49,7 @@ export interface RequestLogEntry {
 }
 
 /** A new entry, before it is given an id. */
-export type NewRequestLogEntry = Omit<RequestLogEntry, "id" | "bodyParts">;
+export type NewRequestLogEntry = Omit<RequestLogEntry, "id" | "bodyParts" | "expiresAt">;
 
 /** Most bytes of each body kept. */
 export const MAX_LOGGED_BODY = 64 * 1024;
@@ -77,7 +79,12 @@ interface Pending {
 }
 
 function prepare(input: NewRequestLogEntry, ttlMs: number): Pending {
-  const entry: RequestLogEntry = { ...input, id: nextId(Date.parse(input.at)) };
+  const at = Date.parse(input.at);
+  const entry: RequestLogEntry = {
+    ...input,
+    id: nextId(at),
+    expiresAt: new Date(at + ttlMs).toISOString(),
+  };
   const parts: Pending["parts"] = [];
   const request = utf8.encode(input.requestBody ?? "");
   const response = utf8.encode(input.responseBody ?? "");

@@ -38,6 +38,7 @@ import {
 import { listDirectoryUsers } from "../../lib/store/user_list.ts";
 import { getLinkedUser } from "../../lib/store/users.ts";
 import { ENTERPRISE_USER_SCHEMA } from "../../lib/scim/urns.ts";
+import { enterForBackground, OPEN_GATE } from "../../lib/instance/write_gate.ts";
 
 /** `/admin/settings/mirroring`. */
 export const mirroring = new Hono<AdminEnv>();
@@ -495,6 +496,11 @@ async function editedPage(c: Context<AdminEnv>, save: boolean): Promise<Response
 mirroring.post("/", (c) => editedPage(c, true));
 mirroring.post("/preview", (c) => editedPage(c, false));
 
+/** The job's batches wait at the instance's write gate, as requests that write do. */
+function holdFor(c: Context<AdminEnv>): () => Promise<() => void> {
+  return () => enterForBackground(c.get("deps").gate ?? OPEN_GATE);
+}
+
 mirroring.post("/reapply", async (c) => {
   assertSuperAdmin(c, "re-apply attribute mirroring");
   const tenant = tenantOf(c);
@@ -502,7 +508,7 @@ mirroring.post("/reapply", async (c) => {
   const { job, started } = await startMirroringJob(kv, tenant.id, actorOf(c));
   if (started) {
     // Runs on after the response; progress is in KV, and a stalled job resumes on the next read.
-    runMirroringJob(kv, tenant.id, job.id).catch((error) =>
+    runMirroringJob(kv, tenant.id, job.id, holdFor(c)).catch((error) =>
       log.log("error", "mirroring re-apply failed", { error: String(error) })
     );
   }
@@ -515,7 +521,7 @@ export async function resumeStalledJob(c: Context<AdminEnv>) {
   const { kv, log } = c.get("deps");
   const claimed = await claimStalledJob(kv, tenant.id);
   if (claimed) {
-    runMirroringJob(kv, tenant.id, claimed.id).catch((error) =>
+    runMirroringJob(kv, tenant.id, claimed.id, holdFor(c)).catch((error) =>
       log.log("error", "mirroring re-apply failed", { error: String(error) })
     );
   }

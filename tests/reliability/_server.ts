@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createIdp, createTenant, createToken } from "../../lib/store/tenants.ts";
 import type { Idp, IdpKind, Tenant } from "../../lib/store/types.ts";
-import { foldName, keys } from "../../lib/store/keys.ts";
-import { counterValue } from "../../lib/store/kv.ts";
+import { keys } from "../../lib/store/keys.ts";
+import { checkInvariants } from "../../lib/store/invariants.ts";
 import { KV_CONNECT_MODE, openTestKv, sharedKvConnect, testKvEnv } from "../_kv_connect.ts";
 
 if (KV_CONNECT_MODE) await sharedKvConnect();
@@ -125,6 +125,38 @@ export async function cli(kvPath: string, ...args: string[]): Promise<string> {
     throw new Error(`cli ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return text;
+}
+
+/** What a CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the run (ms). */
+  ms: number;
+}
+
+/** Runs the operator CLI on a KV file and returns its exit code and output (never throws). */
+export async function runCli(
+  kvPath: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliRun> {
+  const started = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", "cli.ts", ...args],
+    cwd: ROOT,
+    env: { WEFT_KV_PATH: kvPath, WEFT_LOG: "off", NO_COLOR: "1", ...testKvEnv(kvPath), ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: d.decode(out.stdout),
+    stderr: d.decode(out.stderr),
+    ms: performance.now() - started,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,212 +504,12 @@ export function diffSnapshots(
   return out.slice(0, limit);
 }
 
-interface Row {
-  key: string[];
-  value: unknown;
-  versionstamp: string;
-}
-
-/** A key as comparable text (every part as a string). */
-function kstr(key: Deno.KvKey | string[]): string {
-  return JSON.stringify(key.map((k) => String(k)));
-}
-
 /**
- * Checks every structural invariant of one tenant's data (architecture §5): each IdP user row has
- * its unique and email index entries and canonical record, no index entry dangles, counters equal
- * row counts, memberships exist in both directions between existing groups and linked users, no
- * membership journal is left pending, every user and group has at least one event, and every
- * event index entry points to an event. Returns the violations (empty = consistent).
+ * The whole-store invariant checker (`lib/store/invariants.ts`): each IdP user row has its unique
+ * and email index entries and canonical record, no index entry dangles, counters equal row counts,
+ * memberships exist both ways, no journal is pending, every user and group has an event.
  */
-export async function checkInvariants(kv: Deno.Kv, tenantId: string): Promise<string[]> {
-  const problems: string[] = [];
-  const byKind = new Map<string, Row[]>();
-  for await (const e of kv.list({ prefix: keys.tenantData(tenantId) })) {
-    const kind = String(e.key[2]);
-    if (!byKind.has(kind)) byKind.set(kind, []);
-    byKind.get(kind)!.push({
-      key: e.key.map((k) => String(k)),
-      value: e.value,
-      versionstamp: e.versionstamp,
-    });
-  }
-  const rows = (kind: string) => byKind.get(kind) ?? [];
-  const add = (p: string) => {
-    if (problems.length < 200) problems.push(p);
-  };
-
-  const idps = new Map(rows("idps").map((r) => [String(r.key[3]), r.value as Idp]));
-  // IdP users.
-  const links = new Map<string, Map<string, Record<string, unknown>>>(); // idp → uid → row
-  for (const r of rows("idp_users")) {
-    const idp = String(r.key[3]);
-    const uid = String(r.key[4]);
-    if (!links.has(idp)) links.set(idp, new Map());
-    links.get(idp)!.set(uid, r.value as Record<string, unknown>);
-  }
-  const index = (kind: string) => new Map(rows(kind).map((r) => [kstr(r.key), r.value]));
-  const byName = index("idp_users_by_username");
-  const byExt = index("idp_users_by_external_id");
-  const byExtAny = index("idp_users_by_external_id_any");
-  const byEmail = index("idp_users_by_email");
-  const users = new Map(rows("users").map((r) => [String(r.key[3]), r.value]));
-  const eventTargets = new Set(rows("events_by_target").map((r) => String(r.key[3])));
-  const emailsOf = (resource: Record<string, unknown>): string[] => {
-    const emails = resource.emails;
-    if (!Array.isArray(emails)) return [];
-    return [
-      ...new Set(
-        emails.flatMap((e) =>
-          e && typeof e === "object" && typeof (e as { value?: unknown }).value === "string"
-            ? [foldName((e as { value: string }).value)]
-            : []
-        ),
-      ),
-    ];
-  };
-  for (const [idp, m] of links) {
-    const matchByExt = idps.get(idp)?.matchBy !== "userName";
-    for (const [uid, link] of m) {
-      const resource = (link.resource ?? {}) as Record<string, unknown>;
-      const name = foldName(String(resource.userName ?? ""));
-      const k = kstr(keys.idpUserByUserName(tenantId, idp, name));
-      if (byName.get(k) !== uid) {
-        add(`user ${uid} (${idp}): userName index ${name} → ${byName.get(k)}`);
-      }
-      const ext = link.externalId as string | undefined;
-      if (ext !== undefined) {
-        // The non-unique index serves IdPs that match on userName; the others keep it unique.
-        if (
-          !matchByExt && !byExtAny.has(kstr(keys.idpUserByExternalIdAny(tenantId, idp, ext, uid)))
-        ) add(`user ${uid} (${idp}): missing externalId (any) index for ${ext}`);
-        if (
-          matchByExt &&
-          byExt.get(kstr(keys.idpUserByExternalId(tenantId, idp, ext))) !== uid
-        ) add(`user ${uid} (${idp}): externalId index ${ext} does not point to it`);
-      }
-      for (const e of emailsOf(resource)) {
-        if (!byEmail.has(kstr(keys.idpUserByEmail(tenantId, idp, e, uid)))) {
-          add(`user ${uid} (${idp}): missing email index ${e}`);
-        }
-      }
-      if (!users.has(uid)) add(`user ${uid} (${idp}): no canonical user record`);
-      if (!eventTargets.has(uid)) add(`user ${uid} (${idp}): no event targets it`);
-    }
-  }
-  for (const r of rows("idp_users_by_username")) {
-    const [idp, name] = [String(r.key[3]), String(r.key[4])];
-    const link = links.get(idp)?.get(String(r.value));
-    const actual = foldName(
-      String((link?.resource as Record<string, unknown> | undefined)?.userName ?? ""),
-    );
-    if (!link || actual !== name) add(`dangling userName index ${idp}/${name} → ${r.value}`);
-  }
-  for (const r of rows("idp_users_by_external_id")) {
-    const [idp, ext] = [String(r.key[3]), String(r.key[4])];
-    const link = links.get(idp)?.get(String(r.value));
-    if (!link || link.externalId !== ext) {
-      add(`dangling externalId index ${idp}/${ext} → ${r.value}`);
-    }
-  }
-  for (const r of rows("idp_users_by_external_id_any")) {
-    const [idp, ext, uid] = [String(r.key[3]), String(r.key[4]), String(r.key[5])];
-    const link = links.get(idp)?.get(uid);
-    if (!link || link.externalId !== ext) {
-      add(`dangling externalId(any) index ${idp}/${ext}/${uid}`);
-    }
-  }
-  for (const r of rows("idp_users_by_email")) {
-    const [idp, email, uid] = [String(r.key[3]), String(r.key[4]), String(r.key[5])];
-    const link = links.get(idp)?.get(uid);
-    if (!link || !emailsOf((link.resource ?? {}) as Record<string, unknown>).includes(email)) {
-      add(`dangling email index ${idp}/${email}/${uid}`);
-    }
-  }
-  // Groups.
-  const groups = new Map<string, { idp: string; value: Record<string, unknown> }>();
-  for (const r of rows("groups")) {
-    groups.set(String(r.key[4]), {
-      idp: String(r.key[3]),
-      value: r.value as Record<string, unknown>,
-    });
-  }
-  const groupByName = index("groups_by_name");
-  const groupByExt = index("groups_by_external_id");
-  for (const [gid, g] of groups) {
-    const k = kstr(
-      keys.groupByName(tenantId, g.idp, String(g.value.displayName)),
-    );
-    if (groupByName.get(k) !== gid) add(`group ${gid}: displayName index does not point to it`);
-    if (typeof g.value.externalId === "string") {
-      const ke = kstr(keys.groupByExternalId(tenantId, g.idp, g.value.externalId));
-      if (groupByExt.get(ke) !== gid) add(`group ${gid}: externalId index does not point to it`);
-    }
-    if (!eventTargets.has(gid)) add(`group ${gid}: no event targets it`);
-  }
-  for (const r of rows("groups_by_name")) {
-    const g = groups.get(String(r.value));
-    if (!g || foldName(String(g.value.displayName)) !== String(r.key[4])) {
-      add(`dangling group name index ${String(r.key[4])} → ${r.value}`);
-    }
-  }
-  for (const r of rows("groups_by_external_id")) {
-    const g = groups.get(String(r.value));
-    if (!g || g.value.externalId !== String(r.key[4])) {
-      add(`dangling group externalId index ${String(r.key[4])} → ${r.value}`);
-    }
-  }
-  // Memberships, both directions.
-  const forward = new Set(rows("group_members").map((r) => `${r.key[3]}|${r.key[4]}`));
-  const reverse = new Set(rows("user_groups").map((r) => `${r.key[4]}|${r.key[3]}`));
-  const memberCount = new Map<string, number>();
-  for (const pair of forward) {
-    const [gid, uid] = pair.split("|");
-    memberCount.set(gid, (memberCount.get(gid) ?? 0) + 1);
-    if (!reverse.has(pair)) add(`membership ${gid} → ${uid} has no reverse row`);
-    const g = groups.get(gid);
-    if (!g) add(`membership row for missing group ${gid} (user ${uid})`);
-    else if (!links.get(g.idp)?.has(uid)) {
-      add(`group ${gid} has member ${uid} not linked to its IdP`);
-    }
-  }
-  for (const pair of reverse) {
-    if (!forward.has(pair)) add(`reverse membership ${pair} has no forward row`);
-  }
-  // Counters.
-  const counters = new Map(
-    rows("counters").map((
-      r,
-    ) => [`${r.key[3]}|${r.key[4]}`, counterValue(r as unknown as Deno.KvEntry<unknown>)]),
-  );
-  for (const idp of idps.keys()) {
-    const n = links.get(idp)?.size ?? 0;
-    const c = counters.get(`idp_users|${idp}`) ?? 0;
-    if (c !== n) add(`counter idp_users/${idp} = ${c}, rows = ${n}`);
-    const gn = [...groups.values()].filter((g) => g.idp === idp).length;
-    const gc = counters.get(`groups|${idp}`) ?? 0;
-    if (gc !== gn) add(`counter groups/${idp} = ${gc}, rows = ${gn}`);
-  }
-  for (const gid of groups.keys()) {
-    const n = memberCount.get(gid) ?? 0;
-    const c = counters.get(`group_members|${gid}`) ?? 0;
-    if (c !== n) add(`counter group_members/${gid} = ${c}, rows = ${n}`);
-  }
-  // Journals.
-  for (const r of rows("member_journal")) add(`pending membership journal for group ${r.key[3]}`);
-  for (const r of rows("member_journal_parts")) {
-    add(`leftover membership journal part ${r.key[3]}/${r.key[4]}`);
-  }
-  // Events and their indexes.
-  const events = new Set(rows("events").map((r) => String(r.key[3])));
-  for (const kind of ["events_by_idp", "events_by_type", "events_by_target"]) {
-    for (const r of rows(kind)) {
-      const id = String(r.key[r.key.length - 1]);
-      if (!events.has(id)) add(`${kind} entry ${JSON.stringify(r.key)} points to no event`);
-    }
-  }
-  return problems;
-}
+export { checkInvariants };
 
 /** Reads every event of a tenant (oldest first). */
 export async function allEvents(
