@@ -69,7 +69,7 @@ export function Layout({ ctx, title, children }: LayoutProps) {
           </a>
           {ctx.admin && (
             <div class="who">
-              <span>{ctx.admin.email}</span>
+              <span class="email" title={ctx.admin.email}>{ctx.admin.email}</span>
               <span class="badge">
                 {ctx.admin.role === "super_admin" ? "Super admin" : "Admin"}
               </span>

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ComponentChildren } from "preact";
-import { formatTime } from "../islands/_format.ts";
+import { formatAge, formatTime } from "../islands/_format.ts";
 import { codePointName, textPieces } from "../islands/_text.ts";
 
 /** A tab bar of links (works without JavaScript; the current tab has `aria-current`). */
@@ -60,10 +60,18 @@ export function Badge(
   return <span class={`badge ${tone}`}>{children}</span>;
 }
 
-/** A time, readable and machine-readable. */
-export function Time({ iso, seconds }: { iso?: string; seconds?: boolean }) {
+/**
+ * A time in the console's one format (seconds, UTC), machine-readable too; with `relative`,
+ * its age beside it ("3 minutes ago", "in 5 days").
+ */
+export function Time({ iso, relative }: { iso?: string; relative?: boolean }) {
   if (!iso) return <span class="muted">—</span>;
-  return <time datetime={iso}>{formatTime(iso, seconds)}</time>;
+  return (
+    <>
+      <time datetime={iso}>{formatTime(iso)}</time>
+      {relative && <span class="muted small age">{` (${formatAge(iso, Date.now())})`}</span>}
+    </>
+  );
 }
 
 /** A message box. */

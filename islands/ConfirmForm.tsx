@@ -45,7 +45,7 @@ export default function ConfirmForm(props: ConfirmFormProps) {
       <button
         ref={opener}
         type="submit"
-        class={props.danger ? "button small danger" : "button small"}
+        class={props.danger ? "button small subtle-danger" : "button small"}
       >
         {props.label}
       </button>

@@ -3,20 +3,26 @@
  * disabled and the value remains selectable text.
  * @module
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 /** Props of {@linkcode CopyButton}. */
 export interface CopyButtonProps {
   text: string;
   /** What is copied, for the accessible name ("Copy SCIM base URL"). */
   label: string;
+  /** Takes the focus as soon as it can be used (a secret shown once). */
+  autoFocus?: boolean;
 }
 
 /** Copies `text` and says so for two seconds. */
-export default function CopyButton({ text, label }: CopyButtonProps) {
+export default function CopyButton({ text, label, autoFocus }: CopyButtonProps) {
   const [ready, setReady] = useState(false);
   const [copied, setCopied] = useState<"" | "ok" | "failed">("");
+  const button = useRef<HTMLButtonElement>(null);
   useEffect(() => setReady(true), []);
+  useEffect(() => {
+    if (ready && autoFocus) button.current?.focus();
+  }, [ready]);
   async function copy() {
     try {
       await navigator.clipboard.writeText(text);
@@ -29,6 +35,7 @@ export default function CopyButton({ text, label }: CopyButtonProps) {
   return (
     <span class="copy">
       <button
+        ref={button}
         type="button"
         class="button small"
         disabled={!ready}

@@ -7,7 +7,9 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { AuditEvent } from "../lib/audit/events.ts";
-import { eventLabel, formatTime } from "./_format.ts";
+import type { EventNames } from "../lib/store/event_names.ts";
+import { actorLabel, eventLabel, formatTime } from "./_format.ts";
+import { IdpText } from "../components/ui.tsx";
 
 /** The filter fields, as they appear in the URL. */
 export interface EventFilters {
@@ -21,6 +23,8 @@ export interface EventFilters {
 /** Props of {@linkcode EventLog}. */
 export interface EventLogProps {
   events: AuditEvent[];
+  /** What to show in place of ids, by event id. */
+  names: Record<string, EventNames>;
   cursor?: string;
   /** Whether this page is past the first (a cursor is in the URL). */
   paged: boolean;
@@ -55,6 +59,7 @@ export default function EventLog(props: EventLogProps) {
   const [filters, setFilters] = useState<EventFilters>(props.filters);
   const [data, setData] = useState({
     events: props.events,
+    names: props.names,
     cursor: props.cursor,
     paged: props.paged,
     error: props.error,
@@ -71,11 +76,13 @@ export default function EventLog(props: EventLogProps) {
       });
       const body = await res.json() as {
         events?: AuditEvent[];
+        names?: Record<string, EventNames>;
         cursor?: string;
         error?: string;
       };
       setData({
         events: body.events ?? [],
+        names: body.names ?? {},
         cursor: body.cursor,
         paged: !!cursor,
         error: res.ok ? undefined : body.error ?? `Error ${res.status}`,
@@ -151,7 +158,7 @@ export default function EventLog(props: EventLogProps) {
             onChange={(e) => change("type", (e.target as HTMLSelectElement).value, true)}
           >
             <option value="">All</option>
-            {props.types.map((t) => <option key={t} value={t}>{t}</option>)}
+            {props.types.map((t) => <option key={t} value={t}>{eventLabel(t)}</option>)}
           </select>
         </div>
         <div class="field">
@@ -159,7 +166,7 @@ export default function EventLog(props: EventLogProps) {
           <input
             {...field("target")}
             type="search"
-            placeholder="id or userName"
+            placeholder="userName, email, externalId or id"
             onInput={(e) => change("target", (e.target as HTMLInputElement).value, false)}
           />
         </div>
@@ -197,48 +204,45 @@ export default function EventLog(props: EventLogProps) {
         : data.events.length === 0
         ? <p class="empty">No events match these filters.</p>
         : (
-          <table class="table" aria-busy={busy ? "true" : "false"}>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Type</th>
-                <th scope="col">IdP</th>
-                <th scope="col">Target</th>
-                <th scope="col">Summary</th>
-                <th scope="col">Actor</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.events.map((e) => (
-                <tr key={e.id} data-event-type={e.type}>
-                  <td class="nowrap">
-                    <a href={`/admin/events/${e.id}`}>{formatTime(e.at, true)}</a>
-                  </td>
-                  <td>
-                    <span class={`badge type-${e.type.split("_")[1] ?? "other"}`}>
-                      {eventLabel(e.type)}
-                    </span>
-                  </td>
-                  <td>{props.idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
-                  <td>
-                    {e.target?.kind === "user"
-                      ? <a href={`/admin/users/${e.target.id}`}>user {e.target.id.slice(0, 8)}</a>
-                      : e.target?.kind === "group"
-                      ? (
-                        <a href={`/admin/groups/${e.idpId}/${e.target.id}`}>
-                          group {e.target.id.slice(0, 8)}
-                        </a>
-                      )
-                      : e.target
-                      ? `${e.target.kind} ${e.target.id}`
-                      : "—"}
-                  </td>
-                  <td>{e.summary}</td>
-                  <td class="muted">{e.actor}</td>
+          <div class="table-scroll">
+            <table class="table rows" aria-busy={busy ? "true" : "false"}>
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">IdP</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Summary</th>
+                  <th scope="col">Actor</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {data.events.map((e) => {
+                  const names = data.names[e.id] ?? {};
+                  return (
+                    <tr key={e.id} data-event-type={e.type}>
+                      <td data-label="Time" class="nowrap">
+                        <a href={`/admin/events/${e.id}`}>{formatTime(e.at)}</a>
+                      </td>
+                      <td data-label="Type">
+                        <span class={`badge type-${e.type.split("_")[1] ?? "other"}`}>
+                          {eventLabel(e.type)}
+                        </span>
+                      </td>
+                      <td data-label="IdP">{names.idp ? <IdpText value={names.idp} /> : "—"}</td>
+                      <td data-label="Target">
+                        <EventTarget event={e} name={names.target} />
+                      </td>
+                      <td data-label="Summary">{e.summary}</td>
+                      <td data-label="Actor" class="muted">
+                        <IdpText value={actorLabel(e.actor, names.token)} />
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
         )}
       <nav class="pager" aria-label="Event pages">
         {data.paged && (
@@ -267,4 +271,21 @@ export default function EventLog(props: EventLogProps) {
       </nav>
     </div>
   );
+}
+
+/** An event's target: its name (or kind and short id), linked to its page where it has one. */
+export function EventTarget({ event, name }: { event: AuditEvent; name?: string }) {
+  const t = event.target;
+  if (!t) return <>—</>;
+  const label = name ? <IdpText value={name} /> : <>{`${t.kind} ${t.id.slice(0, 8)}`}</>;
+  const href = t.kind === "user"
+    ? `/admin/users/${t.id}`
+    : t.kind === "group" && event.idpId
+    ? `/admin/groups/${event.idpId}/${t.id}`
+    : t.kind === "idp"
+    ? `/admin/idps/${t.id}`
+    : t.kind === "admin"
+    ? "/admin/admins"
+    : undefined;
+  return href ? <a href={href}>{label}</a> : label;
 }

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { MirroringJob } from "../lib/store/mirroring_job.ts";
-import { formatTime } from "./_format.ts";
+import { formatTime, plural } from "./_format.ts";
 
 /** Props of {@linkcode ReapplyProgress}. */
 export interface ReapplyProgressProps {
@@ -39,7 +39,7 @@ export default function ReapplyProgress(props: ReapplyProgressProps) {
       </progress>
       <p>
         {job.state === "running" ? "Re-applying… " : "Finished. "}
-        {job.processed} users processed, {job.changed} changed
+        {plural(job.processed, "user")} processed, {job.changed} changed
         {job.skipped ? `, ${job.skipped} skipped (no longer linked to their IdP)` : ""}.
         {job.state === "done" && job.finishedAt ? ` ${formatTime(job.finishedAt)}.` : ""}
         {job.state === "running" && (

@@ -1,7 +1,8 @@
 /**
  * "Create token": a modal that asks for a name, mints the token through the JSON API and shows
- * the plaintext once in an amber box with a copy button. Without JavaScript the button is a link
- * to a plain form page that does the same.
+ * the plaintext once in an amber box, the focus on its Copy button. Leaving that step (Done,
+ * Escape or a click outside) first asks "Have you copied the token?". Without JavaScript the
+ * button submits a GET form to a plain page that does the same.
  * @module
  */
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -18,13 +19,14 @@ export interface TokenCreateProps {
 
 type Step =
   | { kind: "name"; error?: string; busy?: boolean }
-  | { kind: "secret"; name: string; secret: string };
+  | { kind: "secret"; name: string; secret: string; asking?: boolean };
 
 /** The Create token button and its modal. */
 export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreateProps) {
   const dialog = useRef<HTMLDialogElement>(null);
-  const opener = useRef<HTMLAnchorElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
   const input = useRef<HTMLInputElement>(null);
+  const back = useRef<HTMLButtonElement>(null);
   const [step, setStep] = useState<Step>({ kind: "name" });
   const [name, setName] = useState("");
   const [minted, setMinted] = useState(false);
@@ -32,6 +34,37 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
   useEffect(() => {
     if (step.kind === "name") input.current?.focus();
   }, [step.kind]);
+  const asking = step.kind === "secret" && step.asking;
+  useEffect(() => {
+    if (asking) back.current?.focus();
+    else if (step.kind === "secret") {
+      dialog.current?.querySelector<HTMLButtonElement>(".secret-box button")?.focus();
+    }
+  }, [asking]);
+
+  /** Leaving the secret step asks first; the name step just closes. */
+  function leave() {
+    if (step.kind === "secret") setStep({ ...step, asking: true });
+    else dialog.current?.close();
+  }
+
+  function onKeyDown(e: KeyboardEvent) {
+    if (e.key !== "Escape" || step.kind !== "secret") return;
+    // Handled here, so the dialog's own Escape (which a page cannot always refuse) never runs.
+    e.preventDefault();
+    if (step.asking) setStep({ ...step, asking: false });
+    else leave();
+  }
+
+  function onBackdrop(e: MouseEvent) {
+    // A click on the dialog element itself, not its content, is a click on the backdrop.
+    const d = dialog.current;
+    if (!d || e.target !== d) return;
+    const r = d.getBoundingClientRect();
+    const inside = e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top &&
+      e.clientY <= r.bottom;
+    if (!inside) leave();
+  }
 
   function open(e: Event) {
     e.preventDefault();
@@ -81,10 +114,17 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
 
   return (
     <>
-      <a ref={opener} href={fallbackHref} class="button primary" onClick={open}>
-        Create token
-      </a>
-      <dialog ref={dialog} class="modal" aria-labelledby="token-dialog-title" onClose={onClose}>
+      <form method="get" action={fallbackHref} class="inline" onSubmit={open}>
+        <button ref={opener} type="submit" class="button primary">Create token</button>
+      </form>
+      <dialog
+        ref={dialog}
+        class="modal"
+        aria-labelledby="token-dialog-title"
+        onClose={onClose}
+        onKeyDown={onKeyDown}
+        onClick={onBackdrop}
+      >
         {step.kind === "name"
           ? (
             <form onSubmit={submit} noValidate>
@@ -126,20 +166,44 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
                   It cannot be shown again: Weft stores only its hash.
                 </p>
                 <code class="secret" id="new-token-secret">{step.secret}</code>
-                <CopyButton text={step.secret} label="SCIM token" />
+                <CopyButton text={step.secret} label="SCIM token" autoFocus />
               </div>
               <p class="hint">
                 Paste it into the IdP without the word “Bearer”: the IdP adds it itself.
               </p>
-              <div class="actions">
-                <button
-                  type="button"
-                  class="button primary"
-                  onClick={() => dialog.current?.close()}
-                >
-                  Done
-                </button>
-              </div>
+              {step.asking
+                ? (
+                  <div class="notice warn" role="alertdialog" aria-labelledby="token-leave-q">
+                    <p id="token-leave-q">
+                      <strong>Have you copied the token?</strong>{" "}
+                      Once this closes it cannot be shown again; you would have to create another.
+                    </p>
+                    <div class="actions">
+                      <button
+                        ref={back}
+                        type="button"
+                        class="button"
+                        onClick={() => setStep({ ...step, asking: false })}
+                      >
+                        Back to the token
+                      </button>
+                      <button
+                        type="button"
+                        class="button primary"
+                        onClick={() => dialog.current?.close()}
+                      >
+                        Yes, close
+                      </button>
+                    </div>
+                  </div>
+                )
+                : (
+                  <div class="actions">
+                    <button type="button" class="button primary" onClick={leave}>
+                      Done
+                    </button>
+                  </div>
+                )}
             </div>
           )}
       </dialog>

@@ -3,29 +3,51 @@
  * server's output and the hydrated island agree.
  * @module
  */
+import { FIRST_RUN } from "../lib/auth/token_state.ts";
+import { plural } from "../lib/words.ts";
 
-/** `2025-11-28 19:34 UTC` from an ISO time. */
-export function formatTime(iso: string | undefined, seconds = false): string {
+/** The console's one time format, `2025-11-28 19:34:05 UTC`, from an ISO time. */
+export function formatTime(iso: string | undefined): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const s = d.toISOString();
-  return `${s.slice(0, 10)} ${s.slice(11, seconds ? 19 : 16)} UTC`;
+  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
 }
 
-/** `3 minutes ago`-style age of an ISO time relative to `now`. */
+export { plural } from "../lib/words.ts";
+
+/** `3 minutes ago` (or `in 3 days`, for a time still to come) relative to `now`. */
 export function formatAge(iso: string | undefined, now: number): string {
   if (!iso) return "never";
   const ms = now - Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return "just now";
+  const future = ms < 0;
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 60) return future ? "in under a minute" : "just now";
   const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? "" : "s"} ago`;
   const h = Math.round(m / 60);
-  if (h < 48) return `${h} hour${h === 1 ? "" : "s"} ago`;
   const d = Math.round(h / 24);
-  return `${d} days ago`;
+  const span = m < 60 ? plural(m, "minute") : h < 48 ? plural(h, "hour") : plural(d, "day");
+  return future ? `in ${span}` : `${span} ago`;
+}
+
+/**
+ * Who did it, in words: the token's name for a SCIM change, an admin's address, the CLI, the
+ * first run, a SAML sign-in. The raw actor stays in the event's detail and in exports.
+ */
+export function actorLabel(actor: string, tokenName?: string): string {
+  if (actor.startsWith("scim:") || actor === "scim-client") {
+    return tokenName ? `token ${tokenName}` : actor === "scim-client" ? "SCIM client" : "token";
+  }
+  if (actor.startsWith("admin:")) return actor.slice("admin:".length);
+  const words: Record<string, string> = {
+    "cli": "CLI",
+    [FIRST_RUN]: "the first start",
+    "saml": "SAML sign-in",
+    "saml-jit": "SAML sign-in (created the user)",
+  };
+  return words[actor] ?? actor;
 }
 
 /** The event types' labels in the console. */

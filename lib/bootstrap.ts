@@ -11,12 +11,15 @@ import {
   createToken,
   listIdps,
   listTenants,
+  listTokens,
 } from "./store/tenants.ts";
 import { completeAllJournals } from "./store/journal.ts";
 import { migrateOnce } from "./store/migrations.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 import { hasAdmins } from "./store/admins.ts";
 import { createSetupLink } from "./auth/admin.ts";
+import { FIRST_RUN, isFirstRunToken, tokenState } from "./auth/token_state.ts";
+import { plural } from "./words.ts";
 
 /** What the operator should be told at start-up. */
 export interface StartupReport {
@@ -48,14 +51,14 @@ export async function bootstrap(
       tenant = await createTenant(kv, {
         subdomain: config.defaultTenant ?? "demo",
         name: "Demo",
-        actor: "first-run",
+        actor: FIRST_RUN,
       });
     } catch (error) {
       // Another worker of `deno serve --parallel` ran the first run at the same moment.
       if (!(error instanceof ConflictError)) throw error;
       return { lines };
     }
-    const idp = await createIdp(kv, tenant.id, { name: "Okta", kind: "okta", actor: "first-run" });
+    const idp = await createIdp(kv, tenant.id, { name: "Okta", kind: "okta", actor: FIRST_RUN });
     const mint =
       `deno task weft token create --tenant ${tenant.subdomain} --idp ${idp.id} --name <name>`;
     lines.push(
@@ -65,13 +68,15 @@ export async function bootstrap(
     );
     if (options.terminal) {
       const { secret } = await createToken(kv, tenant.id, idp.id, {
-        name: "first-run",
-        createdBy: "first-run",
+        name: FIRST_RUN,
+        createdBy: FIRST_RUN,
       });
       lines.push(
         "  SCIM bearer token (shown once, only its SHA-256 is stored):",
         `    ${secret}`,
-        `  Mint more tokens: ${mint}`,
+        "  Its plaintext is printed here, to this terminal, and nowhere else. The console's SCIM tab",
+        "  marks it as the first-run token: revoke it there once the IdP uses a named token.",
+        `  Mint a named token: ${mint}`,
       );
     } else {
       lines.push(
@@ -86,7 +91,9 @@ export async function bootstrap(
     const done = await completeAllJournals(kv, tenant.id);
     if (done) {
       lines.push(
-        `Completed ${done} interrupted membership change(s) for tenant ${tenant.subdomain}.`,
+        `Completed ${
+          plural(done, "interrupted membership change")
+        } for tenant ${tenant.subdomain}.`,
       );
     }
     if (tenant.id !== created && tenants.length <= 5 && !(await hasAdmins(kv, tenant.id))) {
@@ -104,7 +111,7 @@ export async function bootstrap(
         const origin = publicOrigin(config, tenant.subdomain);
         const { url } = await createSetupLink(kv, tenant.id, origin, {
           role: "super_admin",
-          createdBy: "first-run",
+          createdBy: FIRST_RUN,
         });
         lines.push(
           `Tenant ${tenant.subdomain} has no console admin yet. Create the first super admin (one-time link, 24 h):`,
@@ -117,17 +124,31 @@ export async function bootstrap(
         );
       }
     }
-    if (lines.length === 0 || tenants.length <= 5) {
+    // The first run said where its IdP is; later starts list each tenant's connections.
+    if (tenant.id !== created && (lines.length === 0 || tenants.length <= 5)) {
       for (const idp of await listIdps(kv, tenant.id)) {
         lines.push(
           `Tenant ${tenant.subdomain}, IdP "${idp.name}": ${
             scimBaseUrl(config, tenant.subdomain, idp.id)
           }`,
         );
+        if (await firstRunTokenActive(kv, tenant.id, idp.id)) {
+          lines.push(
+            "  Its first-run token is still active (its plaintext was printed to the terminal of the",
+            "  first start): revoke it on the console's SCIM tab once the IdP uses a named token.",
+          );
+        }
       }
     }
   }
   return { lines };
+}
+
+/** Whether the token the first start minted for this IdP is still usable. */
+async function firstRunTokenActive(kv: Deno.Kv, tenantId: string, idpId: string): Promise<boolean> {
+  return (await listTokens(kv, tenantId, idpId)).some((t) =>
+    isFirstRunToken(t) && tokenState(t) === "active"
+  );
 }
 
 /** The SCIM base URL of an IdP, exactly as the IdP must call it (with a trailing slash). */

@@ -51,6 +51,8 @@ export interface AuditEvent {
   target?: {
     kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link";
     id: string;
+    /** Its name when the event was written (userName, displayName…), shown once it is gone. */
+    name?: string;
   };
   /** Names of the attributes that changed. */
   changed?: string[];

@@ -9,6 +9,7 @@ import type { Idp, ScimToken } from "../store/types.ts";
 import { hashTokenSecret, knownTokenHash, rememberTokenHash, TOKEN_PREFIX } from "./tokens.ts";
 import { isThrottled, isWithinLimit, newHitKey, throttleWindow } from "../store/throttle.ts";
 import { readCredentials, recordAuthFailure, recordTokenUse } from "../store/scim_credentials.ts";
+import { tokenState } from "./token_state.ts";
 
 /** Why an authentication failed; shown to admins on the IdP's SCIM tab. */
 export type AuthFailureReason =
@@ -103,8 +104,8 @@ export async function authenticate(
   if (!reason) {
     const t = token;
     if (!t) reason = "unknown_token";
-    else if (t.revokedAt) reason = "revoked_token";
-    else if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) reason = "expired_token";
+    else if (tokenState(t, now.getTime()) === "revoked") reason = "revoked_token";
+    else if (tokenState(t, now.getTime()) === "expired") reason = "expired_token";
     else if (t.idpId !== idpId) reason = "wrong_idp";
     else if (!idp?.scimEnabled || idp.deletingSince) reason = "scim_disabled";
   }

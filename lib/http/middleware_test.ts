@@ -21,7 +21,7 @@ const refuse = (c: Context, status: 400 | 413 | 414, detail: string) =>
 
 function recorder(): Logger & { lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  return { lines, log: (_level, msg, fields = {}) => void lines.push({ msg, ...fields }) };
+  return { lines, log: (level, msg, fields = {}) => void lines.push({ level, msg, ...fields }) };
 }
 
 Deno.test("requestTargetProblem() - controls, non-UTF-8 and length; a lone % is text", () => {
@@ -70,7 +70,12 @@ Deno.test("accessLog() - one line per request with the route pattern, never the 
   assert.equal(log.lines.length, 1);
   assert.equal(log.lines[0].route, "/users/:id");
   assert.equal(log.lines[0].status, 200);
+  // At debug: the default level (info) keeps the start-up report the last thing printed.
+  assert.equal(log.lines[0].level, "debug");
   assert.doesNotMatch(JSON.stringify(log.lines), /alice|secret/);
+  const failing = new Hono<BaseEnv>().use(accessLog(log)).get("/x", (c) => c.text("no", 503));
+  await (await failing.request("/x")).body?.cancel();
+  assert.equal(log.lines.at(-1)?.level, "warn");
 });
 
 Deno.test("requestContext() - request id, client address, origin and tenant; a bad Host is refused", async () => {

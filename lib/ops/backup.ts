@@ -14,6 +14,7 @@ import {
 } from "../backup/file.ts";
 import { withWritePause } from "./point_in_time.ts";
 import { formatCount, formatSeconds, formatSize, kindLines, type Output } from "./progress.ts";
+import { plural } from "../words.ts";
 
 /** Options of {@linkcode runBackup}. */
 export interface BackupOptions {
@@ -53,10 +54,10 @@ export async function runBackup(kv: Deno.Kv, options: BackupOptions, out: Output
         by: "weft backup",
         maxMs: options.pauseMaxMs,
         onWait: (acked, live) =>
-          out.progress(`Pausing writes: ${acked} of ${live} instance(s) holding`),
+          out.progress(`Pausing writes: ${acked} of ${plural(live, "instance")} holding`),
       }, async (held) => {
         const t = await write();
-        pauseLine = `Writes held on ${held.instances} instance(s) for ${
+        pauseLine = `Writes held on ${plural(held.instances, "instance")} for ${
           formatSeconds(Date.now() - Date.parse(held.pause.requestedAt))
         } (acknowledged in ${formatSeconds(held.waitedMs)}).`;
         return t;

@@ -11,6 +11,7 @@ import {
   requestPause,
   type WritePause,
 } from "../store/write_pause.ts";
+import { plural } from "../words.ts";
 
 /** Options of {@linkcode withWritePause}. */
 export interface PauseOptions {
@@ -55,7 +56,9 @@ export async function withWritePause<T>(
       if (missing.length === 0) break;
       if (Date.now() > deadline) {
         throw new Error(
-          `Cannot take a point-in-time copy: ${missing.length} of ${live.length} instance(s) did not hold their writes within ${
+          `Cannot take a point-in-time copy: ${missing.length} of ${
+            plural(live.length, "instance")
+          } did not hold their writes within ${
             Math.round((deadline - started) / 1000)
           } s (requests still running there)`,
         );

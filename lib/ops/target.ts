@@ -15,6 +15,7 @@ import {
 } from "../store/dump.ts";
 import { checkInvariants, checkStore } from "../store/invariants.ts";
 import { formatCount, type Output } from "./progress.ts";
+import { plural } from "../words.ts";
 
 /** Thrown when the target store holds data and `--force` was not given. */
 export class TargetNotEmptyError extends Error {
@@ -72,15 +73,18 @@ export async function reportCheck(kv: Deno.Kv, scope: DumpScope, out: Output): P
     problems = await checkInvariants(kv, scope.tenant.id);
     what = `tenant ${scope.tenant.subdomain}`;
   } else {
-    const r = await checkStore(kv, (n) => out.progress(`Checking invariants: ${n} tenant(s)`));
+    const r = await checkStore(
+      kv,
+      (n) => out.progress(`Checking invariants: ${plural(n, "tenant")}`),
+    );
     out.done();
     problems = r.problems;
-    what = `${r.tenants} tenant(s)`;
+    what = plural(r.tenants, "tenant");
   }
   if (problems.length === 0) {
     out.line(`Invariant check: passed (${what}).`);
   } else {
-    out.line(`Invariant check: ${problems.length} problem(s) (${what}):`);
+    out.line(`Invariant check: ${plural(problems.length, "problem")} (${what}):`);
     for (const p of problems.slice(0, 50)) out.line(`  ${p}`);
   }
   return problems;

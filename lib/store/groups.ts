@@ -39,6 +39,7 @@ import {
   planMemberChanges,
   resolveRefs,
 } from "./member_plan.ts";
+import { plural } from "../words.ts";
 
 /** The attributes of a group other than its members. */
 export interface GroupState {
@@ -305,7 +306,7 @@ async function commitInline(
     target: { kind: "group", id: w.groupId },
     changed: d.changed,
     counts: memberCounts(added, removed),
-    summary: `${w.how}: ${added} member(s) added, ${removed} removed`,
+    summary: `${w.how}: ${plural(added, "member")} added, ${removed} removed`,
   });
   const res = await withLockRetry(() => op.commit());
   return { ok: res.ok, versionstamp: res.ok ? res.versionstamp : undefined, changed: true };

@@ -30,6 +30,7 @@ import {
   noteMembersChanged,
   setMembership,
 } from "./memberships.ts";
+import { plural } from "../words.ts";
 
 /** Ids per journal part (a KV value holds at most 64 KiB). */
 const JOURNAL_PART_IDS = 1000;
@@ -194,7 +195,7 @@ export async function completeJournal(
     target: { kind: "group", id: groupId },
     changed: journal.changed,
     counts: memberCounts(journal.adds, journal.removes),
-    summary: `${journal.how}: ${journal.adds} member(s) added, ${journal.removes} removed`,
+    summary: `${journal.how}: ${plural(journal.adds, "member")} added, ${journal.removes} removed`,
   });
   await withLockRetry(() => op.commit());
 }

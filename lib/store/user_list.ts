@@ -18,7 +18,7 @@ const SEARCH_LIMIT = 1000;
 
 /** Console user list query. */
 export interface UserListQuery {
-  /** Prefix of userName or email (case-insensitive), or a user id. */
+  /** Prefix of userName or email (case-insensitive) or of externalId (exact case), or an id. */
   q?: string;
   status?: "active" | "deactivated";
   idpId?: string;
@@ -58,8 +58,8 @@ export async function listDirectoryUsers(
 ): Promise<UserPage> {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
   const keep = (u: User) => !query.status || u.status === query.status;
-  const q = query.q?.trim().toLowerCase();
-  if (q) return await searchUsers(kv, tenantId, q, query, limit, keep);
+  const raw = query.q?.trim();
+  if (raw) return await searchUsers(kv, tenantId, raw, query, limit, keep);
 
   // Without a search: walk the IdP's linked users, or all canonical users, in key order.
   const selector = query.idpId
@@ -103,11 +103,12 @@ export async function listDirectoryUsers(
 async function searchUsers(
   kv: Deno.Kv,
   tenantId: string,
-  q: string,
+  raw: string,
   query: UserListQuery,
   limit: number,
   keep: (u: User) => boolean,
 ): Promise<UserPage> {
+  const q = raw.toLowerCase();
   const ids = new Set<string>();
   // A pasted user id finds that user.
   if (/^[0-9a-f-]{36}$/.test(q)) {
@@ -122,6 +123,16 @@ async function searchUsers(
     }
     const byEmail = keys.idpUsersByEmail(tenantId, idpId, "").slice(0, -1);
     for await (const e of kv.list(prefixRange(byEmail, q), { limit: SEARCH_LIMIT })) {
+      ids.add(String(e.key.at(-1)));
+    }
+    // The IdP's own id for the person (Okta's `00u…`, Entra's object id), as the IdP spells it:
+    // unique where the IdP merges on it, in the non-unique index where it does not.
+    const unique = keys.idpUserByExternalId(tenantId, idpId, "").slice(0, -1);
+    for await (const e of kv.list<string>(prefixRange(unique, raw), { limit: SEARCH_LIMIT })) {
+      ids.add(e.value);
+    }
+    const any = keys.idpUsersByExternalIdAny(tenantId, idpId, "").slice(0, -1);
+    for await (const e of kv.list(prefixRange(any, raw), { limit: SEARCH_LIMIT })) {
       ids.add(String(e.key.at(-1)));
     }
     if (ids.size >= SEARCH_LIMIT) break;
@@ -167,19 +178,39 @@ export async function idpRowsOfUser(
   return entries.flatMap((e) => e.value ? [e.value] : []);
 }
 
-/** The id of the user (by userName) or group (by displayName) of that name in any IdP, if any. */
+/**
+ * The id of the user or group a filter names, in any IdP: a user by userName, externalId
+ * (also one the IdP has since deleted) or work email, a group by displayName or externalId.
+ */
 export async function idOfNamed(
   kv: Deno.Kv,
   tenantId: string,
   name: string,
 ): Promise<string | null> {
   for (const idp of await listIdps(kv, tenantId)) {
-    const [user, group] = await kv.getMany<[string, string]>([
+    const [user, external, unlinked, group, groupExternal] = await kv.getMany<
+      [string, string, string, string, string]
+    >([
       keys.idpUserByUserName(tenantId, idp.id, name),
+      keys.idpUserByExternalId(tenantId, idp.id, name),
+      keys.idpUnlinkedByExternalId(tenantId, idp.id, name),
       keys.groupByName(tenantId, idp.id, name),
+      keys.groupByExternalId(tenantId, idp.id, name),
     ]);
-    if (user.value) return user.value;
-    if (group.value) return group.value;
+    const found = user.value ?? external.value ?? unlinked.value ?? group.value ??
+      groupExternal.value;
+    if (found) return found;
+    const first = { limit: 1 };
+    for await (
+      const e of kv.list({ prefix: keys.idpUsersByExternalIdAny(tenantId, idp.id, name) }, first)
+    ) {
+      return String(e.key.at(-1));
+    }
+    for await (
+      const e of kv.list({ prefix: keys.idpUsersByEmail(tenantId, idp.id, name) }, first)
+    ) {
+      return String(e.key.at(-1));
+    }
   }
   return null;
 }

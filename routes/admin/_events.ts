@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { type AuditEvent, EVENT_TYPES, type EventQuery } from "../../lib/audit/events.ts";
 import { listEvents } from "../../lib/store/events.ts";
+import { type EventNames, nameEvents } from "../../lib/store/event_names.ts";
 import { idOfNamed } from "../../lib/store/user_list.ts";
 import type { EventFilters } from "../../islands/EventLog.tsx";
 import { HttpError } from "./_shared.tsx";
@@ -71,9 +72,16 @@ export async function toEventQuery(
   };
 }
 
+/** A page of events with the names to show for them. */
+export interface EventPage {
+  events: AuditEvent[];
+  cursor?: string;
+  names: Record<string, EventNames>;
+}
+
 /**
- * One page of events. The store narrows by one index and filters the rest, so a page can come
- * back short; this keeps reading (a bounded number of times) until the page is full.
+ * One page of events, named. The store narrows by one index and filters the rest, so a page can
+ * come back short; this keeps reading (a bounded number of times) until the page is full.
  */
 export async function eventPage(
   kv: Deno.Kv,
@@ -81,7 +89,7 @@ export async function eventPage(
   query: EventQuery,
   cursor: string | undefined,
   limit = 50,
-): Promise<{ events: AuditEvent[]; cursor?: string }> {
+): Promise<EventPage> {
   const events: AuditEvent[] = [];
   let next = cursor;
   for (let round = 0; round < 20; round++) {
@@ -94,5 +102,5 @@ export async function eventPage(
     next = res.cursor;
     if (!next || events.length >= limit) break;
   }
-  return { events, cursor: next };
+  return { events, cursor: next, names: await nameEvents(kv, tenantId, events) };
 }

@@ -59,71 +59,73 @@ admins.get("/", async (c) => {
     (
       <>
         {done && <Notice tone="ok">{done}</Notice>}
-        <table class="table" id="admins">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">Open sessions</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((a, i) => (
-              <tr key={a.id}>
-                <td>
-                  {a.email} {a.id === me.id && <Badge tone="info">you</Badge>}
-                </td>
-                <td>
-                  {a.role === "super_admin"
-                    ? "Super admin"
-                    : "Admin (read-only tokens and settings)"}
-                </td>
-                <td>
-                  <Time iso={a.createdAt} />
-                </td>
-                <td>
-                  {sessions[i].length}
-                  {sessions[i][0] && (
-                    <span class="muted small">(latest from {sessions[i][0].ip})</span>
-                  )}
-                </td>
-                <td class="actions-cell">
-                  {sessions[i].length > 0 && (
-                    <Island
-                      name="ConfirmForm"
-                      component={ConfirmForm}
-                      props={{
-                        action: `/admin/admins/${a.id}/revoke-sessions`,
-                        csrf: session.csrf,
-                        label: "Sign out everywhere",
-                        title: `Sign ${a.email} out everywhere?`,
-                        message: "Every open session of this admin ends at once.",
-                      }}
-                    />
-                  )}
-                  {a.id !== me.id && (
-                    <Island
-                      name="ConfirmForm"
-                      component={ConfirmForm}
-                      props={{
-                        action: `/admin/admins/${a.id}/remove`,
-                        csrf: session.csrf,
-                        label: "Remove",
-                        title: `Remove ${a.email}?`,
-                        message: "The account is deleted and its sessions end at once.",
-                        danger: true,
-                      }}
-                    />
-                  )}
-                </td>
+        <div class="table-scroll">
+          <table class="table rows" id="admins">
+            <thead>
+              <tr>
+                <th scope="col">Email</th>
+                <th scope="col">Role</th>
+                <th scope="col">Created</th>
+                <th scope="col">Open sessions</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {list.map((a, i) => (
+                <tr key={a.id}>
+                  <td data-label="Email">
+                    {a.email} {a.id === me.id && <Badge tone="info">you</Badge>}
+                  </td>
+                  <td data-label="Role">
+                    {a.role === "super_admin"
+                      ? "Super admin"
+                      : "Admin (read-only tokens and settings)"}
+                  </td>
+                  <td data-label="Created">
+                    <Time iso={a.createdAt} relative />
+                  </td>
+                  <td data-label="Open sessions">
+                    {sessions[i].length}
+                    {sessions[i][0] && (
+                      <span class="muted small">(latest from {sessions[i][0].ip})</span>
+                    )}
+                  </td>
+                  <td data-label="Actions" class="actions-cell">
+                    {sessions[i].length > 0 && (
+                      <Island
+                        name="ConfirmForm"
+                        component={ConfirmForm}
+                        props={{
+                          action: `/admin/admins/${a.id}/revoke-sessions`,
+                          csrf: session.csrf,
+                          label: "Sign out everywhere",
+                          title: `Sign ${a.email} out everywhere?`,
+                          message: "Every open session of this admin ends at once.",
+                        }}
+                      />
+                    )}
+                    {a.id !== me.id && (
+                      <Island
+                        name="ConfirmForm"
+                        component={ConfirmForm}
+                        props={{
+                          action: `/admin/admins/${a.id}/remove`,
+                          csrf: session.csrf,
+                          label: "Remove",
+                          title: `Remove ${a.email}?`,
+                          message: "The account is deleted and its sessions end at once.",
+                          danger: true,
+                        }}
+                      />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         <PendingLinks links={links} csrf={session.csrf} />
         <section aria-labelledby="invite-h" class="card narrow">
           <h2 id="invite-h">Invite an admin</h2>
@@ -156,51 +158,55 @@ function PendingLinks({ links, csrf }: { links: SetupLinkSummary[]; csrf: string
       {links.length === 0
         ? <p class="muted">No setup link is waiting to be used.</p>
         : (
-          <table class="table" id="setup-links">
-            <thead>
-              <tr>
-                <th scope="col">Link</th>
-                <th scope="col">Creates</th>
-                <th scope="col">For email</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {links.map((l) => (
-                <tr key={l.id}>
-                  <td>
-                    <code>{l.id}</code> {l.firstRun && <Badge tone="warn">first run</Badge>}
-                  </td>
-                  <td>{l.role === "super_admin" ? "Super admin" : "Admin"}</td>
-                  <td>{l.email ?? "any"}</td>
-                  <td>
-                    <Time iso={l.createdAt} /> <span class="muted small">by {l.createdBy}</span>
-                  </td>
-                  <td>
-                    <Time iso={l.expiresAt} />
-                  </td>
-                  <td class="actions-cell">
-                    <Island
-                      name="ConfirmForm"
-                      component={ConfirmForm}
-                      props={{
-                        action: `/admin/admins/links/${l.id}/revoke`,
-                        csrf,
-                        label: "Revoke",
-                        title: "Revoke this setup link?",
-                        message: "The link stops working at once.",
-                        danger: true,
-                      }}
-                    />
-                  </td>
+          <div class="table-scroll">
+            <table class="table rows" id="setup-links">
+              <thead>
+                <tr>
+                  <th scope="col">Link</th>
+                  <th scope="col">Creates</th>
+                  <th scope="col">For email</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {links.map((l) => (
+                  <tr key={l.id}>
+                    <td data-label="Link">
+                      <code>{l.id}</code> {l.firstRun && <Badge tone="warn">first run</Badge>}
+                    </td>
+                    <td data-label="Creates">
+                      {l.role === "super_admin" ? "Super admin" : "Admin"}
+                    </td>
+                    <td data-label="For email">{l.email ?? "any"}</td>
+                    <td data-label="Created">
+                      <Time iso={l.createdAt} /> <span class="muted small">by {l.createdBy}</span>
+                    </td>
+                    <td data-label="Expires">
+                      <Time iso={l.expiresAt} relative />
+                    </td>
+                    <td data-label="Actions" class="actions-cell">
+                      <Island
+                        name="ConfirmForm"
+                        component={ConfirmForm}
+                        props={{
+                          action: `/admin/admins/links/${l.id}/revoke`,
+                          csrf,
+                          label: "Revoke",
+                          title: "Revoke this setup link?",
+                          message: "The link stops working at once.",
+                          danger: true,
+                        }}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
     </section>
   );
@@ -227,7 +233,7 @@ admins.post("/links", async (c) => {
           <p class="warning">
             <strong>Copy this link now.</strong> It cannot be shown again, works once, and expires
             {" "}
-            <Time iso={link.expiresAt} />.
+            <Time iso={link.expiresAt} relative />.
           </p>
           <code class="secret" id="setup-link">{url}</code>
           <Island

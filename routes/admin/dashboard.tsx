@@ -8,7 +8,7 @@ import { type AdminEnv, canManage, page, tenantOf } from "./_shared.tsx";
 import { Badge, Empty, Time } from "../../components/ui.tsx";
 import { listIdps } from "../../lib/store/tenants.ts";
 import { idpStats } from "../../lib/store/idp_stats.ts";
-import { eventLabel, formatAge } from "../../islands/_format.ts";
+import { eventLabel } from "../../islands/_format.ts";
 
 /** `/admin`. */
 export const dashboard = new Hono<AdminEnv>();
@@ -18,7 +18,6 @@ dashboard.get("/", async (c) => {
   const { kv } = c.get("deps");
   const idps = await listIdps(kv, tenant.id);
   const stats = await Promise.all(idps.map((idp) => idpStats(kv, tenant.id, idp.id)));
-  const now = Date.now();
   return page(
     c,
     { title: "Dashboard", section: "dashboard" },
@@ -69,8 +68,7 @@ dashboard.get("/", async (c) => {
                       Last push: {s.lastPush
                         ? (
                           <>
-                            {eventLabel(s.lastPush.type)}, <Time iso={s.lastPush.at} />{" "}
-                            ({formatAge(s.lastPush.at, now)})
+                            {eventLabel(s.lastPush.type)}, <Time iso={s.lastPush.at} relative />
                           </>
                         )
                         : "none yet"}

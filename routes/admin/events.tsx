@@ -6,16 +6,17 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type AdminEnv, HttpError, page, parseInput, tenantOf } from "./_shared.tsx";
-import { Time } from "../../components/ui.tsx";
+import { IdpText, Time } from "../../components/ui.tsx";
 import { Island } from "../../lib/http/render.tsx";
-import EventLog from "../../islands/EventLog.tsx";
+import EventLog, { EventTarget } from "../../islands/EventLog.tsx";
+import { nameEvents } from "../../lib/store/event_names.ts";
 import LiveUpdates from "../../islands/LiveUpdates.tsx";
 import { type AuditEvent, EVENT_TYPES } from "../../lib/audit/events.ts";
 import { getEvent, listEvents } from "../../lib/store/events.ts";
 import { findRequestLog } from "../../lib/store/request_log.ts";
 import { listIdps } from "../../lib/store/tenants.ts";
-import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";
-import { eventLabel } from "../../islands/_format.ts";
+import { type EventPage, eventPage, parseEventParams, toEventQuery } from "./_events.ts";
+import { actorLabel, eventLabel } from "../../islands/_format.ts";
 
 /** `/admin/events`. */
 export const events = new Hono<AdminEnv>();
@@ -26,7 +27,7 @@ events.get("/", async (c) => {
   const idps = await listIdps(kv, tenant.id);
   let error: string | undefined;
   let filters = { idp: "", type: "", target: "", since: "", until: "" };
-  let result: { events: AuditEvent[]; cursor?: string } = { events: [] };
+  let result: EventPage = { events: [], names: {} };
   let cursor: string | undefined;
   try {
     ({ filters, cursor } = parseEventParams(c.req.query()));
@@ -46,6 +47,7 @@ events.get("/", async (c) => {
           component={EventLog}
           props={{
             events: result.events,
+            names: result.names,
             cursor: result.cursor,
             paged: !!cursor,
             filters,
@@ -150,18 +152,8 @@ events.get("/:id", async (c) => {
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) throw new HttpError(404, "No such event");
   const event = await getEvent(kv, tenant.id, id);
   if (!event) throw new HttpError(404, "No such event");
-  const [idps, request] = await Promise.all([
-    listIdps(kv, tenant.id),
-    event.requestId ? findRequestLog(kv, tenant.id, event.requestId) : null,
-  ]);
-  const idp = idps.find((i) => i.id === event.idpId);
-  const targetHref = event.target?.kind === "user"
-    ? `/admin/users/${event.target.id}`
-    : event.target?.kind === "group" && event.idpId
-    ? `/admin/groups/${event.idpId}/${event.target.id}`
-    : event.target?.kind === "idp"
-    ? `/admin/idps/${event.target.id}`
-    : undefined;
+  const request = event.requestId ? await findRequestLog(kv, tenant.id, event.requestId) : null;
+  const names = (await nameEvents(kv, tenant.id, [event]))[event.id] ?? {};
   return page(
     c,
     { title: eventLabel(event.type), section: "events" },
@@ -170,7 +162,7 @@ events.get("/:id", async (c) => {
         <dl class="details" id="event-detail">
           <dt>Time</dt>
           <dd>
-            <Time iso={event.at} seconds />
+            <Time iso={event.at} />
           </dd>
           <dt>Type</dt>
           <dd>
@@ -179,13 +171,30 @@ events.get("/:id", async (c) => {
           <dt>Summary</dt>
           <dd>{event.summary}</dd>
           <dt>IdP</dt>
-          <dd>{idp ? <a href={`/admin/idps/${idp.id}`}>{idp.name}</a> : event.idpId ?? "—"}</dd>
+          <dd>
+            {event.idpId
+              ? (
+                <>
+                  {names.idp
+                    ? (
+                      <a href={`/admin/idps/${event.idpId}`}>
+                        <IdpText value={names.idp} />
+                      </a>
+                    )
+                    : "deleted connection"} <code class="muted small">{event.idpId}</code>
+                </>
+              )
+              : "—"}
+          </dd>
           <dt>Target</dt>
           <dd>
             {event.target
-              ? (targetHref
-                ? <a href={targetHref}>{event.target.kind} {event.target.id}</a>
-                : `${event.target.kind} ${event.target.id}`)
+              ? (
+                <>
+                  {event.target.kind} <EventTarget event={event} name={names.target} />{" "}
+                  <code class="muted small">{event.target.id}</code>
+                </>
+              )
               : "—"}
           </dd>
           <dt>Changed attributes</dt>
@@ -197,9 +206,21 @@ events.get("/:id", async (c) => {
               : "—"}
           </dd>
           <dt>Actor</dt>
-          <dd>{event.actor}</dd>
+          <dd>
+            <IdpText value={actorLabel(event.actor, names.token)} />{" "}
+            <code class="muted small">{event.actor}</code>
+          </dd>
           <dt>Token</dt>
-          <dd>{event.tokenId ? <code>{event.tokenId}</code> : "—"}</dd>
+          <dd>
+            {event.tokenId
+              ? (
+                <>
+                  {names.token ? <IdpText value={names.token} /> : "revoked or deleted token"}{" "}
+                  <code class="muted small">{event.tokenId}</code>
+                </>
+              )
+              : "—"}
+          </dd>
           <dt>Request id</dt>
           <dd>
             {event.requestId ? <code>{event.requestId}</code> : "—"}

@@ -71,34 +71,40 @@ groups.get("/", async (c) => {
           </div>
         </form>
         {rows.length === 0 ? <Empty>No groups match.</Empty> : (
-          <table class="table" id="groups">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">IdP</th>
-                <th scope="col">Members</th>
-                <th scope="col">externalId</th>
-                <th scope="col">Changed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map(({ group, members }) => (
-                <tr key={group.id}>
-                  <td>
-                    <a href={`/admin/groups/${group.idpId}/${group.id}`}>
-                      <IdpText value={group.displayName} />
-                    </a>
-                  </td>
-                  <td>{idps.find((i) => i.id === group.idpId)?.name ?? group.idpId}</td>
-                  <td>{members}</td>
-                  <td>{group.externalId ? <code>{group.externalId}</code> : "—"}</td>
-                  <td>
-                    <Time iso={group.lastModified} />
-                  </td>
+          <div class="table-scroll">
+            <table class="table rows" id="groups">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">IdP</th>
+                  <th scope="col">Members</th>
+                  <th scope="col">externalId</th>
+                  <th scope="col">Changed</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {rows.map(({ group, members }) => (
+                  <tr key={group.id}>
+                    <td data-label="Name">
+                      <a href={`/admin/groups/${group.idpId}/${group.id}`}>
+                        <IdpText value={group.displayName} />
+                      </a>
+                    </td>
+                    <td data-label="IdP">
+                      {idps.find((i) => i.id === group.idpId)?.name ?? group.idpId}
+                    </td>
+                    <td data-label="Members">{members}</td>
+                    <td data-label="externalId">
+                      {group.externalId ? <code>{group.externalId}</code> : "—"}
+                    </td>
+                    <td data-label="Changed">
+                      <Time iso={group.lastModified} relative />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
         <Pager
           label="Group pages"
@@ -154,14 +160,13 @@ groups.get("/:idp/:id", async (c) => {
           <dd>{total}</dd>
           <dt>Changed</dt>
           <dd>
-            <Time iso={group.lastModified} />
+            <Time iso={group.lastModified} relative />
           </dd>
         </dl>
         <h2>Members</h2>
-        {page1.members.length === 0
-          ? <Empty>No members.</Empty>
-          : (
-            <table class="table" id="members">
+        {page1.members.length === 0 ? <Empty>No members.</Empty> : (
+          <div class="table-scroll">
+            <table class="table rows" id="members">
               <thead>
                 <tr>
                   <th scope="col">userName</th>
@@ -174,17 +179,17 @@ groups.get("/:idp/:id", async (c) => {
                   const u = users[i];
                   return (
                     <tr key={m.userId}>
-                      <td>
+                      <td data-label="userName">
                         <a href={`/admin/users/${m.userId}`}>
                           <IdpText value={u?.userName ?? m.userId} />
                         </a>
                       </td>
-                      <td>
+                      <td data-label="Name">
                         {u?.displayName ?? m.display
                           ? <IdpText value={u?.displayName ?? m.display} />
                           : "—"}
                       </td>
-                      <td>
+                      <td data-label="Status">
                         {u?.status === "active"
                           ? <Badge tone="ok">active</Badge>
                           : <Badge tone="warn">{u?.status ?? "unknown"}</Badge>}
@@ -194,7 +199,8 @@ groups.get("/:idp/:id", async (c) => {
                 })}
               </tbody>
             </table>
-          )}
+          </div>
+        )}
         <Pager
           label="Member pages"
           first={cursor ? base : undefined}

@@ -32,14 +32,22 @@ export function StatusBadge({ e }: { e: RequestLogEntry }) {
   return <Badge tone={tone}>{why ? `${e.status} ${why}` : String(e.status)}</Badge>;
 }
 
+/** A request's path under the connection's base URL (`/Users/…`); another path in full. */
+export function pathUnderBase(path: string, idpId: string): string {
+  const base = `/scim/v2/inbound/${idpId}`;
+  return path.startsWith(`${base}/`) || path.startsWith(`${base}?`) || path === base
+    ? path.slice(base.length) || "/"
+    : path;
+}
+
 /** A table of logged requests, each linking to its detail. */
 export function RequestTable({ idpId, entries }: { idpId: string; entries: RequestLogEntry[] }) {
   return (
     <div class="table-scroll">
-      <table class="table" id="requests">
+      <table class="table rows" id="requests">
         <thead>
           <tr>
-            <th scope="col">Time (UTC)</th>
+            <th scope="col">Time</th>
             <th scope="col">Request</th>
             <th scope="col">Answer</th>
             <th scope="col">Took</th>
@@ -50,22 +58,23 @@ export function RequestTable({ idpId, entries }: { idpId: string; entries: Reque
         <tbody>
           {entries.map((e) => (
             <tr key={e.id} data-status={e.status}>
-              <td class="nowrap">
+              <td data-label="Time" class="nowrap">
                 <a href={`/admin/idps/${idpId}/requests/${e.id}`}>
-                  <Time iso={e.at} seconds />
+                  <Time iso={e.at} />
                 </a>
               </td>
-              <td>
-                <code>{e.method}</code> <code class="path">{e.path}</code>
+              <td data-label="Request">
+                <code>{e.method}</code>{" "}
+                <code class="path" title={e.path}>{pathUnderBase(e.path, idpId)}</code>
               </td>
-              <td>
+              <td data-label="Answer">
                 <StatusBadge e={e} />
               </td>
-              <td class="nowrap">{e.durationMs} ms</td>
-              <td>
+              <td data-label="Took" class="nowrap">{e.durationMs} ms</td>
+              <td data-label="Token">
                 {e.tokenName ? <IdpText value={e.tokenName} /> : <span class="muted">—</span>}
               </td>
-              <td class="small">{e.clientIp}</td>
+              <td data-label="From" class="small">{e.clientIp}</td>
             </tr>
           ))}
         </tbody>
@@ -78,10 +87,10 @@ export function RequestTable({ idpId, entries }: { idpId: string; entries: Reque
 export function FailureTable({ idpId, entries }: { idpId: string; entries: RequestLogEntry[] }) {
   return (
     <div class="table-scroll">
-      <table class="table" id="auth-failures">
+      <table class="table rows" id="auth-failures">
         <thead>
           <tr>
-            <th scope="col">Time (UTC)</th>
+            <th scope="col">Time</th>
             <th scope="col">Reason</th>
             <th scope="col">Token</th>
             <th scope="col">From</th>
@@ -91,12 +100,12 @@ export function FailureTable({ idpId, entries }: { idpId: string; entries: Reque
         <tbody>
           {entries.map((e) => (
             <tr key={e.id} data-reason={e.authFailure}>
-              <td class="nowrap">
+              <td data-label="Time" class="nowrap">
                 <a href={`/admin/idps/${idpId}/requests/${e.id}`}>
-                  <Time iso={e.at} seconds />
+                  <Time iso={e.at} />
                 </a>
               </td>
-              <td>
+              <td data-label="Reason">
                 <StatusBadge e={e} />
                 {e.calledIdpId && (
                   <div class="small">
@@ -104,16 +113,18 @@ export function FailureTable({ idpId, entries }: { idpId: string; entries: Reque
                   </div>
                 )}
               </td>
-              <td>
+              <td data-label="Token">
                 {e.tokenName ? <IdpText value={e.tokenName} /> : <span class="muted">—</span>}
               </td>
-              <td class="small">
+              <td data-label="From" class="small">
                 {e.clientIp}
                 <div class="muted">
                   <IdpText value={e.userAgent} />
                 </div>
               </td>
-              <td>{AUTH_FAILURE_HELP[e.authFailure as AuthFailureReason] ?? ""}</td>
+              <td data-label="What to do">
+                {AUTH_FAILURE_HELP[e.authFailure as AuthFailureReason] ?? ""}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -220,7 +231,7 @@ idpRequests.get("/:id/requests/:log", async (c) => {
         <dl class="details" id="request-detail">
           <dt>Time</dt>
           <dd>
-            <Time iso={e.at} seconds />
+            <Time iso={e.at} />
           </dd>
           <dt>Answer</dt>
           <dd>

@@ -45,6 +45,7 @@ import { REFUSAL_HELP, type RefusalReason } from "../../lib/saml/reasons.ts";
 import type { TestReport } from "../../lib/saml/sign_in.ts";
 import { isSafeHeaderValue } from "../../lib/http/paths.ts";
 import { idpOf, IdpTabs } from "./_idp.tsx";
+import { plural } from "../../lib/words.ts";
 
 /** `/admin/idps/:id/saml…`. */
 export const idpSaml = new Hono<AdminEnv>();
@@ -79,74 +80,76 @@ function CertificateRows(
 ) {
   const now = Date.now();
   return (
-    <table class="table" id="certificates">
-      <thead>
-        <tr>
-          <th scope="col">Subject</th>
-          <th scope="col">SHA-256 fingerprint</th>
-          <th scope="col">Expires</th>
-          {manage && (
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          )}
-        </tr>
-      </thead>
-      <tbody>
-        {certs.map((pem, i) => {
-          const info = describeCertificate(pem);
-          const left = info ? Date.parse(info.notAfter) - now : 0;
-          return (
-            <tr key={ids[i]} data-cert={ids[i]}>
-              <td>
-                {info ? info.subject : (
-                  <>
-                    <Badge tone="bad">unreadable</Badge>{" "}
-                    <span>This text is not a certificate and verifies nothing:</span>
-                    <pre class="pem">{pem}</pre>
-                  </>
-                )}
-              </td>
-              <td>
-                {info && <code class="fingerprint">{info.fingerprint}</code>}
-              </td>
-              <td class="nowrap">
-                {info && (
-                  <>
-                    <Time iso={info.notAfter} /> {left <= 0
-                      ? <Badge tone="bad">expired</Badge>
-                      : left < WARN_BEFORE_MS
-                      ? (
-                        <Badge tone="warn">
-                          expires in {Math.ceil(left / 86_400_000)} days
-                        </Badge>
-                      )
-                      : null}
-                  </>
-                )}
-              </td>
-              {manage && (
+    <div class="table-scroll">
+      <table class="table" id="certificates">
+        <thead>
+          <tr>
+            <th scope="col">Subject</th>
+            <th scope="col">SHA-256 fingerprint</th>
+            <th scope="col">Expires</th>
+            {manage && (
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>
+          {certs.map((pem, i) => {
+            const info = describeCertificate(pem);
+            const left = info ? Date.parse(info.notAfter) - now : 0;
+            return (
+              <tr key={ids[i]} data-cert={ids[i]}>
                 <td>
-                  <Island
-                    name="ConfirmForm"
-                    component={ConfirmForm}
-                    props={{
-                      action: `/admin/idps/${idpId}/saml/certificates/${ids[i]}/remove`,
-                      csrf,
-                      label: "Remove",
-                      title: "Stop trusting this certificate?",
-                      message:
-                        "Responses signed with its key are refused at once. Keep it until the IdP has switched to the new one.",
-                      danger: true,
-                    }}
-                  />
+                  {info ? info.subject : (
+                    <>
+                      <Badge tone="bad">unreadable</Badge>{" "}
+                      <span>This text is not a certificate and verifies nothing:</span>
+                      <pre class="pem">{pem}</pre>
+                    </>
+                  )}
                 </td>
-              )}
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+                <td>
+                  {info && <code class="fingerprint">{info.fingerprint}</code>}
+                </td>
+                <td class="nowrap">
+                  {info && (
+                    <>
+                      <Time iso={info.notAfter} /> {left <= 0
+                        ? <Badge tone="bad">expired</Badge>
+                        : left < WARN_BEFORE_MS
+                        ? (
+                          <Badge tone="warn">
+                            expires in {plural(Math.ceil(left / 86_400_000), "day")}
+                          </Badge>
+                        )
+                        : null}
+                    </>
+                  )}
+                </td>
+                {manage && (
+                  <td>
+                    <Island
+                      name="ConfirmForm"
+                      component={ConfirmForm}
+                      props={{
+                        action: `/admin/idps/${idpId}/saml/certificates/${ids[i]}/remove`,
+                        csrf,
+                        label: "Remove",
+                        title: "Stop trusting this certificate?",
+                        message:
+                          "Responses signed with its key are refused at once. Keep it until the IdP has switched to the new one.",
+                        danger: true,
+                      }}
+                    />
+                  </td>
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -392,28 +395,30 @@ idpSaml.get("/:id/saml", async (c) => {
         {recent.length === 0
           ? <Empty>No refused sign-in in the last 7 days.</Empty>
           : (
-            <table class="table" id="saml-refusals">
-              <thead>
-                <tr>
-                  <th scope="col">Hour (UTC)</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Sign-ins</th>
-                  <th scope="col">What to do</th>
-                </tr>
-              </thead>
-              <tbody>
-                {recent.map((r) => (
-                  <tr key={`${r.hour}-${r.reason}`} data-reason={r.reason}>
-                    <td class="nowrap">{r.hour.replace("T", " ")}:00</td>
-                    <td>
-                      <Badge tone="bad">{r.reason.replaceAll("_", " ")}</Badge>
-                    </td>
-                    <td>{r.count}</td>
-                    <td>{REFUSAL_HELP[r.reason as RefusalReason]?.admin ?? ""}</td>
+            <div class="table-scroll">
+              <table class="table" id="saml-refusals">
+                <thead>
+                  <tr>
+                    <th scope="col">Hour (UTC)</th>
+                    <th scope="col">Reason</th>
+                    <th scope="col">Sign-ins</th>
+                    <th scope="col">What to do</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {recent.map((r) => (
+                    <tr key={`${r.hour}-${r.reason}`} data-reason={r.reason}>
+                      <td class="nowrap">{r.hour.replace("T", " ")}:00</td>
+                      <td>
+                        <Badge tone="bad">{r.reason.replaceAll("_", " ")}</Badge>
+                      </td>
+                      <td>{r.count}</td>
+                      <td>{REFUSAL_HELP[r.reason as RefusalReason]?.admin ?? ""}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         <p>
           <a href={`/admin/events?idp=${idp.id}&type=saml_sign_in_refused`}>
@@ -625,31 +630,33 @@ idpSaml.get("/:id/saml/test/:request", async (c) => {
               <p>{REFUSAL_HELP[report.outcome as RefusalReason]?.admin}</p>
             </Notice>
           )}
-        <table class="table" id="test-checks">
-          <caption>Checks</caption>
-          <thead>
-            <tr>
-              <th scope="col">Check</th>
-              <th scope="col">Result</th>
-              <th scope="col">Detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {report.checks.map((ch) => (
-              <tr key={ch.name} data-check={ch.name}>
-                <th scope="row">{ch.name}</th>
-                <td>
-                  {ch.ok === true
-                    ? <Badge tone="ok">passed</Badge>
-                    : ch.ok === false
-                    ? <Badge tone="bad">failed</Badge>
-                    : <Badge>not run</Badge>}
-                </td>
-                <td>{ch.detail}</td>
+        <div class="table-scroll">
+          <table class="table" id="test-checks">
+            <caption>Checks</caption>
+            <thead>
+              <tr>
+                <th scope="col">Check</th>
+                <th scope="col">Result</th>
+                <th scope="col">Detail</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {report.checks.map((ch) => (
+                <tr key={ch.name} data-check={ch.name}>
+                  <th scope="row">{ch.name}</th>
+                  <td>
+                    {ch.ok === true
+                      ? <Badge tone="ok">passed</Badge>
+                      : ch.ok === false
+                      ? <Badge tone="bad">failed</Badge>
+                      : <Badge>not run</Badge>}
+                  </td>
+                  <td>{ch.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         {report.received && (
           <section class="card" id="test-received">
             <h2>What {idp.name} sent (signed)</h2>
@@ -672,24 +679,26 @@ idpSaml.get("/:id/saml/test/:request", async (c) => {
               </dd>
             </dl>
             {report.received.attributes.length > 0 && (
-              <table class="table attributes">
-                <caption>Attributes</caption>
-                <tbody>
-                  {report.received.attributes.map(([name, values]) => (
-                    <tr key={name}>
-                      <th scope="row">
-                        <code>{name}</code>
-                      </th>
-                      <td class="value">{values.join(", ")}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table class="table attributes">
+                  <caption>Attributes</caption>
+                  <tbody>
+                    {report.received.attributes.map(([name, values]) => (
+                      <tr key={name}>
+                        <th scope="row">
+                          <code>{name}</code>
+                        </th>
+                        <td class="value">{values.join(", ")}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             )}
           </section>
         )}
         <p class="muted small">
-          Received <Time iso={report.at} seconds />.{" "}
+          Received <Time iso={report.at} />.{" "}
           <a href={`/admin/idps/${idp.id}/saml`}>Back to the SAML tab</a>
         </p>
       </div>

@@ -31,6 +31,7 @@ import { ActivityChart } from "../../components/ActivityChart.tsx";
 import { Island } from "../../lib/http/render.tsx";
 import CopyButton from "../../islands/CopyButton.tsx";
 import TokenCreate from "../../islands/TokenCreate.tsx";
+import { isFirstRunToken, tokenState } from "../../lib/auth/token_state.ts";
 import LiveUpdates from "../../islands/LiveUpdates.tsx";
 import ConfirmForm from "../../islands/ConfirmForm.tsx";
 import {
@@ -44,7 +45,7 @@ import {
 import { type Idp, IDP_KINDS } from "../../lib/store/types.ts";
 import { listAuthFailures } from "../../lib/store/scim_credentials.ts";
 import { idpActivity, idpStats } from "../../lib/store/idp_stats.ts";
-import { eventLabel, formatAge } from "../../islands/_format.ts";
+import { eventLabel, plural } from "../../islands/_format.ts";
 
 /** `/admin/idps`. */
 export const idps = new Hono<AdminEnv>();
@@ -74,49 +75,51 @@ idps.get("/", async (c) => {
           )}
         </p>
         {list.length === 0 ? <Empty>No identity provider yet.</Empty> : (
-          <table class="table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Matches users by</th>
-                <th scope="col">SCIM</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((idp) => (
-                <tr key={idp.id}>
-                  <td>
-                    {idp.deletingSince
-                      ? (
-                        <>
-                          <IdpText value={idp.name} />{" "}
-                          <a href={`/admin/idps/${idp.id}/deletion`}>
-                            <Badge tone="warn">deleting…</Badge>
-                          </a>
-                        </>
-                      )
-                      : (
-                        <a href={`/admin/idps/${idp.id}`}>
-                          <IdpText value={idp.name} />
-                        </a>
-                      )}
-                  </td>
-                  <td>{IDP_KIND_NAMES[idp.kind] ?? idp.kind}</td>
-                  <td>
-                    <code>{idp.matchBy}</code>
-                  </td>
-                  <td>
-                    {idp.scimEnabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}
-                  </td>
-                  <td>
-                    <Time iso={idp.createdAt} />
-                  </td>
+          <div class="table-scroll">
+            <table class="table rows">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Matches users by</th>
+                  <th scope="col">SCIM</th>
+                  <th scope="col">Created</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {list.map((idp) => (
+                  <tr key={idp.id}>
+                    <td data-label="Name">
+                      {idp.deletingSince
+                        ? (
+                          <>
+                            <IdpText value={idp.name} />{" "}
+                            <a href={`/admin/idps/${idp.id}/deletion`}>
+                              <Badge tone="warn">deleting…</Badge>
+                            </a>
+                          </>
+                        )
+                        : (
+                          <a href={`/admin/idps/${idp.id}`}>
+                            <IdpText value={idp.name} />
+                          </a>
+                        )}
+                    </td>
+                    <td data-label="Kind">{IDP_KIND_NAMES[idp.kind] ?? idp.kind}</td>
+                    <td data-label="Matches users by">
+                      <code>{idp.matchBy}</code>
+                    </td>
+                    <td data-label="SCIM">
+                      {idp.scimEnabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}
+                    </td>
+                    <td data-label="Created">
+                      <Time iso={idp.createdAt} relative />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </>
     ),
@@ -249,7 +252,7 @@ idps.get("/:id", async (c) => {
               {s.lastPush
                 ? (
                   <a href={`/admin/events/${s.lastPush.id}`}>
-                    {eventLabel(s.lastPush.type)}, {formatAge(s.lastPush.at, Date.now())}
+                    {eventLabel(s.lastPush.type)}, <Time iso={s.lastPush.at} relative />
                   </a>
                 )
                 : "none yet"}
@@ -271,7 +274,7 @@ idps.get("/:id", async (c) => {
           <dd>{idp.scimEnabled ? "enabled" : "disabled"}</dd>
           <dt>Created</dt>
           <dd>
-            <Time iso={idp.createdAt} />
+            <Time iso={idp.createdAt} relative />
           </dd>
         </dl>
         <p>
@@ -320,9 +323,34 @@ function ProvisioningSwitch({ idp, csrf, manage }: { idp: Idp; csrf: string; man
 }
 
 function tokenStatus(t: TokenSummary, now: number) {
-  if (t.revokedAt) return <Badge tone="bad">revoked</Badge>;
-  if (t.expiresAt && Date.parse(t.expiresAt) <= now) return <Badge tone="warn">expired</Badge>;
-  return <Badge tone="ok">active</Badge>;
+  const state = tokenState(t, now);
+  return (
+    <Badge tone={state === "active" ? "ok" : state === "revoked" ? "bad" : "warn"}>{state}</Badge>
+  );
+}
+
+/** While the first-run token is active: where its plaintext went, and when to revoke it. */
+function FirstRunTokenNotice({ tokens, now }: { tokens: TokenSummary[]; now: number }) {
+  const active = (t: TokenSummary) => tokenState(t, now) === "active";
+  const first = tokens.find((t) => isFirstRunToken(t) && active(t));
+  if (!first) return null;
+  const named = tokens.find((t) => !isFirstRunToken(t) && active(t));
+  return (
+    <Notice tone="warn">
+      <p id="first-run-token">
+        <strong>The first-run token is still active.</strong>{" "}
+        Weft minted it at its first start and printed its plaintext to the terminal that started it,
+        so anyone who saw that terminal or its scrollback has it. {named
+          ? (
+            <>
+              Now that “<IdpText value={named.name} />” exists, revoke the first-run token once the
+              IdP uses the named one (its last use shows when it stopped).
+            </>
+          )
+          : "Create a named token for the IdP, paste it there, then revoke this one."}
+      </p>
+    </Notice>
+  );
 }
 
 idps.get("/:id/scim", async (c) => {
@@ -389,76 +417,87 @@ idps.get("/:id/scim", async (c) => {
               />
             )}
           </div>
+          <FirstRunTokenNotice tokens={tokens} now={now} />
           {tokens.length === 0
             ? <Empty>No token yet: the IdP cannot authenticate.</Empty>
             : (
-              <table class="table" id="tokens">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Created by</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Last used</th>
-                    <th scope="col">Status</th>
-                    {manage && (
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    )}
-                  </tr>
-                </thead>
-                <tbody>
-                  {tokens.map((t) => (
-                    <tr key={t.id} data-token-id={t.id}>
-                      <td>
-                        {t.name} <code class="muted">{t.prefix}…</code>
-                      </td>
-                      <td>{t.createdBy}</td>
-                      <td>
-                        <Time iso={t.createdAt} />
-                      </td>
-                      <td>
-                        {t.lastUsed
-                          ? (
-                            <>
-                              <Time iso={t.lastUsed.at} />{" "}
-                              <span class="muted">from {t.lastUsed.ip}</span>
-                            </>
-                          )
-                          : <span class="muted">never</span>}
-                      </td>
-                      <td>
-                        {tokenStatus(t, now)}
-                        {t.revokedAt && (
-                          <span class="muted small">
-                            {" "}
-                            <Time iso={t.revokedAt} /> by {t.revokedBy}
-                          </span>
-                        )}
-                      </td>
+              <div class="table-scroll">
+                <table class="table rows" id="tokens">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Created by</th>
+                      <th scope="col">Created</th>
+                      <th scope="col">Last used</th>
+                      <th scope="col">Status</th>
                       {manage && (
-                        <td>
-                          {!t.revokedAt && (
-                            <Island
-                              name="ConfirmForm"
-                              component={ConfirmForm}
-                              props={{
-                                action: `/admin/idps/${idp.id}/tokens/${t.id}/revoke`,
-                                csrf,
-                                label: "Revoke",
-                                title: `Revoke token “${t.name}”?`,
-                                message:
-                                  "The IdP's requests with this token will be refused with 401 at once. This cannot be undone.",
-                                danger: true,
-                              }}
-                            />
-                          )}
-                        </td>
+                        <th scope="col">
+                          <span class="visually-hidden">Actions</span>
+                        </th>
                       )}
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {tokens.map((t) => (
+                      <tr key={t.id} data-token-id={t.id}>
+                        <td data-label="Name">
+                          <IdpText value={t.name} /> <code class="muted">{t.prefix}…</code>
+                          {isFirstRunToken(t) && (
+                            <>
+                              {" "}
+                              <Badge tone="warn">first-run token</Badge>
+                            </>
+                          )}
+                        </td>
+                        <td data-label="Created by">
+                          {isFirstRunToken(t) ? "the first start" : <IdpText value={t.createdBy} />}
+                        </td>
+                        <td data-label="Created">
+                          <Time iso={t.createdAt} relative />
+                        </td>
+                        <td data-label="Last used">
+                          {t.lastUsed
+                            ? (
+                              <>
+                                <Time iso={t.lastUsed.at} relative />{" "}
+                                <span class="muted">from {t.lastUsed.ip}</span>
+                              </>
+                            )
+                            : <span class="muted">never</span>}
+                        </td>
+                        <td data-label="Status">
+                          {tokenStatus(t, now)}
+                          {t.revokedAt && (
+                            <span class="muted small">
+                              {" "}
+                              <Time iso={t.revokedAt} /> by {t.revokedBy}
+                            </span>
+                          )}
+                        </td>
+                        {manage && (
+                          <td data-label="Actions">
+                            {!t.revokedAt && (
+                              <Island
+                                name="ConfirmForm"
+                                component={ConfirmForm}
+                                props={{
+                                  action: `/admin/idps/${idp.id}/tokens/${t.id}/revoke`,
+                                  csrf,
+                                  label: "Revoke",
+                                  title: `Revoke token “${t.name}”?`,
+                                  message:
+                                    "The IdP's requests with this token will be refused with 401 at once. This cannot be undone.",
+                                  danger: true,
+                                }}
+                              />
+                            )}
+                          </td>
+                        )}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             )}
         </section>
 
@@ -483,7 +522,8 @@ idps.get("/:id/scim", async (c) => {
           {failed.length === 0
             ? (
               <Empty>
-                No failed SCIM authentication in the last {config.requestLogDays || 7} days
+                No failed SCIM authentication in the last{" "}
+                {plural(config.requestLogDays || 7, "day")}
                 {tallied ? ` (${tallied} counted, outside the request log)` : ""}.
               </Empty>
             )

@@ -98,43 +98,47 @@ function PreviewTable({ preview, config }: { preview: Preview; config: Mirroring
     ...new Set([...config.rules.map((r) => r.field), ...Object.keys(preview.user.custom)]),
   ];
   return (
-    <table class="table" id="preview">
-      <caption>
-        Preview on{" "}
-        <a href={`/admin/users/${preview.user.id}/attributes`}>
-          <IdpText value={preview.user.userName} />
-        </a>
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Field</th>
-          <th scope="col">Now</th>
-          <th scope="col">With this configuration</th>
-          <th scope="col">From</th>
-        </tr>
-      </thead>
-      <tbody>
-        {fields.map((f) => {
-          const now = valueOf(preview.user, f);
-          const next = valueOf(preview.derived, f);
-          return (
-            <tr key={f} class={now !== next ? "changed" : undefined}>
-              <th scope="row">{f}</th>
-              <td>{now !== undefined ? <IdpText value={now} /> : <span class="muted">—</span>}</td>
-              <td>
-                {next !== undefined ? <IdpText value={next} /> : <span class="muted">—</span>}
-                {now !== next && <span class="badge warn">changes</span>}
-              </td>
-              <td>
-                {preview.derived.mirroredFrom[f]
-                  ? <code>{preview.derived.mirroredFrom[f]}</code>
-                  : <span class="muted">no value</span>}
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <div class="table-scroll">
+      <table class="table" id="preview">
+        <caption>
+          Preview on{" "}
+          <a href={`/admin/users/${preview.user.id}/attributes`}>
+            <IdpText value={preview.user.userName} />
+          </a>
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">Now</th>
+            <th scope="col">With this configuration</th>
+            <th scope="col">From</th>
+          </tr>
+        </thead>
+        <tbody>
+          {fields.map((f) => {
+            const now = valueOf(preview.user, f);
+            const next = valueOf(preview.derived, f);
+            return (
+              <tr key={f} class={now !== next ? "changed" : undefined}>
+                <th scope="row">{f}</th>
+                <td>
+                  {now !== undefined ? <IdpText value={now} /> : <span class="muted">—</span>}
+                </td>
+                <td>
+                  {next !== undefined ? <IdpText value={next} /> : <span class="muted">—</span>}
+                  {now !== next && <span class="badge warn">changes</span>}
+                </td>
+                <td>
+                  {preview.derived.mirroredFrom[f]
+                    ? <code>{preview.derived.mirroredFrom[f]}</code>
+                    : <span class="muted">no value</span>}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -187,89 +191,96 @@ function SettingsPage(
         <Csrf token={csrf} />
         <fieldset disabled={!manage}>
           <legend class="visually-hidden">Mirroring rules</legend>
-          <table class="table rules">
-            <thead>
-              <tr>
-                <th scope="col">Canonical field</th>
-                <th scope="col">← SCIM attribute paths (one per line, first with a value wins)</th>
-                <th scope="col">Enabled</th>
-                {manage && <th scope="col">Remove</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r, i) => (
-                <tr key={i}>
-                  <td>
-                    <label class="visually-hidden" for={`field_${i}`}>Field of rule {i + 1}</label>
-                    <input
-                      id={`field_${i}`}
-                      name={`field_${i}`}
-                      value={r.field}
-                      maxLength={64}
-                      placeholder={r.field ? undefined : "new field"}
-                    />
-                  </td>
-                  <td>
-                    <label class="visually-hidden" for={`sources_${i}`}>
-                      Sources of rule {i + 1}
-                    </label>
-                    <textarea
-                      id={`sources_${i}`}
-                      name={`sources_${i}`}
-                      rows={Math.max(
-                        1,
-                        r.sources.reduce((n, x) => n + Math.ceil(x.length / 56), 0),
+          <div class="table-scroll">
+            <table class="table rules">
+              <thead>
+                <tr>
+                  <th scope="col">Canonical field</th>
+                  <th scope="col">
+                    ← SCIM attribute paths (one per line, first with a value wins)
+                  </th>
+                  <th scope="col">Enabled</th>
+                  {manage && <th scope="col">Remove</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r, i) => (
+                  <tr key={i}>
+                    <td>
+                      <label class="visually-hidden" for={`field_${i}`}>
+                        Field of rule {i + 1}
+                      </label>
+                      <input
+                        id={`field_${i}`}
+                        name={`field_${i}`}
+                        value={r.field}
+                        maxLength={64}
+                        placeholder={r.field ? undefined : "new field"}
+                      />
+                    </td>
+                    <td>
+                      <label class="visually-hidden" for={`sources_${i}`}>
+                        Sources of rule {i + 1}
+                      </label>
+                      <textarea
+                        id={`sources_${i}`}
+                        name={`sources_${i}`}
+                        rows={Math.max(
+                          1,
+                          r.sources.reduce((n, x) => n + Math.ceil(x.length / 56), 0),
+                        )}
+                      >
+                        {r.sources.join("\n")}
+                      </textarea>
+                      {manage && received.paths.length > 0 && (
+                        <>
+                          <label class="visually-hidden" for={`add_${i}`}>
+                            Add a received attribute to rule {i + 1}
+                          </label>
+                          <input
+                            id={`add_${i}`}
+                            name={`add_${i}`}
+                            list="received-paths"
+                            class="add-source"
+                            placeholder="+ add a received attribute…"
+                            maxLength={500}
+                          />
+                        </>
                       )}
-                    >
-                      {r.sources.join("\n")}
-                    </textarea>
-                    {manage && received.paths.length > 0 && (
-                      <>
-                        <label class="visually-hidden" for={`add_${i}`}>
-                          Add a received attribute to rule {i + 1}
-                        </label>
-                        <input
-                          id={`add_${i}`}
-                          name={`add_${i}`}
-                          list="received-paths"
-                          class="add-source"
-                          placeholder="+ add a received attribute…"
-                          maxLength={500}
-                        />
-                      </>
-                    )}
-                    {r.field && received.empty.has(r.field) && (
-                      <p class="warning small" data-no-values={r.field}>
-                        No user has a value for {r.sources.length > 1 ? "these paths" : "this path"}
-                        {" "}
-                        (checked {received.sampled}{" "}
-                        user{received.sampled === 1 ? "" : "s"}): re-applying would change nothing.
-                      </p>
-                    )}
-                  </td>
-                  <td>
-                    <input
-                      type="checkbox"
-                      id={`enabled_${i}`}
-                      name={`enabled_${i}`}
-                      checked={r.enabled}
-                      aria-label={`Rule ${i + 1} enabled`}
-                    />
-                  </td>
-                  {manage && (
+                      {r.field && received.empty.has(r.field) && (
+                        <p class="warning small" data-no-values={r.field}>
+                          No user has a value for{" "}
+                          {r.sources.length > 1 ? "these paths" : "this path"} (checked{" "}
+                          {received.sampled}{" "}
+                          user{received.sampled === 1 ? "" : "s"}): re-applying would change
+                          nothing.
+                        </p>
+                      )}
+                    </td>
                     <td>
                       <input
                         type="checkbox"
-                        id={`remove_${i}`}
-                        name={`remove_${i}`}
-                        aria-label={`Remove rule ${i + 1}`}
+                        id={`enabled_${i}`}
+                        name={`enabled_${i}`}
+                        checked={r.enabled}
+                        aria-label={`Rule ${i + 1} enabled`}
                       />
                     </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                    {manage && (
+                      <td>
+                        <input
+                          type="checkbox"
+                          id={`remove_${i}`}
+                          name={`remove_${i}`}
+                          aria-label={`Remove rule ${i + 1}`}
+                        />
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
           {manage && (
             <div class="actions">
               <button type="submit" class="button" formaction="/admin/settings/mirroring/preview">

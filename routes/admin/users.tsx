@@ -37,8 +37,9 @@ import {
   type UserListQuery,
 } from "../../lib/store/user_list.ts";
 import { listEvents } from "../../lib/store/events.ts";
+import { nameEvents } from "../../lib/store/event_names.ts";
 import type { Idp, IdpUser, User } from "../../lib/store/types.ts";
-import { eventLabel } from "../../islands/_format.ts";
+import { actorLabel, eventLabel } from "../../islands/_format.ts";
 
 /** `/admin/users`. */
 export const users = new Hono<AdminEnv>();
@@ -96,7 +97,7 @@ users.get("/", async (c) => {
               name="q"
               type="search"
               value={f.q}
-              placeholder="userName or email starts with…"
+              placeholder="userName, email or externalId starts with…"
             />
           </div>
           <div class="field">
@@ -127,42 +128,45 @@ users.get("/", async (c) => {
             </Empty>
           )
           : (
-            <table class="table" id="users">
-              <thead>
-                <tr>
-                  <th scope="col">userName</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Email</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Source IdP</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
-              <tbody>
-                {result.users.map((u) => (
-                  <tr key={u.id}>
-                    <td>
-                      <a href={`/admin/users/${u.id}`}>
-                        <IdpText value={u.userName} />
-                      </a>
-                    </td>
-                    <td>
-                      <IdpText
-                        value={u.displayName ?? [u.firstName, u.lastName].filter(Boolean).join(" ")}
-                      />
-                    </td>
-                    <td>{u.email ? <IdpText value={u.email} /> : "—"}</td>
-                    <td>
-                      <StatusBadge status={u.status} />
-                    </td>
-                    <td>{names.get(u.sourceIdpId) ?? u.sourceIdpId}</td>
-                    <td>
-                      <Time iso={u.updatedAt} />
-                    </td>
+            <div class="table-scroll">
+              <table class="table rows" id="users">
+                <thead>
+                  <tr>
+                    <th scope="col">userName</th>
+                    <th scope="col">Name</th>
+                    <th scope="col">Email</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Source IdP</th>
+                    <th scope="col">Updated</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {result.users.map((u) => (
+                    <tr key={u.id}>
+                      <td data-label="userName">
+                        <a href={`/admin/users/${u.id}`}>
+                          <IdpText value={u.userName} />
+                        </a>
+                      </td>
+                      <td data-label="Name">
+                        <IdpText
+                          value={u.displayName ??
+                            [u.firstName, u.lastName].filter(Boolean).join(" ")}
+                        />
+                      </td>
+                      <td data-label="Email">{u.email ? <IdpText value={u.email} /> : "—"}</td>
+                      <td data-label="Status">
+                        <StatusBadge status={u.status} />
+                      </td>
+                      <td data-label="Source IdP">{names.get(u.sourceIdpId) ?? u.sourceIdpId}</td>
+                      <td data-label="Updated">
+                        <Time iso={u.updatedAt} relative />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         {result.partial && (
           <p class="muted">
@@ -237,36 +241,40 @@ users.get("/:id", async (c) => {
             <StatusBadge status={user.status} /> Source IdP:{" "}
             {source ? <a href={`/admin/idps/${source.id}`}>{source.name}</a> : user.sourceIdpId}
           </p>
-          <table class="table" id="profile">
-            <caption>Canonical fields</caption>
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">Value</th>
-                <th scope="col">Mirrored from</th>
-              </tr>
-            </thead>
-            <tbody>
-              {fields.map(([name, value]) => (
-                <tr key={name}>
-                  <th scope="row">{name}</th>
-                  <td>
-                    {value !== undefined ? <IdpText value={value} /> : <span class="muted">—</span>}
-                  </td>
-                  <td>
-                    {user.mirroredFrom[name]
-                      ? (
-                        <>
-                          <code>{user.mirroredFrom[name]}</code>{" "}
-                          <span class="muted">({source?.name ?? user.sourceIdpId})</span>
-                        </>
-                      )
-                      : <span class="muted">not mirrored</span>}
-                  </td>
+          <div class="table-scroll">
+            <table class="table" id="profile">
+              <caption>Canonical fields</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Field</th>
+                  <th scope="col">Value</th>
+                  <th scope="col">Mirrored from</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {fields.map(([name, value]) => (
+                  <tr key={name}>
+                    <th scope="row">{name}</th>
+                    <td>
+                      {value !== undefined
+                        ? <IdpText value={value} />
+                        : <span class="muted">—</span>}
+                    </td>
+                    <td>
+                      {user.mirroredFrom[name]
+                        ? (
+                          <>
+                            <code>{user.mirroredFrom[name]}</code>{" "}
+                            <span class="muted">({source?.name ?? user.sourceIdpId})</span>
+                          </>
+                        )
+                        : <span class="muted">not mirrored</span>}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
           <dl class="details">
             <dt>Weft id (SCIM id)</dt>
             <dd>
@@ -278,14 +286,15 @@ users.get("/:id", async (c) => {
             </dd>
             <dt>Updated</dt>
             <dd>
-              <Time iso={user.updatedAt} />
+              <Time iso={user.updatedAt} relative />
             </dd>
           </dl>
           <section aria-labelledby="sessions-h" id="person-sessions">
             <h2 id="sessions-h">Sign-in sessions</h2>
             {sessions.length === 0 ? <Empty>No open sign-in session.</Empty> : (
               <p>
-                {sessions.length} open, the latest since <Time iso={sessions[0].createdAt} />{" "}
+                {sessions.length} open, the latest since{" "}
+                <Time iso={sessions[0].createdAt} relative />{" "}
                 <span class="muted">from {sessions[0].ip}</span>
               </p>
             )}
@@ -431,40 +440,42 @@ users.get("/:id/attributes", async (c) => {
                   </dd>
                   <dt>Last received</dt>
                   <dd>
-                    <Time iso={row.receivedAt} seconds />
+                    <Time iso={row.receivedAt} />
                   </dd>
                   <dt>First received</dt>
                   <dd>
                     <Time iso={row.created} />
                   </dd>
                 </dl>
-                <table class="table attributes">
-                  <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Attribute</th>
-                      <th scope="col">Value</th>
-                      <th scope="col">Mirrored</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {leaves.map(([path, value]) => (
-                      <tr key={path}>
-                        <th scope="row">
-                          <code>{path}</code>
-                        </th>
-                        <td class="value">
-                          <IdpText value={value} />
-                        </td>
-                        <td>
-                          {mirrored.has(path) && (
-                            <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
-                          )}
-                        </td>
+                <div class="table-scroll">
+                  <table class="table attributes">
+                    <caption>Every attribute {idp?.name ?? "the IdP"} sent</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Attribute</th>
+                        <th scope="col">Value</th>
+                        <th scope="col">Mirrored</th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
+                    </thead>
+                    <tbody>
+                      {leaves.map(([path, value]) => (
+                        <tr key={path}>
+                          <th scope="row">
+                            <code>{path}</code>
+                          </th>
+                          <td class="value">
+                            <IdpText value={value} />
+                          </td>
+                          <td>
+                            {mirrored.has(path) && (
+                              <Badge tone="info">mirrored → {mirrored.get(path)!.join(", ")}</Badge>
+                            )}
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
               </section>
             );
           })}
@@ -484,30 +495,34 @@ users.get("/:id/groups", async (c) => {
       <>
         <UserTabs user={user} current="groups" />
         <div data-live="user-groups">
-          {groups.length === 0 ? <Empty>This user is in no group.</Empty> : (
-            <table class="table">
-              <thead>
-                <tr>
-                  <th scope="col">Group</th>
-                  <th scope="col">IdP</th>
-                  <th scope="col">externalId</th>
-                </tr>
-              </thead>
-              <tbody>
-                {groups.map((g) => (
-                  <tr key={g.id}>
-                    <td>
-                      <a href={`/admin/groups/${g.idpId}/${g.id}`}>
-                        <IdpText value={g.displayName} />
-                      </a>
-                    </td>
-                    <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
-                    <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          {groups.length === 0
+            ? <Empty>This user is in no group.</Empty>
+            : (
+              <div class="table-scroll">
+                <table class="table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Group</th>
+                      <th scope="col">IdP</th>
+                      <th scope="col">externalId</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {groups.map((g) => (
+                      <tr key={g.id}>
+                        <td>
+                          <a href={`/admin/groups/${g.idpId}/${g.id}`}>
+                            <IdpText value={g.displayName} />
+                          </a>
+                        </td>
+                        <td>{idps.find((i) => i.id === g.idpId)?.name ?? g.idpId}</td>
+                        <td>{g.externalId ? <code>{g.externalId}</code> : "—"}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
         </div>
       </>
     ),
@@ -515,11 +530,12 @@ users.get("/:id/groups", async (c) => {
 });
 
 users.get("/:id/events", async (c) => {
-  const { user, idps } = await userOf(c);
+  const { user } = await userOf(c);
   const { events } = await listEvents(c.get("deps").kv, tenantOf(c).id, {
     targetId: user.id,
     limit: 100,
   });
+  const names = await nameEvents(c.get("deps").kv, tenantOf(c).id, events);
   return page(
     c,
     { title: userTitle(user), section: "users" },
@@ -530,32 +546,40 @@ users.get("/:id/events", async (c) => {
           {events.length === 0
             ? <Empty>No events for this user.</Empty>
             : (
-              <table class="table" id="user-events">
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">IdP</th>
-                    <th scope="col">Summary</th>
-                    <th scope="col">Changed</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {events.map((e) => (
-                    <tr key={e.id} data-event-type={e.type}>
-                      <td class="nowrap">
-                        <a href={`/admin/events/${e.id}`}>
-                          <Time iso={e.at} seconds />
-                        </a>
-                      </td>
-                      <td>{eventLabel(e.type)}</td>
-                      <td>{idps.find((i) => i.id === e.idpId)?.name ?? e.idpId ?? "—"}</td>
-                      <td>{e.summary}</td>
-                      <td>{e.changed?.join(", ") ?? ""}</td>
+              <div class="table-scroll">
+                <table class="table rows" id="user-events">
+                  <thead>
+                    <tr>
+                      <th scope="col">Time</th>
+                      <th scope="col">Type</th>
+                      <th scope="col">IdP</th>
+                      <th scope="col">Summary</th>
+                      <th scope="col">Changed</th>
+                      <th scope="col">By</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {events.map((e) => (
+                      <tr key={e.id} data-event-type={e.type}>
+                        <td data-label="Time" class="nowrap">
+                          <a href={`/admin/events/${e.id}`}>
+                            <Time iso={e.at} />
+                          </a>
+                        </td>
+                        <td data-label="Type">{eventLabel(e.type)}</td>
+                        <td data-label="IdP">
+                          {names[e.id]?.idp ? <IdpText value={names[e.id]?.idp} /> : "—"}
+                        </td>
+                        <td data-label="Summary">{e.summary}</td>
+                        <td data-label="Changed">{e.changed?.join(", ") ?? ""}</td>
+                        <td data-label="By" class="muted">
+                          <IdpText value={actorLabel(e.actor, names[e.id]?.token)} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             )}
           <p>
             <a href={`/admin/events?target=${user.id}`}>Open in the Event Log →</a>

@@ -53,7 +53,7 @@ Deno.test({
       assert.equal(base, `${origin}/scim/v2/inbound/${idpId}/`);
 
       // Mint a token in the modal, copy it.
-      await page.getByRole("link", { name: "Create token" }).click();
+      await page.getByRole("button", { name: "Create token" }).click();
       const dialog = page.getByRole("dialog");
       await dialog.waitFor();
       await dialog.getByLabel("Token name").fill("okta-prod");
@@ -63,12 +63,31 @@ Deno.test({
       const secret = (await secretBox.textContent())!;
       assert.match(secret, /^weft_scim_[A-Za-z0-9_-]{43}$/);
       await dialog.getByText("cannot be shown again").waitFor();
+      // The focus is on the secret's Copy button.
+      await page.waitForFunction(() =>
+        document.activeElement?.getAttribute("aria-label") === "Copy SCIM token"
+      );
+      // Escape asks first and leaves the token on screen; Escape again returns to it.
+      const question = dialog.getByText("Have you copied the token?");
+      await page.keyboard.press("Escape");
+      await question.waitFor();
+      assert.ok(await secretBox.isVisible());
+      await page.keyboard.press("Escape");
+      await question.waitFor({ state: "detached" });
+      assert.ok(await secretBox.isVisible());
+      // So does a click outside the dialog.
+      await page.mouse.click(4, 4);
+      await question.waitFor();
+      await dialog.getByRole("button", { name: "Back to the token" }).click();
+      await question.waitFor({ state: "detached" });
       await dialog.getByRole("button", { name: "Copy SCIM token" }).click();
       await dialog.getByRole("button", { name: "Copy SCIM token" }).getByText("Copied").waitFor();
       const copied = await page.evaluate(() => navigator.clipboard.readText());
       assert.equal(copied, secret);
       await h.shot("token-modal", { fullPage: false });
       await dialog.getByRole("button", { name: "Done" }).click();
+      await question.waitFor();
+      await dialog.getByRole("button", { name: "Yes, close" }).click();
       await page.locator("#tokens").getByRole("cell", { name: /okta-prod/ }).waitFor();
 
       // A real SCIM push with the copied token.

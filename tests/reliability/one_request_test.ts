@@ -146,13 +146,16 @@ Deno.test({
   },
 });
 
-/** Runs the first start on a fresh store; its output as a terminal or a pipe shows it. */
+/**
+ * Starts Weft on a store of the directory (the first start on a fresh one), sends it a few
+ * requests, and returns what it printed, as a terminal or a pipe shows it. The log level is the
+ * default one.
+ */
 async function firstRun(dir: string, terminal: boolean): Promise<string> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const env = {
     DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     WEFT_KV_PATH: join(dir, terminal ? "tty.kv" : "pipe.kv"),
-    WEFT_LOG: "off",
     NO_COLOR: "1",
   };
   const serve = [Deno.execPath(), "serve", "-A", "--unstable-kv", "main.ts"];
@@ -180,7 +183,18 @@ async function firstRun(dir: string, terminal: boolean): Promise<string> {
     new WritableStream({ write: (c) => void chunks.push(c) }),
   ).catch(() => {});
   const deadline = Date.now() + 30_000;
-  while (!/Tenant demo, IdP/.test(chunks.join("")) && Date.now() < deadline) await sleep(100);
+  const answers = async (path: string) =>
+    await fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => {
+      await r.body?.cancel();
+      return true;
+    }, () => false);
+  while (Date.now() < deadline) {
+    if (/Tenant demo/.test(chunks.join("")) && await answers("/healthz")) break;
+    await sleep(100);
+  }
+  // Requests after the report: at the default level they add nothing below it.
+  for (const path of ["/healthz", "/admin", "/scim/v2/inbound/none/Users"]) await answers(path);
+  await sleep(300);
   try {
     proc.kill("SIGTERM");
   } catch { /* gone */ }
@@ -191,6 +205,16 @@ async function firstRun(dir: string, terminal: boolean): Promise<string> {
   await proc.status;
   await drain;
   return chunks.join("");
+}
+
+/** The README's sample of the first start, and an output, with ids, secrets and ports neutral. */
+function neutral(text: string): string {
+  return text.replaceAll("\r", "")
+    .replace(/weft_scim_[\w-]{43}/g, "<token>")
+    .replace(/weft_setup_[\w-]{43}/g, "<link>")
+    .replace(/inbound\/[A-Za-z0-9]{12}\//g, "inbound/<idp>/")
+    .replace(/--idp [A-Za-z0-9]{12}/g, "--idp <idp>")
+    .replace(/localhost:\d+/g, "localhost:<port>");
 }
 
 Deno.test({
@@ -214,6 +238,21 @@ Deno.test({
       const tty = await firstRun(dir, true);
       assert.match(tty, /weft_scim_[\w-]{43}/);
       assert.match(tty, /\/admin\/setup\/weft_setup_[\w-]{43}/);
+      assert.match(tty, /printed here, to this terminal, and nowhere else/);
+      // The README shows exactly what the first start prints.
+      const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+      const sample = /```\n(First run: created tenant[\s\S]*?)```/.exec(readme)?.[1];
+      assert.ok(sample, "the README has a sample of the first start");
+      assert.ok(
+        neutral(tty).includes(neutral(sample)),
+        `README sample:\n${sample}\nprinted:\n${tty}`,
+      );
+      // At the default log level the requests that follow do not bury the report.
+      assert.doesNotMatch(tty, /"msg":"request"/);
+      // A later start reminds that the first-run token is still active.
+      const again = await firstRun(dir, true);
+      assert.doesNotMatch(again, /weft_scim_|weft_setup_/);
+      assert.match(again, /first-run token is still active/);
     });
   },
 });
