@@ -12,6 +12,16 @@ if (KV_CONNECT_MODE) await sharedKvConnect();
 /** Where Debian installs Chromium (`.ci/run` installs it when missing). */
 export const CHROMIUM = "/usr/bin/chromium";
 
+/** SCIM requests to the first run's IdP with a CLI-minted token. */
+export interface ScimClient {
+  idpId: string;
+  /** The base URL with its trailing slash. */
+  base: string;
+  token: string;
+  /** Sends a SCIM request to a path under the base; the status and the parsed body. */
+  send(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+}
+
 /** A running server and browser. */
 export interface Harness {
   origin: string;
@@ -21,6 +31,10 @@ export interface Harness {
   firstRun: string;
   /** Runs the operator CLI on the server's store; its standard output. */
   cli(...args: string[]): Promise<string>;
+  /** Creates the first super admin through the setup link, signed in on `page`. */
+  createFirstAdmin(email: string, password: string): Promise<void>;
+  /** The first run's IdP with a token minted by the CLI, and a SCIM client for it. */
+  scimClient(tokenName: string): Promise<ScimClient>;
   context: BrowserContext;
   page: Page;
   /** Saves a screenshot under `WEFT_SCREENSHOTS` (the README's `docs/screenshots`) or a temp dir. */
@@ -143,11 +157,55 @@ export async function startHarness(): Promise<Harness> {
   const shotDir = Deno.env.get("WEFT_SCREENSHOTS") ??
     await Deno.makeTempDir({ prefix: "weft-shots-" });
   await Deno.mkdir(shotDir, { recursive: true });
+  const createFirstAdmin = async (email: string, password: string) => {
+    await page.goto(setupLink);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByLabel("Repeat the password").fill(password);
+    await page.getByRole("button", { name: "Create account and sign in" }).click();
+    await page.waitForURL(`${origin}/admin`);
+  };
+  const scimClient = async (tokenName: string): Promise<ScimClient> => {
+    const idpId = /\/scim\/v2\/inbound\/([^/\s]+)\//.exec(firstRun)?.[1];
+    if (!idpId) throw new Error(`No SCIM base URL in the first run's output:\n${firstRun}`);
+    const minted = await cli(
+      "token",
+      "create",
+      "--tenant",
+      "demo",
+      "--idp",
+      idpId,
+      "--name",
+      tokenName,
+    );
+    const token = /(weft_scim_\S+)/.exec(minted)?.[1];
+    if (!token) throw new Error(`No token in:\n${minted}`);
+    const base = `${origin}/scim/v2/inbound/${idpId}/`;
+    return {
+      idpId,
+      base,
+      token,
+      async send(method, path, body) {
+        const res = await fetch(base + path, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body === undefined ? {} : { "content-type": "application/scim+json" }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, json: text ? JSON.parse(text) : null };
+      },
+    };
+  };
   return {
     origin,
     setupLink,
     firstRun,
     cli,
+    createFirstAdmin,
+    scimClient,
     context,
     page,
     async shot(name, options) {

@@ -66,52 +66,28 @@ Deno.test({
     const idp = startIdp(key, () => nameId);
     const { page, origin } = h;
     try {
-      const base = /(http:\/\/\S+\/scim\/v2\/inbound\/\S+\/)/.exec(h.firstRun)![1];
-      const idpId = /inbound\/([^/]+)\//.exec(base)![1];
-      const minted = await h.cli(
-        "token",
-        "create",
-        "--tenant",
-        "demo",
-        "--idp",
-        idpId,
-        "--name",
-        "browser",
-      );
-      const token = /(weft_scim_\S+)/.exec(minted)![1];
-      const pushed = await fetch(base + "Users", {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
-        body: JSON.stringify({
-          schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
-          userName: PERSON,
-          externalId: "00u1grace",
-          name: { givenName: "Grace", familyName: "Hopper" },
-          displayName: "Grace Hopper",
-          emails: [{ value: PERSON, type: "work", primary: true }],
-          active: true,
-        }),
+      const client = await h.scimClient("browser");
+      const idpId = client.idpId;
+      const pushed = await client.send("POST", "Users", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        userName: PERSON,
+        externalId: "00u1grace",
+        name: { givenName: "Grace", familyName: "Hopper" },
+        displayName: "Grace Hopper",
+        emails: [{ value: PERSON, type: "work", primary: true }],
+        active: true,
       });
       assert.equal(pushed.status, 201);
-      const userId = (await pushed.json() as { id: string }).id;
-      const group = await fetch(base + "Groups", {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
-        body: JSON.stringify({
-          schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-          displayName: "Engineering",
-          members: [{ value: userId }],
-        }),
+      const userId = (pushed.json as { id: string }).id;
+      const group = await client.send("POST", "Groups", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        displayName: "Engineering",
+        members: [{ value: userId }],
       });
       assert.equal(group.status, 201);
 
       // The first super admin sets SAML up on the SAML tab.
-      await page.goto(h.setupLink);
-      await page.getByLabel("Email").fill(EMAIL);
-      await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-      await page.getByLabel("Repeat the password").fill(PASSWORD);
-      await page.getByRole("button", { name: "Create account and sign in" }).click();
-      await page.waitForURL(`${origin}/admin`);
+      await h.createFirstAdmin(EMAIL, PASSWORD);
       await page.goto(`${origin}/admin/idps/${idpId}`);
       await page.getByRole("link", { name: "SAML" }).click();
       await page.waitForURL(`${origin}/admin/idps/${idpId}/saml`);

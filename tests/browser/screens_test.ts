@@ -18,34 +18,9 @@ const SHOTS = Deno.env.get("WEFT_SCREENS_DIR");
 
 /** Pushes a small directory through the demo IdP's SCIM API; returns the IdP's id. */
 async function pushDirectory(h: Harness): Promise<string> {
-  const listed = await h.cli("idp", "list", "--tenant", "demo");
-  const idpId = /^\s*(\S{12})\s/m.exec(listed)?.[1] ?? /\b([A-Za-z0-9]{12})\b/.exec(listed)?.[1];
-  assert.ok(idpId, `no IdP in:\n${listed}`);
-  const minted = await h.cli(
-    "token",
-    "create",
-    "--tenant",
-    "demo",
-    "--idp",
-    idpId,
-    "--name",
-    "okta",
-  );
-  const secret = /(weft_scim_\S+)/.exec(minted)?.[1];
-  assert.ok(secret, `no token in:\n${minted}`);
-  const base = `${h.origin}/scim/v2/inbound/${idpId}`;
-  const scim = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}/${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${secret}`,
-        "content-type": "application/scim+json",
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : null };
-  };
+  const client = await h.scimClient("okta");
+  const scim = (method: string, path: string, body?: unknown) =>
+    client.send(method, path, body) as Promise<{ status: number; json: { id: string } }>;
   const ids: string[] = [];
   for (let i = 1; i <= 3; i++) {
     const created = await scim("POST", "Users", {
@@ -84,7 +59,7 @@ async function pushDirectory(h: Harness): Promise<string> {
     Operations: [{ op: "explode", path: "title", value: "x" }],
   });
   assert.equal(bad.status, 400);
-  return idpId;
+  return client.idpId;
 }
 
 /** Links worth following: console pages, not actions, downloads or the island API. */
@@ -120,12 +95,7 @@ Deno.test({
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
     try {
-      await page.goto(h.setupLink);
-      await page.getByLabel("Email").fill(EMAIL);
-      await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-      await page.getByLabel("Repeat the password").fill(PASSWORD);
-      await page.getByRole("button", { name: "Create account and sign in" }).click();
-      await page.waitForURL(`${origin}/admin`);
+      await h.createFirstAdmin(EMAIL, PASSWORD);
       const idpId = await pushDirectory(h);
 
       const problems: string[] = [];
