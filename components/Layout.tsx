@@ -26,6 +26,10 @@ export type Section =
   | "groups"
   | "events"
   | "mirroring"
+  | "roles"
+  | "apikeys"
+  | "webhooks"
+  | "apiref"
   | "admins";
 
 const NAV: { id: Section; href: string; label: string; superOnly?: boolean }[] = [
@@ -35,6 +39,10 @@ const NAV: { id: Section; href: string; label: string; superOnly?: boolean }[] =
   { id: "groups", href: "/admin/groups", label: "Groups" },
   { id: "mirroring", href: "/admin/settings/mirroring", label: "Attribute mirroring" },
   { id: "events", href: "/admin/events", label: "Event Log" },
+  { id: "roles", href: "/admin/settings/roles", label: "Roles" },
+  { id: "apikeys", href: "/admin/settings/api-keys", label: "API keys", superOnly: true },
+  { id: "webhooks", href: "/admin/settings/webhooks", label: "Webhooks", superOnly: true },
+  { id: "apiref", href: "/admin/api-reference", label: "API reference" },
   { id: "admins", href: "/admin/admins", label: "Admins", superOnly: true },
 ];
 

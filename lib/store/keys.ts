@@ -160,6 +160,8 @@ export const keys = {
   idpUnlinkedByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_unlinked_by_external_id", idpId, externalId),
 
+  // — Events feed, its outbox and roles (lib/store/feed*.ts, lib/store/roles.ts) —
+
   /** Group record (groups belong to one IdP). */
   group: (tenantId: string, idpId: string, groupId: string): Key =>
     t(tenantId, "groups", idpId, groupId),
@@ -271,6 +273,8 @@ export const keys = {
   /** The tenant's "re-apply attribute mirroring to all users" job and its progress. */
   mirroringJob: (tenantId: string): Key => t(tenantId, "mirroring_job"),
 
+  // — Directory API keys (lib/store/api_keys.ts) —
+
   /** SAML settings of an IdP connection (kept apart from the IdP record, which is never rewritten). */
   idpSaml: (tenantId: string, idpId: string): Key => t(tenantId, "idp_saml", idpId),
   /** An AuthnRequest Weft sent, by its id, for the InResponseTo check (expires, consumed once). */
@@ -301,6 +305,7 @@ export const keys = {
     t(tenantId, "person_sessions_touched", userId),
   /** The tenant's key for signing person session cookies (HS256, apart from the console's). */
   personSigningKey: (tenantId: string): Key => t(tenantId, "person_signing_key"),
+  // — Webhook endpoints and deliveries (lib/store/webhooks*.ts) —
 };
 
 const utf8 = new TextEncoder();
