@@ -18,6 +18,7 @@ import {
   listTenants,
   listTokens,
   revokeToken,
+  updateIdp,
 } from "./lib/store/tenants.ts";
 import { getMirroring, setMirroring } from "./lib/store/mirroring.ts";
 import { EVENT_TYPES, type EventType } from "./lib/audit/events.ts";
@@ -55,8 +56,10 @@ const USAGE = `Usage: deno task weft <command> [options]
   tenant list
   idp create --tenant <subdomain> --name <name> [--kind ${IDP_KINDS.join("|")}]
              [--match-by externalId|userName]   (default: userName for entra, externalId otherwise)
+             [--deprovisioning unlink|delete]    (what a SCIM DELETE does; default unlink)
   idp list --tenant <subdomain>
   idp show --tenant <subdomain> --idp <idp-id>
+  idp deprovisioning --tenant <subdomain> --idp <idp-id> --policy unlink|delete
   idp saml --tenant <subdomain> --idp <idp-id>
            (--metadata-file <xml> | --entity-id <issuer> --sso-url <url> --cert-file <pem> [--cert-file <pem>…])
            [--idp-initiated true|false] [--jit true|false]
@@ -73,6 +76,13 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin revoke-link --tenant <subdomain> --link <link-id>
   user revoke-sessions --tenant <subdomain> --user <user-id>
 ${DATA_USAGE}`;
+
+const DEPROVISIONING = z.enum(["unlink", "delete"]);
+
+const DEPROVISIONING_WORDS = {
+  unlink: "deactivates the user and unlinks it from this IdP; the user and its history stay",
+  delete: "deletes the user and erases its names from the audit trail",
+} as const;
 
 function out(text: string) {
   // deno-lint-ignore no-console
@@ -96,6 +106,8 @@ async function main(args: string[]): Promise<number> {
       name: { type: "string" },
       kind: { type: "string" },
       "match-by": { type: "string" },
+      deprovisioning: { type: "string" },
+      policy: { type: "string" },
       token: { type: "string" },
       file: { type: "string" },
       type: { type: "string" },
@@ -161,10 +173,13 @@ async function main(args: string[]): Promise<number> {
         if (!kind.success) throw new UsageError(`--kind must be one of ${IDP_KINDS.join(", ")}`);
         const matchBy = z.enum(["externalId", "userName"]).optional().safeParse(values["match-by"]);
         if (!matchBy.success) throw new UsageError("--match-by must be externalId or userName");
+        const policy = DEPROVISIONING.optional().safeParse(values.deprovisioning);
+        if (!policy.success) throw new UsageError("--deprovisioning must be unlink or delete");
         const idp = await createIdp(kv, tenant.id, {
           name: required(values.name, "name"),
           kind: kind.data,
           matchBy: matchBy.data,
+          deprovisioning: policy.data,
         });
         out(
           `Created IdP ${idp.id} (${idp.kind})\nSCIM base URL: ${
@@ -186,6 +201,15 @@ async function main(args: string[]): Promise<number> {
         const tenant = await tenantOf();
         const idp = await idpOf(kv, tenant, values.idp);
         out(await describeIdp(kv, config, tenant, idp));
+        return 0;
+      }
+      case "idp deprovisioning": {
+        const tenant = await tenantOf();
+        const idp = await idpOf(kv, tenant, values.idp);
+        const policy = DEPROVISIONING.safeParse(values.policy);
+        if (!policy.success) throw new UsageError("--policy must be unlink or delete");
+        await updateIdp(kv, tenant.id, idp.id, { deprovisioning: policy.data }, "cli");
+        out(`IdP ${idp.id}: a SCIM DELETE now ${DEPROVISIONING_WORDS[policy.data]}`);
         return 0;
       }
       case "idp saml": {
@@ -430,6 +454,9 @@ async function describeIdp(
     `  enabled: ${idp.scimEnabled}`,
     `  base URL: ${scimBaseUrl(config, tenant.subdomain, idp.id)}`,
     `  match users by: ${idp.matchBy}`,
+    `  on a SCIM DELETE: ${idp.deprovisioning ?? "unlink"} (${
+      DEPROVISIONING_WORDS[idp.deprovisioning ?? "unlink"]
+    })`,
     `  tokens: ${active.length} active, ${tokens.length - active.length} revoked or expired`,
     "SAML",
     `  SP entity ID (Audience URI): ${urls.entityId}`,

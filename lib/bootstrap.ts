@@ -14,6 +14,7 @@ import {
   listTokens,
 } from "./store/tenants.ts";
 import { completeAllJournals } from "./store/journal.ts";
+import { finishErasures } from "./store/user_erasure.ts";
 import { migrateOnce } from "./store/migrations.ts";
 import { tenantOrigin } from "./http/tenant.ts";
 import { hasAdmins } from "./store/admins.ts";
@@ -88,6 +89,12 @@ export async function bootstrap(
     created = tenant.id;
   }
   for (const tenant of tenants) {
+    const erased = await finishErasures(kv, tenant.id);
+    if (erased) {
+      lines.push(
+        `Finished erasing ${plural(erased, "deleted user")} for tenant ${tenant.subdomain}.`,
+      );
+    }
     const done = await completeAllJournals(kv, tenant.id);
     if (done) {
       lines.push(

@@ -5,7 +5,7 @@
  * @module
  */
 import { encodeTime, monotonicFactory } from "ulid";
-import { fromCursor, getManyBatched, stripUndefined } from "./kv.ts";
+import { fromCursor, getManyBatched, stripUndefined, withLockRetry } from "./kv.ts";
 import { keys } from "./keys.ts";
 import type { ChangeContext } from "./types.ts";
 import type { AuditEvent, EventInput, EventQuery } from "../audit/events.ts";
@@ -123,4 +123,44 @@ export async function latestEventId(
     return String(e.key.at(-1));
   }
   return null;
+}
+
+/**
+ * Removes the names recorded on the events about one target (a user whose IdP deletes people):
+ * the audit trail keeps the ids, the types and the times. Returns the events rewritten.
+ */
+export async function dropTargetNames(
+  kv: Deno.Kv,
+  tenantId: string,
+  targetId: string,
+): Promise<number> {
+  const prefix = keys.eventByTarget(tenantId, targetId, "").slice(0, -1);
+  let rewritten = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    const entries = await getManyBatched<AuditEvent>(
+      kv,
+      batch.map((id) => keys.event(tenantId, id)),
+    );
+    let op = kv.atomic();
+    let n = 0;
+    for (const e of entries) {
+      if (!e.value?.target?.name) continue;
+      const { name: _name, ...target } = e.value.target;
+      op.set(e.key, { ...e.value, target });
+      rewritten++;
+      if (++n % 200 === 0) {
+        await withLockRetry(() => op.commit());
+        op = kv.atomic();
+      }
+    }
+    if (n % 200) await withLockRetry(() => op.commit());
+    batch = [];
+  };
+  for await (const e of kv.list({ prefix })) {
+    batch.push(String(e.key.at(-1)));
+    if (batch.length >= 200) await flush();
+  }
+  if (batch.length) await flush();
+  return rewritten;
 }

@@ -156,6 +156,13 @@ export const keys = {
   /** Prefix of one email's entries in the email index. */
   idpUsersByEmail: (tenantId: string, idpId: string, email: string): Key =>
     t(tenantId, "idp_users_by_email", idpId, foldName(email)),
+  /**
+   * A deleted user whose trail (names on audit events, logged SCIM requests) is still to be
+   * erased; written in the deletion's commit, removed when the erasure is done.
+   */
+  userErasure: (tenantId: string, userId: string): Key => t(tenantId, "user_erasures", userId),
+  /** Prefix of a tenant's pending erasures (finished at start-up). */
+  userErasures: (tenantId: string): Key => t(tenantId, "user_erasures"),
   /** Users an IdP deleted: externalId → user id, so a later POST relinks instead of duplicating. */
   idpUnlinkedByExternalId: (tenantId: string, idpId: string, externalId: string): Key =>
     t(tenantId, "idp_unlinked_by_external_id", idpId, externalId),

@@ -336,3 +336,47 @@ export async function latestRequestLogId(
   ) return String(e.key.at(-1));
   return null;
 }
+
+/**
+ * Deletes every logged request about one user (bodies, error and request-id index entries
+ * included): the erasure of a user whose IdP deletes people. Returns the requests deleted.
+ */
+export async function eraseRequestLogOfUser(
+  kv: Deno.Kv,
+  tenantId: string,
+  idpId: string,
+  userId: string,
+): Promise<number> {
+  if (!fitsKey(idpId) || !fitsKey(userId)) return 0;
+  let erased = 0;
+  const ids: string[] = [];
+  for await (const e of kv.list({ prefix: keys.requestLogsByUser(tenantId, idpId, userId) })) {
+    ids.push(String(e.key.at(-1)));
+  }
+  for (let i = 0; i < ids.length; i += 50) {
+    const slice = ids.slice(i, i + 50);
+    const entries = await getManyBatched<RequestLogEntry>(
+      kv,
+      slice.map((id) => keys.requestLog(tenantId, idpId, id)),
+    );
+    const op = kv.atomic();
+    slice.forEach((logId, j) => {
+      op.delete(keys.requestLogByUser(tenantId, idpId, userId, logId));
+      const entry = entries[j].value;
+      if (!entry) return;
+      erased++;
+      op.delete(keys.requestLog(tenantId, idpId, logId));
+      op.delete(keys.requestLogError(tenantId, idpId, logId));
+      if (fitsKey(entry.requestId)) {
+        op.delete(keys.requestLogByRequestId(tenantId, entry.requestId, idpId, logId));
+      }
+      for (const which of ["request", "response"] as const) {
+        for (let n = 0; n < (entry.bodyParts?.[which] ?? 0); n++) {
+          op.delete(keys.requestLogBody(tenantId, idpId, logId, which, n));
+        }
+      }
+    });
+    await withLockRetry(() => op.commit());
+  }
+  return erased;
+}

@@ -104,6 +104,7 @@ export async function createIdp(
     name: string;
     kind?: IdpKind;
     matchBy?: Idp["matchBy"];
+    deprovisioning?: Idp["deprovisioning"];
     actor?: string;
     saml?: Idp["saml"];
   },
@@ -120,6 +121,7 @@ export async function createIdp(
     scimEnabled: true,
     // Entra matches users itself and its externalId (mailNickname) is not an immutable id.
     matchBy: input.matchBy ?? (input.kind === "entra" ? "userName" : "externalId"),
+    ...(input.deprovisioning === "delete" ? { deprovisioning: "delete" as const } : {}),
     createdAt: new Date().toISOString(),
   };
   const op = kv.atomic()
@@ -149,11 +151,14 @@ export async function getIdp(kv: Deno.Kv, tenantId: string, idpId: string): Prom
   return (await kv.get<Idp>(keys.idp(tenantId, idpId))).value;
 }
 
+const DEFAULTS: Partial<Record<keyof Idp, unknown>> = { deprovisioning: "unlink" };
+
 /** What an admin may change on an IdP connection. */
 export interface IdpChanges {
   name?: string;
   kind?: IdpKind;
   matchBy?: Idp["matchBy"];
+  deprovisioning?: Idp["deprovisioning"];
   scimEnabled?: boolean;
 }
 
@@ -186,12 +191,12 @@ export async function updateIdp(
       name: name ?? prev.name,
       kind: changes.kind ?? prev.kind,
       matchBy: changes.matchBy ?? prev.matchBy,
+      deprovisioning: changes.deprovisioning ?? prev.deprovisioning,
       scimEnabled: changes.scimEnabled ?? prev.scimEnabled,
       updatedAt: new Date().toISOString(),
     });
-    const changed = (["name", "kind", "matchBy", "scimEnabled"] as const).filter((k) =>
-      next[k] !== prev[k]
-    );
+    const changed = (["name", "kind", "matchBy", "deprovisioning", "scimEnabled"] as const)
+      .filter((k) => (next[k] ?? DEFAULTS[k]) !== (prev[k] ?? DEFAULTS[k]));
     if (changed.length === 0) return prev;
     const op = kv.atomic().check(entry).set(entry.key, next);
     if (next.matchBy !== prev.matchBy) {

@@ -32,6 +32,13 @@ export interface Idp {
    */
   matchBy: "externalId" | "userName";
   /**
+   * What a SCIM DELETE does to the canonical user (absent: `unlink`). `unlink`: the user is
+   * deactivated and unlinked from this IdP, the record and its history stay, and a later POST
+   * with the same externalId relinks it. `delete`: the user is removed, the names on its audit
+   * events and the SCIM requests logged about it are erased; the audit trail keeps ids only.
+   */
+  deprovisioning?: "unlink" | "delete";
+  /**
    * SAML fields given when the connection was created by older versions. The SAML settings live
    * in their own record ({@linkcode SamlSettings}); a migration copies these there.
    */
@@ -139,6 +146,8 @@ export interface ChangeContext {
   clientIp: string;
   /** The IdP's matching rule (see {@linkcode Idp.matchBy}); `externalId` when absent. */
   matchBy?: Idp["matchBy"];
+  /** The IdP's deprovisioning policy (see {@linkcode Idp.deprovisioning}); `unlink` when absent. */
+  deprovisioning?: Idp["deprovisioning"];
 }
 
 /** An IdP connection's SAML settings (Weft is the service provider). */

@@ -19,6 +19,8 @@ import { addEvent } from "./events.ts";
 import { firstMemberships, leaveAllGroups, leaveGroups, membershipGuards } from "./memberships.ts";
 import { ScimError } from "../scim/errors.ts";
 import { endSessionsIn, readSessionEnding } from "./person_sessions.ts";
+import { eraseUserTrail, markErasure } from "./user_erasure.ts";
+import { flushRequestLog } from "./request_log.ts";
 
 /** What an IdP says about a user: its resource plus the two fields kept apart. */
 export interface UserState {
@@ -612,8 +614,11 @@ export async function updateUser(
 }
 
 /**
- * DELETE /Users/{id}: deprovision. The user is deactivated, removed from this IdP's view and its
- * groups; the canonical record and history stay, and a later POST with the same externalId relinks.
+ * DELETE /Users/{id}: deprovision. The user is removed from this IdP's view and its groups. Under
+ * the IdP's `unlink` policy (the default) the canonical user is deactivated and kept with its
+ * history, and a later POST with the same externalId relinks it; under `delete` the canonical
+ * user goes too (users belong to the one IdP that provisioned them) and its trail is erased
+ * (`user_erasure.ts`): a later POST creates a new user.
  */
 export async function deleteUser(
   kv: Deno.Kv,
@@ -646,13 +651,14 @@ export async function deleteUser(
     // Groups adding members check this, so none adds the user once it is unlinked.
     op.sum(membershipGuards.unlinks(tenantId, idpId), u64Delta(1));
     const now = new Date().toISOString();
+    const erase = ctx.deprovisioning === "delete";
     op.delete(linkEntry.key);
     op.delete(keys.idpUserByUserName(tenantId, idpId, userNameOf(link).toLowerCase()));
     if (link.externalId !== undefined) {
       op.delete(keys.idpUserByExternalIdAny(tenantId, idpId, link.externalId, userId));
       if (mergesOnExternalId(ctx)) {
         op.delete(keys.idpUserByExternalId(tenantId, idpId, link.externalId));
-        op.set(keys.idpUnlinkedByExternalId(tenantId, idpId, link.externalId), userId);
+        if (!erase) op.set(keys.idpUnlinkedByExternalId(tenantId, idpId, link.externalId), userId);
       }
     }
     for (const e of emailsOf(link.resource)) {
@@ -660,7 +666,10 @@ export async function deleteUser(
     }
     op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(-1));
     leaveGroups(op, tenantId, userId, memberships.rows, now);
-    if (userEntry.value) {
+    if (erase) {
+      op.delete(keys.user(tenantId, userId));
+      markErasure(op, tenantId, { userId, idpId, since: now });
+    } else if (userEntry.value) {
       op.set(
         keys.user(tenantId, userId),
         {
@@ -674,12 +683,20 @@ export async function deleteUser(
       type: "scim_user_deleted",
       target: { kind: "user", id: userId },
       counts: { groupsLeft: memberships.rows.length },
-      summary: "DELETE: user deprovisioned and unlinked from this IdP",
+      summary: erase
+        ? "DELETE: user deleted (this IdP's policy), its names and logged requests erased"
+        : "DELETE: user deprovisioned and unlinked from this IdP",
     });
     endSessionsIn(op, ctx, userId, ending, "DELETE");
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
       if (memberships.more) await leaveAllGroups(kv, tenantId, userId);
+      if (erase) {
+        // Requests this instance logged but has not written yet are written first, so the
+        // erasure finds them.
+        await flushRequestLog(kv);
+        await eraseUserTrail(kv, tenantId, { userId, idpId, since: now });
+      }
       return;
     }
   }

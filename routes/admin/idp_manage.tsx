@@ -69,6 +69,22 @@ function EditForm(
             : "Okta and most IdPs: externalId. Entra: userName (its externalId is mailNickname)."}
         </p>
       </div>
+      <div class="field">
+        <label for="deprovisioning">When the IdP deletes a user (SCIM DELETE)</label>
+        <select id="deprovisioning" name="deprovisioning" aria-describedby="deprovisioning-hint">
+          <option value="unlink" selected={(idp.deprovisioning ?? "unlink") === "unlink"}>
+            Unlink: deactivate and keep the user
+          </option>
+          <option value="delete" selected={idp.deprovisioning === "delete"}>
+            Delete: remove the user and erase its names
+          </option>
+        </select>
+        <p class="hint" id="deprovisioning-hint">
+          Unlink keeps the user, deactivated, with its history, and a later push with the same
+          externalId brings it back. Delete removes the user, erases its names from the Event Log
+          and the SCIM requests logged about it, and a later push creates a new user.
+        </p>
+      </div>
       <div class="actions">
         <a class="button" href={`/admin/idps/${idp.id}`}>Cancel</a>
         <button type="submit" class="button primary">Save changes</button>
@@ -101,6 +117,7 @@ const Edit = z.object({
   name: z.string().trim().min(1, "is required").max(200),
   kind: z.enum(IDP_KINDS),
   matchBy: z.enum(["externalId", "userName"]).optional(),
+  deprovisioning: z.enum(["unlink", "delete"]).optional(),
 });
 
 idpManage.post("/:id/edit", async (c) => {

@@ -270,6 +270,12 @@ idps.get("/:id", async (c) => {
           <dd>
             <code>{idp.matchBy}</code>
           </dd>
+          <dt>When the IdP deletes a user</dt>
+          <dd>
+            {idp.deprovisioning === "delete"
+              ? "Delete the user and erase its names"
+              : "Unlink: deactivate and keep the user"}
+          </dd>
           <dt>SCIM provisioning</dt>
           <dd>{idp.scimEnabled ? "enabled" : "disabled"}</dd>
           <dt>Created</dt>

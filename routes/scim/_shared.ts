@@ -19,6 +19,7 @@ export function changeContext(c: Context<ScimEnv>): ChangeContext {
     requestId: c.get("requestId"),
     clientIp: c.get("clientIp"),
     matchBy: c.get("idp").matchBy,
+    deprovisioning: c.get("idp").deprovisioning,
   };
 }
 
