@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  checkInvariants,
   join,
   provision,
   ScimClient,
@@ -95,6 +96,7 @@ Deno.test({
           assert.equal(seen.filter((e) => e.type === "user.updated").length, updates);
           // The feed has no gap: sequence numbers run 1…n.
           assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+          assert.deepEqual(await checkInvariants(kv, p.tenant.id), []);
           // deno-lint-ignore no-console
           console.log(
             `  ${created.length} creates + ${updates} updates on 2 instances → ${seen.length} events`,
