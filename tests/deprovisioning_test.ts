@@ -13,6 +13,8 @@ import { getUser } from "../lib/store/users.ts";
 import { flushRequestLog, listRequestLog } from "../lib/store/request_log.ts";
 import { keys } from "../lib/store/keys.ts";
 import { getIdp } from "../lib/store/tenants.ts";
+import { readFeed } from "../lib/store/feed.ts";
+import type { ApiUser } from "../lib/directory/types.ts";
 
 Deno.test("deprovisioning - unlink (default) keeps the user, deactivated, and relinks it", async () => {
   await using t = await createAdminTestApp();
@@ -68,12 +70,26 @@ Deno.test("deprovisioning - delete removes the user and erases its names and log
     !JSON.stringify(left.entries).includes("dana.erased"),
     "no logged request about the user keeps its attributes",
   );
+  assert.equal((await t.kv.get(keys.userErasure(t.tenant.id, id))).value, null);
+  // The feed says the user was deleted, with its ids only.
+  const feed = await readFeed(t.kv, t.tenant.id, { limit: 500 });
+  const deleted = feed.events.filter((e) => e.type === "user.deleted");
+  assert.equal(deleted.length, 1);
+  const data = deleted[0].data as ApiUser;
+  assert.equal(data.id, id);
+  assert.equal(data.idp_id, t.idp.id);
+  assert.equal(data.user_name, "");
+  assert.ok(!JSON.stringify(deleted).includes("dana.erased"));
   for await (const e of t.kv.list({ prefix: keys.tenantData(t.tenant.id) })) {
-    if (e.key.includes("scim_requests")) continue;
+    // Logged requests are checked above; events the feed already published keep what they
+    // carried until the feed's retention ends (README: deprovisioning policy).
+    if (e.key.includes("scim_requests") || ["feed", "feed_parts"].includes(String(e.key[2]))) {
+      continue;
+    }
     const text = JSON.stringify(e.value ?? null, (_, v) => typeof v === "bigint" ? String(v) : v);
     assert.ok(!text.includes("dana.erased"), `left in ${e.key}`);
   }
-  assert.equal((await t.kv.get(keys.userErasure(t.tenant.id, id))).value, null);
+
   // A later push creates a new user.
   const fresh = await expectScim(await t.scim("POST", "/Users", body), 201);
   assert.notEqual(fresh.id, id);

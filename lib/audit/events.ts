@@ -34,6 +34,10 @@ export const EVENT_TYPES = [
   "saml_sign_in",
   "saml_sign_in_refused",
   "user_sessions_revoked",
+  "role_created",
+  "role_deleted",
+  "role_mapped",
+  "role_unmapped",
 ] as const;
 
 /** An event type. */
@@ -49,7 +53,7 @@ export interface AuditEvent {
   tokenId?: string;
   actor: string;
   target?: {
-    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link";
+    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link" | "role";
     id: string;
     /** Its name when the event was written (userName, displayName…), shown once it is gone. */
     name?: string;

@@ -61,3 +61,27 @@ export function renderGroup(group: Group, memberCount: number, version: string):
     version,
   };
 }
+
+/**
+ * A user whose IdP deletes people and who is gone with its names (deprovisioning policy
+ * `delete`): only the ids remain, so the events about it still say who left which group.
+ */
+export function erasedUser(userId: string, idpId: string, at: string): ApiUser {
+  return {
+    object: "user",
+    id: userId,
+    user_name: "",
+    email: null,
+    first_name: null,
+    last_name: null,
+    display_name: null,
+    custom: {},
+    state: "inactive",
+    idp_id: idpId,
+    idps: [],
+    roles: [],
+    created_at: at,
+    updated_at: at,
+    version: "",
+  };
+}

@@ -21,6 +21,7 @@ import { ScimError } from "../scim/errors.ts";
 import { endSessionsIn, readSessionEnding } from "./person_sessions.ts";
 import { eraseUserTrail, markErasure } from "./user_erasure.ts";
 import { flushRequestLog } from "./request_log.ts";
+import { noteUserChange } from "./feed_notes.ts";
 
 /** What an IdP says about a user: its resource plus the two fields kept apart. */
 export interface UserState {
@@ -205,6 +206,12 @@ async function commitWrite(
     plan.next.lastModified,
   );
   op.set(keys.user(tenantId, plan.userId), user);
+  noteUserChange(kv, op, tenantId, {
+    idpId,
+    at: plan.next.lastModified,
+    before: { user: plan.userEntry?.value ?? null, row: before },
+    after: { user, row: plan.next },
+  });
 
   const target = { kind: "user" as const, id: plan.userId };
   const mainType: EventType = plan.eventType ??
@@ -666,18 +673,19 @@ export async function deleteUser(
     }
     op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(-1));
     leaveGroups(op, tenantId, userId, memberships.rows, now);
-    if (erase) {
-      op.delete(keys.user(tenantId, userId));
-      markErasure(op, tenantId, { userId, idpId, since: now });
-    } else if (userEntry.value) {
-      op.set(
-        keys.user(tenantId, userId),
-        {
-          ...userEntry.value,
-          status: "deactivated",
-          updatedAt: now,
-        } satisfies User,
-      );
+    if (userEntry.value) {
+      const deprovisioned: User = { ...userEntry.value, status: "deactivated", updatedAt: now };
+      if (erase) {
+        op.delete(keys.user(tenantId, userId));
+        markErasure(op, tenantId, { userId, idpId, since: now });
+      } else op.set(keys.user(tenantId, userId), deprovisioned);
+      noteUserChange(kv, op, tenantId, {
+        idpId,
+        at: now,
+        before: { user: userEntry.value, row: link },
+        after: { user: deprovisioned, row: null },
+        deleted: { left: memberships.rows.map((r) => String(r.key.at(-1))) },
+      });
     }
     addEvent(op, ctx, {
       type: "scim_user_deleted",
@@ -690,7 +698,7 @@ export async function deleteUser(
     endSessionsIn(op, ctx, userId, ending, "DELETE");
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
-      if (memberships.more) await leaveAllGroups(kv, tenantId, userId);
+      if (memberships.more) await leaveAllGroups(kv, tenantId, userId, idpId);
       if (erase) {
         // Requests this instance logged but has not written yet are written first, so the
         // erasure finds them.
