@@ -18,6 +18,8 @@ import {
   type TestApp,
 } from "./_helpers.ts";
 import { readFeed } from "../lib/store/feed.ts";
+import { startFeedWorker } from "../lib/store/feed_worker.ts";
+import { createLogger } from "../lib/log.ts";
 import { createRole, deleteRole, setRoleMapping } from "../lib/store/roles.ts";
 import { keys } from "../lib/store/keys.ts";
 import { checkInvariants } from "../lib/store/invariants.ts";
@@ -334,5 +336,38 @@ Deno.test("feed - a backup's records restore the feed, its head, outbox, roles a
     assert.ok(entry.value);
   } finally {
     copy.close();
+  }
+});
+
+Deno.test("feed - the background worker sequences marked tenants without a read and clears the mark", async () => {
+  await using t = await createTestApp();
+  const worker = startFeedWorker(t.kv, { log: createLogger("off"), pollMs: 20 });
+  try {
+    await createUsers(t, 3);
+    assert.ok((await t.kv.get(keys.feedPending(t.tenant.id))).value, "the note's commit marks");
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const notes = await Array.fromAsync(t.kv.list({ prefix: keys.feedNotes(t.tenant.id) }));
+      const mark = await t.kv.get(keys.feedPending(t.tenant.id));
+      if (!notes.length && mark.value === null) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const entries = await Array.fromAsync(t.kv.list({ prefix: keys.feedEntries(t.tenant.id) }));
+    assert.equal(entries.length, 3, "sequenced by the worker, not by a read");
+    assert.equal((await t.kv.get(keys.feedPending(t.tenant.id))).value, null);
+    // A later write marks again and is sequenced too.
+    await createUsers(t, 1);
+    while (Date.now() < deadline) {
+      const n =
+        (await Array.fromAsync(t.kv.list({ prefix: keys.feedEntries(t.tenant.id) }))).length;
+      if (n === 4) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(
+      (await Array.fromAsync(t.kv.list({ prefix: keys.feedEntries(t.tenant.id) }))).length,
+      4,
+    );
+  } finally {
+    await worker.close();
   }
 });

@@ -143,6 +143,7 @@ function addNote(kv: Deno.Kv, op: Deno.AtomicOperation, tenantId: string, note: 
     if (estimateBytes(note) > MAX_NOTE_BYTES) delete note.previous;
   }
   op.set(keys.feedNote(tenantId, nextNoteId()), note);
+  op.set(keys.feedPending(tenantId), true);
 }
 
 /** API fields that never make a `*.updated` (state has its own events, roles theirs). */

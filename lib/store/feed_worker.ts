@@ -1,6 +1,7 @@
 /**
- * The events feed's background worker: every {@linkcode FEED_POLL_MS} it looks for tenants with
- * waiting outbox notes and runs their sequencer (`feed_sequencer.ts`), so events reach the feed
+ * The events feed's background worker: every {@linkcode FEED_POLL_MS} it lists the tenants whose
+ * note commits marked them as waiting (`keys.feedPending`, one listing for any number of tenants;
+ * every tenant's outbox once a minute besides) and runs their sequencer (`feed_sequencer.ts`), so events reach the feed
  * (and webhooks their deliveries) without anyone reading it. Any number of instances may run it on
  * one store: the sequencer's checked head serialises them. Nothing here is needed for
  * correctness — a feed read sequences first — and nothing depends on in-process state.
@@ -9,12 +10,12 @@
 import { listTenants } from "./tenants.ts";
 import { hasWaitingNotes, sequenceTenant } from "./feed_sequencer.ts";
 import type { Logger } from "../log.ts";
-import type { Tenant } from "./types.ts";
+import { keys } from "./keys.ts";
 
 /** How often the worker looks for waiting notes. */
 export const FEED_POLL_MS = 250;
-/** How often the tenant list is read again. */
-const TENANTS_MS = 5_000;
+/** How often every tenant's outbox is looked at, marked or not. */
+const FULL_SCAN_MS = 60_000;
 
 /** A running worker. */
 export interface FeedWorker {
@@ -36,22 +37,35 @@ export function startFeedWorker(kv: Deno.Kv, options: FeedWorkerOptions): FeedWo
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<void> = Promise.resolve();
-  let tenants: Tenant[] = [];
   let tenantsAt = 0;
 
-  async function pass(): Promise<void> {
-    if (Date.now() - tenantsAt > TENANTS_MS) {
-      tenants = await listTenants(kv);
-      tenantsAt = Date.now();
+  /** Sequences one tenant; true when its outbox was found empty afterwards. */
+  async function drain(tenantId: string): Promise<boolean> {
+    const leave = options.hold ? await options.hold() : () => {};
+    try {
+      await sequenceTenant(kv, tenantId, { maxRounds: 20 });
+    } finally {
+      leave();
     }
-    for (const tenant of tenants) {
+    return !(await hasWaitingNotes(kv, tenantId));
+  }
+
+  async function pass(): Promise<void> {
+    // Every tenant now and then (a restored store has notes but no markers), else only the
+    // tenants whose notes' commits marked them: one listing, however many tenants there are.
+    if (Date.now() - tenantsAt > FULL_SCAN_MS) {
+      tenantsAt = Date.now();
+      for (const tenant of await listTenants(kv)) {
+        if (stopped) return;
+        if (await hasWaitingNotes(kv, tenant.id)) await drain(tenant.id);
+      }
+    }
+    for await (const mark of kv.list<true>({ prefix: keys.feedPendings() })) {
       if (stopped) return;
-      if (!(await hasWaitingNotes(kv, tenant.id))) continue;
-      const leave = options.hold ? await options.hold() : () => {};
-      try {
-        await sequenceTenant(kv, tenant.id, { maxRounds: 20 });
-      } finally {
-        leave();
+      const tenantId = String(mark.key.at(-1));
+      // A note committed after the marker was read changed its versionstamp: the check keeps it.
+      if (await drain(tenantId)) {
+        await kv.atomic().check(mark).delete(mark.key).commit();
       }
     }
   }

@@ -171,6 +171,14 @@ export const keys = {
 
   /** An outbox note: what one directory change commit did, waiting for the sequencer (ULID order). */
   feedNote: (tenantId: string, noteId: string): Key => t(tenantId, "feed_outbox", noteId),
+  /**
+   * Set by every note's commit (a plain set, so writers never conflict on it): the tenant has
+   * notes waiting. Outside the tenant so that one listing finds every such tenant; the worker
+   * removes it, checked against the versionstamp it read, once the outbox is empty.
+   */
+  feedPending: (tenantId: string): Key => ["feed_pending", tenantId],
+  /** Prefix of the tenants with notes waiting. */
+  feedPendings: (): Key => ["feed_pending"],
   /** Prefix of a tenant's waiting outbox notes. */
   feedNotes: (tenantId: string): Key => t(tenantId, "feed_outbox"),
   /** The feed's head `{seq}`: the last sequence number given; its single writer checks it. */
