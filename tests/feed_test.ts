@@ -336,3 +336,22 @@ Deno.test("feed - a backup's records restore the feed, its head, outbox, roles a
     copy.close();
   }
 });
+
+Deno.test("feed - deleting a mapped group unassigns its members' role; its mapping can be removed", async () => {
+  await using t = await createTestApp();
+  const [a] = await createUsers(t, 1);
+  const gid = await createGroup(t, "Temp");
+  await expectScim(
+    await patchGroup(t, gid, [{ op: "add", path: "members", value: [{ value: a }] }]),
+    204,
+  );
+  await createRole(t.kv, t.tenant.id, { slug: "temp", name: "Temp" }, "test");
+  const mapping = { slug: "temp", idpId: t.idp.id, group: gid };
+  await setRoleMapping(t.kv, t.tenant.id, { ...mapping, mapped: true }, "test");
+  const start = (await allEvents(t)).at(-1)!.id;
+  await expectScim(await t.scim("DELETE", `/Groups/${gid}`), 204);
+  const events = await allEvents(t, start);
+  assert.deepEqual(types(events), ["group.user_removed", "group.deleted", "role.unassigned"]);
+  const res = await setRoleMapping(t.kv, t.tenant.id, { ...mapping, mapped: false }, "test");
+  assert.equal(res.changed, true);
+});
