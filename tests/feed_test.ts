@@ -355,3 +355,32 @@ Deno.test("feed - deleting a mapped group unassigns its members' role; its mappi
   const res = await setRoleMapping(t.kv, t.tenant.id, { ...mapping, mapped: false }, "test");
   assert.equal(res.changed, true);
 });
+
+Deno.test("feed - an event larger than one value is stored in parts and read whole", async () => {
+  await using t = await createTestApp();
+  // Two bytes a character in the store: the row fits one value, the event (with its IdP
+  // attributes) does not.
+  const big = (c: string) =>
+    Array.from({ length: 8 }, (_, i) => ({ type: `t${i}`, formatted: c.repeat(3_500) }));
+  const id = await createUser(t, { addresses: big("ā") });
+  const [created] = await allEvents(t);
+  assert.deepEqual((created.data as ApiUser).idps[0].attributes.addresses, big("ā"));
+  const parts = await Array.fromAsync(t.kv.list({ prefix: ["t", t.tenant.id, "feed_parts"] }));
+  assert.ok(parts.length >= 2, `parts: ${parts.length}`);
+  // Its update's note is too large to keep the old IdP attributes; the event still says what
+  // changed in the fields it can.
+  await expectScim(
+    await t.scim("PATCH", `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: "replace", path: "addresses", value: big("ē") },
+        { op: "replace", path: "displayName", value: "Big" },
+      ],
+    }),
+    200,
+  );
+  const [updated] = await allEvents(t, created.id);
+  assert.equal(updated.type, "user.updated");
+  assert.ok("display_name" in (updated.previous_attributes ?? {}));
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+});
