@@ -23,6 +23,8 @@ import { keys } from "../lib/store/keys.ts";
 import { checkInvariants } from "../lib/store/invariants.ts";
 import { readRecords, writeRecords } from "../lib/store/dump.ts";
 import { estimateBytes } from "../lib/store/feed_notes.ts";
+import { getMirroring, setMirroring } from "../lib/store/mirroring.ts";
+import { runMirroringJob, startMirroringJob } from "../lib/store/mirroring_job.ts";
 import type {
   ApiGroup,
   ApiUser,
@@ -383,4 +385,21 @@ Deno.test("feed - an event larger than one value is stored in parts and read who
   assert.equal(updated.type, "user.updated");
   assert.ok("display_name" in (updated.previous_attributes ?? {}));
   assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+});
+
+Deno.test("feed - re-applying attribute mirroring gives user.updated with the old canonical fields", async () => {
+  await using t = await createTestApp();
+  const id = await createUser(t, { title: "Engineer" });
+  const start = (await allEvents(t)).at(-1)!.id;
+  const config = await getMirroring(t.kv, t.tenant.id);
+  await setMirroring(t.kv, t.tenant.id, {
+    rules: [...config.rules, { field: "jobTitle", sources: ["title"], enabled: true }],
+  }, "test");
+  const { job } = await startMirroringJob(t.kv, t.tenant.id, "test");
+  await runMirroringJob(t.kv, t.tenant.id, job.id);
+  const events = await allEvents(t, start);
+  assert.deepEqual(types(events), ["user.updated"]);
+  assert.equal((events[0].data as ApiUser).id, id);
+  assert.deepEqual((events[0].data as ApiUser).custom, { jobTitle: "Engineer" });
+  assert.deepEqual(events[0].previous_attributes, { custom: {} });
 });
