@@ -207,7 +207,10 @@ function textParam(name: string, description: string) {
 export const UserListQuery = z.strictObject({
   idp: idpParam,
   state: z.enum(["active", "inactive"], { error: 'must be "active" or "inactive"' }).optional()
-    .openapi({ param: { name: "state", in: "query" } }),
+    .openapi({
+      param: { name: "state", in: "query" },
+      description: "`active` or `inactive` (deactivated, or deleted by its IdP).",
+    }),
   email: textParam("email", "Work email, case-insensitive."),
   userName: textParam("userName", "userName, case-insensitive."),
   group: textParam("group", "Members of this group (its id)."),

@@ -17,7 +17,7 @@ events.openapi(
     path: "/events",
     tags: ["Events"],
     summary: "List events",
-    description:
+    description: "Scope: `events:read`. " +
       "Directory changes in the order they were committed, each exactly once: start without " +
       "`after`, then pass each page's `next_cursor` as `after`. An empty page means nothing " +
       "newer yet: keep the last `after` and ask again later. Events are kept 30 days.",

@@ -27,7 +27,7 @@ groups.openapi(
     path: "/groups",
     tags: ["Groups"],
     summary: "List groups",
-    description:
+    description: "Scope: `directory:read`. " +
       "Groups of the tenant, IdP by IdP in id order. `name` is an exact, case-insensitive " +
       "lookup (names are unique per IdP).",
     security: BEARER,
@@ -61,6 +61,7 @@ groups.openapi(
     path: "/groups/{id}",
     tags: ["Groups"],
     summary: "Retrieve a group",
+    description: "Scope: `directory:read`.",
     security: BEARER,
     middleware: directory,
     request: { params: IdParam },
@@ -84,7 +85,8 @@ groups.openapi(
     path: "/groups/{id}/members",
     tags: ["Groups"],
     summary: "List a group's members",
-    description: "One page of the group's member rows is read per request, whatever its size.",
+    description: "Scope: `directory:read`. " +
+      "One page of the group's member rows is read per request, whatever its size.",
     security: BEARER,
     middleware: directory,
     request: { params: IdParam, query: PageQuery },

@@ -74,3 +74,11 @@ export function createApiApp(): ApiApp {
   });
   return app;
 }
+
+let built: Record<string, unknown> | undefined;
+
+/** The OpenAPI document (without `servers`), built once per process from a fresh API app. */
+export function apiDocument(): Record<string, unknown> {
+  built ??= describeApi(createApiApp());
+  return built;
+}

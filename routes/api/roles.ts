@@ -17,7 +17,7 @@ roles.openapi(
     path: "/roles",
     tags: ["Roles"],
     summary: "List roles",
-    description:
+    description: "Scope: `directory:read`. " +
       "Every role of the tenant (a tenant has few), with the groups mapped to it. A user's " +
       "`roles` derive from these mappings and the user's memberships.",
     security: BEARER,

@@ -28,7 +28,7 @@ users.openapi(
     path: "/users",
     tags: ["Users"],
     summary: "List users",
-    description:
+    description: "Scope: `directory:read`. " +
       "Users of the tenant in id order, filtered. `userName` and `email` are index lookups; " +
       "`group` reads one page of the group's member rows; other filters apply to what is read, " +
       "so a page may hold fewer than `limit` users: page until `next_cursor` is null.",
@@ -66,6 +66,7 @@ users.openapi(
     path: "/users/{id}",
     tags: ["Users"],
     summary: "Retrieve a user",
+    description: "Scope: `directory:read`.",
     security: BEARER,
     middleware: directory,
     request: { params: IdParam },
@@ -89,6 +90,7 @@ users.openapi(
     path: "/users/{id}/groups",
     tags: ["Users"],
     summary: "List a user's groups",
+    description: "Scope: `directory:read`.",
     security: BEARER,
     middleware: directory,
     request: { params: IdParam, query: PageQuery },
