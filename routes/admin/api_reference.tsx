@@ -85,7 +85,7 @@ function Fields({ doc, schema }: { doc: Json; schema: unknown }) {
             <tr key={name}>
               <td>
                 <code>{name}</code>
-                {!required.has(name) && <span class="muted">{" "}(optional)</span>}
+                {!required.has(name) && <span class="muted">&nbsp;(optional)</span>}
               </td>
               <td>
                 <code>{typeOf(doc, p)}</code>
@@ -140,7 +140,7 @@ function Endpoint(
                   <tr key={`${p.in}-${p.name}`}>
                     <td>
                       <code>{p.name}</code>
-                      {p.required && <span class="muted">{" "}(required)</span>}
+                      {p.required && <span class="muted">&nbsp;(required)</span>}
                     </td>
                     <td>{p.in}</td>
                     <td>
