@@ -155,6 +155,19 @@ export async function apiKeyByHash(
   return (await kv.get<ApiKey>(keys.apiKey(tenantId, hash))).value;
 }
 
+/** A key by its id, as listed (null when there is none). */
+export async function getApiKey(
+  kv: Deno.Kv,
+  tenantId: string,
+  keyId: string,
+): Promise<ApiKeySummary | null> {
+  if (!fitsKey(keyId)) return null;
+  const hash = (await kv.get<string>(keys.apiKeyById(tenantId, keyId))).value;
+  if (!hash) return null;
+  const key = (await kv.get<ApiKey>(keys.apiKey(tenantId, hash))).value;
+  return key ? summaryOf(key) : null;
+}
+
 /** Revokes a key at once; false when it does not exist or was already revoked. */
 export async function revokeApiKey(
   kv: Deno.Kv,

@@ -30,6 +30,7 @@ import {
   apiKeyState,
   type ApiKeySummary,
   createApiKey,
+  getApiKey,
   listApiKeys,
   revokeApiKey,
 } from "../../lib/store/api_keys.ts";
@@ -287,11 +288,15 @@ apiKeys.post("/", async (c) => {
 apiKeys.post("/:keyId/revoke", async (c) => {
   assertSuperAdmin(c, "manage API keys");
   const keyId = c.req.param("keyId");
+  const key = await getApiKey(c.get("deps").kv, tenantOf(c).id, keyId);
+  if (!key || key.revokedAt) {
+    throw new HttpError(404, "No such active API key: it was revoked already, or never existed");
+  }
   const form = await readForm(c);
   if (form.confirmed !== "yes") {
     return page(
       c,
-      { title: "Revoke this API key?", section: "apikeys" },
+      { title: `Revoke API key “${key.name}”?`, section: "apikeys" },
       (
         <form method="post" action={c.req.path} class="card stack narrow">
           <p>Requests that use it get 401 at once. This cannot be undone.</p>
@@ -310,6 +315,6 @@ apiKeys.post("/:keyId/revoke", async (c) => {
     requestId: c.get("requestId"),
     clientIp: c.get("clientIp"),
   });
-  if (!done) throw new HttpError(404, "No such active API key: it was revoked already");
+  if (!done) throw new HttpError(409, "The API key was revoked meanwhile");
   return seeOther(`${HOME}?done=apikey-revoked`);
 });

@@ -62,7 +62,7 @@ Deno.test("Console - API keys: create (form and modal), list, revoke with confir
   // Revocation: without confirmation a confirmation page, then the key stops working.
   const keyId = body.key.id as string;
   const ask = await t.admin(`/admin/settings/api-keys/${keyId}/revoke`, { as: s, form: {} });
-  assert.match(await expectHtml(ask), /Revoke this API key\?/);
+  assert.match(await expectHtml(ask), /Revoke API key “hr-portal”\?/);
   await expectJson(await apiGet(t, "/users", body.secret), 200);
   const done = await t.admin(`/admin/settings/api-keys/${keyId}/revoke`, {
     as: s,
