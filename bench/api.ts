@@ -65,6 +65,7 @@ export async function apiPhase(sys: Running, o: WorkloadOptions): Promise<ApiSta
   });
 
   const seen = new Set<string>();
+  let cpu = await sys.cpuMs();
   const users = await runPhase(
     "api-users",
     target,
@@ -80,12 +81,14 @@ export async function apiPhase(sys: Running, o: WorkloadOptions): Promise<ApiSta
     }),
     limits(Math.ceil(o.users / 200) + 10),
   );
+  users.serverCpuMsPerRequest = (await sys.cpuMs() - cpu) / Math.max(1, users.requests);
   if (seen.size !== o.users) {
     users.errors++;
     users.errorSamples.push(`read ${seen.size} users, not ${o.users}`);
   }
 
   let eventsRead = 0;
+  cpu = await sys.cpuMs();
   const events = await runPhase(
     "api-events",
     target,
@@ -95,6 +98,7 @@ export async function apiPhase(sys: Running, o: WorkloadOptions): Promise<ApiSta
     }),
     limits(Math.ceil((o.users * 4) / 500) + 1000),
   );
+  events.serverCpuMsPerRequest = (await sys.cpuMs() - cpu) / Math.max(1, events.requests);
   const { client: _u, ...u } = users;
   const { client: _e, ...e } = events;
   return {
