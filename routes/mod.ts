@@ -28,6 +28,7 @@ import { traceRoutes } from "../lib/http/telemetry.ts";
 import { OPEN_GATE } from "../lib/instance/write_gate.ts";
 import { API_BASE, createApiApp } from "./api/mod.ts";
 import { ApiError, apiErrorResponse } from "../lib/http/api_errors.ts";
+import { configureFeed } from "../lib/store/feed_notes.ts";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -125,6 +126,10 @@ function unavailable(c: Context, detail: string, retryAfterSeconds: number): Res
 
 /** Builds the whole HTTP app over its dependencies. */
 export function createApp(deps: AppDeps): Hono<BaseEnv> {
+  configureFeed(deps.kv, {
+    enabled: deps.config.eventsFeed,
+    retentionDays: deps.config.eventRetentionDays,
+  });
   const app = new Hono<BaseEnv>({
     getPath: (req) => {
       const url = req.url;
