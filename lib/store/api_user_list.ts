@@ -13,6 +13,7 @@ import { loadApiUsers } from "./api_views.ts";
 import { type ApiPage, walkPage as walk, type WalkRow } from "./api_pages.ts";
 import { getIdp, listIdps } from "./tenants.ts";
 import { findGroup } from "./group_list.ts";
+import { getGroup } from "./groups.ts";
 import type { Group, User } from "./types.ts";
 import type { ApiUser } from "../directory/types.ts";
 import { decodeCursor, encodeCursor } from "../directory/cursor.ts";
@@ -53,9 +54,11 @@ function loader(kv: Deno.Kv, tenantId: string) {
 
 async function groupNamed(kv: Deno.Kv, tenantId: string, groupId: string): Promise<Group> {
   const idps = await listIdps(kv, tenantId);
-  const group = fitsKey(groupId) ? await findGroup(kv, tenantId, groupId, idps) : null;
+  const found = fitsKey(groupId) ? await findGroup(kv, tenantId, groupId, idps) : null;
+  // Read through getGroup, which completes a pending large membership change first.
+  const group = found ? await getGroup(kv, tenantId, found.idpId, found.id) : null;
   if (!group) throw new MissingReferenceError("No group of this tenant has the id given as group");
-  return group;
+  return group.group;
 }
 
 /** Users of the tenant, filtered and paged (see the module documentation). */
