@@ -19,6 +19,7 @@ export interface ApiPage<T> {
 export interface WalkRow {
   pos: string[];
   value: unknown;
+  versionstamp: string;
 }
 
 /** What a page is built from. */
@@ -102,7 +103,7 @@ export async function buildPage<T>(spec: PageSpec<T>): Promise<BuiltPage<T>> {
       scanned++;
       lastRaw = pos;
       if (!spec.prefilter || spec.prefilter(r.value.value)) {
-        batch.push({ pos, value: r.value.value });
+        batch.push({ pos, value: r.value.value, versionstamp: r.value.versionstamp });
       } else if (!batch.length) position = pos;
       // Without a filter every loaded row is kept: load exactly what the page still needs.
       const filtered = spec.keep !== undefined || spec.prefilter !== undefined;
