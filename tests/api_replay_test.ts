@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createTestApp, expectScim, PATCH_OP, randomUser, type TestApp } from "./_helpers.ts";
-import { apiGet, apiKeyOf, expectJson, pageAll } from "./api/_api.ts";
+import { apiGet, apiKeyOf, expectJson, feedIsSequenced, pageAll } from "./api/_api.ts";
 import type {
   ApiGroup,
   ApiUser,
@@ -216,13 +216,6 @@ async function readFeed(t: TestApp, key: string): Promise<PublicEvent[]> {
     after = page.next_cursor;
   }
   throw new Error("the feed did not end");
-}
-
-/** Whether this build's feed sequences events at all (else the property cannot be checked). */
-async function feedIsSequenced(): Promise<boolean> {
-  await using t = await createTestApp();
-  await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
-  return (await readFeed(t, await apiKeyOf(t))).length > 0;
 }
 
 const FEED_READY = await feedIsSequenced();

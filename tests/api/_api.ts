@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { TestApp } from "../_helpers.ts";
+import { createTestApp, expectScim, randomUser, type TestApp } from "../_helpers.ts";
 import { createApiKey } from "../../lib/store/api_keys.ts";
 import type { ApiScope } from "../../lib/auth/api_keys.ts";
 
@@ -84,4 +84,18 @@ export async function pageAll<T>(
     if (cursor === null) return out;
   }
   throw new Error("paging did not end");
+}
+
+/**
+ * Whether this build's events feed sequences events at all: on the contract's stub (before the
+ * feed's sequencer is merged) no event is ever read, and tests of the feed's content are ignored.
+ */
+export async function feedIsSequenced(): Promise<boolean> {
+  await using t = await createTestApp();
+  await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
+  const page = await expectJson<{ data: unknown[] }>(
+    await apiGet(t, "/events", await apiKeyOf(t)),
+    200,
+  );
+  return page.data.length > 0;
 }
