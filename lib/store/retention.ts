@@ -64,6 +64,11 @@ const TENANT_KINDS: Record<string, Retention> = {
   scim_request_errors: { keep: "bound", ms: 90 * 86_400_000 },
   scim_requests_by_user: { keep: "bound", ms: 90 * 86_400_000 },
   scim_requests_by_request_id: { keep: "bound", ms: 90 * 86_400_000 },
+  // The events feed: entries and deleted groups' last records until their own expiry, the parts
+  // of large entries at most as long as the longest retention (`WEFT_EVENT_RETENTION_DAYS` ≤ 365).
+  feed: { keep: "until", expiresAt: ownExpiry },
+  feed_parts: { keep: "bound", ms: 365 * 86_400_000 },
+  feed_gone_groups: { keep: "until", expiresAt: ownExpiry },
 };
 
 /** Retention of `["meta", <name>, …]` records. */

@@ -1,7 +1,7 @@
 /**
  * The directory API, a sub-app mounted at `/api/v1` on the tenant's host: the OpenAPI document
  * (`GET /openapi.json`, without authentication), then API key authentication for everything else,
- * the users, groups and events routes (each with the scope it needs), `405` for other methods of
+ * the users, groups, roles and events routes (each with the scope it needs), `405` for other methods of
  * a known path and `404` for any other path — every answer in the API's JSON format
  * (`lib/http/api_errors.ts`).
  * @module
@@ -14,6 +14,7 @@ import { type ApiApp, apiApp, BAD_REQUEST } from "./_shared.ts";
 import { users } from "./users.ts";
 import { groups } from "./groups.ts";
 import { events } from "./events.ts";
+import { roles } from "./roles.ts";
 import { API_VERSION, describeApi } from "./openapi.ts";
 
 /** Paths the API serves (GET only), for telling `405` from `404`. */
@@ -61,6 +62,7 @@ export function createApiApp(): ApiApp {
   app.use("*", apiKeyAuthentication());
   app.route("/", users);
   app.route("/", groups);
+  app.route("/", roles);
   app.route("/", events);
 
   app.all("*", (c) => {
