@@ -59,6 +59,18 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("removeMember" as const), g, u }),
 );
 
+/** Some users and groups first (so later operations have targets), then anything. */
+const traffic: fc.Arbitrary<Op[]> = fc.tuple(
+  fc.array(
+    fc.oneof(
+      u.map((u): Op => ({ kind: "createUser", u })),
+      g.map((g): Op => ({ kind: "createGroup", g })),
+    ),
+    { minLength: 3, maxLength: 9 },
+  ),
+  fc.array(op, { minLength: 5, maxLength: 40, size: "medium" }),
+).map(([setup, rest]) => [...setup, ...rest]);
+
 /** Runs one operation through SCIM; ids of what exists are kept in `ids`. */
 async function apply(
   t: TestApp,
@@ -225,7 +237,7 @@ Deno.test({
   ignore: !FEED_READY,
   async fn() {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), async (ops) => {
+      fc.asyncProperty(traffic, async (ops) => {
         await using t = await createTestApp();
         const ids = { users: [] as (string | undefined)[], groups: [] as (string | undefined)[] };
         for (const [n, o] of ops.entries()) await apply(t, ids, o, n);
@@ -246,7 +258,7 @@ Deno.test({
           );
         }
       }),
-      { numRuns: 25 },
+      { numRuns: 40 },
     );
   },
 });

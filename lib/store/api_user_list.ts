@@ -20,6 +20,15 @@ import { decodeCursor, encodeCursor } from "../directory/cursor.ts";
 
 export type { ApiPage };
 
+/**
+ * Whether the API serves a user: not once its IdP deleted it (SCIM DELETE unlinks the user from
+ * the IdP, and the feed says `user.deleted`). The canonical record stays, inactive, for the
+ * console, the audit trail and a later relink (which the feed announces as `user.created`).
+ */
+export function isServed(user: ApiUser): boolean {
+  return user.idps.length > 0;
+}
+
 /** Most rows one page examines when filters apply after the read. */
 export const SCAN_BOUND = 2000;
 /** Most users an email's index entries name (per IdP). */
@@ -71,7 +80,7 @@ export async function listApiUsers(
     throw new MissingReferenceError("No IdP connection of this tenant has the id given as idp");
   }
   const idpIds = q.idpId ? [q.idpId] : (await listIdps(kv, tenantId)).map((i) => i.id);
-  const checks: ((u: ApiUser) => boolean)[] = [];
+  const checks: ((u: ApiUser) => boolean)[] = [isServed];
   if (q.state) checks.push((u) => u.state === q.state);
   const load = loader(kv, tenantId);
   const group = q.groupId === undefined ? null : await groupNamed(kv, tenantId, q.groupId);
@@ -135,6 +144,7 @@ export async function listApiUsers(
   return await walk(kv, keys.users(tenantId), q, "users:all", {
     load,
     prefilter: status ? (v) => (v as User | null)?.status === status : undefined,
+    keep: isServed,
   });
 }
 
@@ -170,5 +180,6 @@ export async function listApiGroupMembers(
 ): Promise<ApiPage<ApiUser>> {
   return await walk(kv, keys.groupMembers(tenantId, groupId), q, "members", {
     load: loader(kv, tenantId),
+    keep: isServed,
   });
 }

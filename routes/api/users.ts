@@ -12,7 +12,7 @@ import {
   UserSchema,
 } from "../../lib/directory/schemas.ts";
 import { requireScope } from "../../lib/http/api_auth.ts";
-import { listApiUsers } from "../../lib/store/api_user_list.ts";
+import { isServed, listApiUsers } from "../../lib/store/api_user_list.ts";
 import { listApiUserGroups } from "../../lib/store/api_group_list.ts";
 import { loadApiUser } from "../../lib/store/api_views.ts";
 import { apiApp, AUTH_ERRORS, BAD_REQUEST, BEARER, found, NOT_FOUND } from "./_shared.ts";
@@ -73,14 +73,14 @@ users.openapi(
     responses: {
       200: { description: "The user.", content: { "application/json": { schema: UserSchema } } },
       ...BAD_REQUEST,
-      ...NOT_FOUND("no user has this id."),
+      ...NOT_FOUND("no user has this id (or its IdP deleted it: `user.deleted`)."),
       ...AUTH_ERRORS,
     },
   }),
   async (c) => {
     const { id } = c.req.valid("param");
     const user = await loadApiUser(c.get("deps").kv, c.get("tenant").id, id);
-    return c.json(found(user, "user"), 200);
+    return c.json(found(user && isServed(user) ? user : null, "user"), 200);
   },
 );
 
@@ -100,7 +100,7 @@ users.openapi(
         content: { "application/json": { schema: GroupListSchema } },
       },
       ...BAD_REQUEST,
-      ...NOT_FOUND("no user has this id."),
+      ...NOT_FOUND("no user has this id (or its IdP deleted it: `user.deleted`)."),
       ...AUTH_ERRORS,
     },
   }),
@@ -109,7 +109,8 @@ users.openapi(
     const q = c.req.valid("query");
     const { kv } = c.get("deps");
     const tenantId = c.get("tenant").id;
-    found(await loadApiUser(kv, tenantId, id), "user");
+    const user = await loadApiUser(kv, tenantId, id);
+    found(user && isServed(user) ? user : null, "user");
     const page = await listApiUserGroups(kv, tenantId, id, q);
     return c.json({ object: "list" as const, ...page }, 200);
   },

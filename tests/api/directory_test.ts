@@ -74,6 +74,14 @@ Deno.test("GET /api/v1/users/{id} - the user as the contract shapes it", async (
   assert.ok(after.version > user.version, `${after.version} > ${user.version}`);
 
   await expectApiError(await apiGet(t, "/users/no-such-user", key), 404, "not_found");
+
+  // A user its IdP deleted is gone from the API (the feed says user.deleted), until relinked.
+  assert.equal((await t.scim("DELETE", `/Users/${created.id}`)).status, 204);
+  await expectApiError(await apiGet(t, `/users/${created.id}`, key), 404, "not_found");
+  await expectApiError(await apiGet(t, `/users/${created.id}/groups`, key), 404, "not_found");
+  assert.deepEqual(await pageAll<ApiUser>(t, "/users", key), []);
+  await expectScim(await t.scim("POST", "/Users", body), 201);
+  assert.deepEqual((await pageAll<ApiUser>(t, "/users", key)).map((u) => u.id), [created.id]);
   await expectApiError(await apiGet(t, `/users/${"x".repeat(2000)}`, key), 400, "invalid_request");
 });
 
