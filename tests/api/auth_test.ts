@@ -19,6 +19,7 @@ const ROUTES = [
   ["/groups", "directory:read"],
   ["/groups/x", "directory:read"],
   ["/groups/x/members", "directory:read"],
+  ["/roles", "directory:read"],
   ["/events", "events:read"],
 ] as const;
 

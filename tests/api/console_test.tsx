@@ -145,6 +145,7 @@ Deno.test("Console - the API reference: every endpoint, its parameters, fields a
       "/api/v1/groups",
       "/api/v1/groups/{id}",
       "/api/v1/groups/{id}/members",
+      "/api/v1/roles",
       "/api/v1/events",
     ]
   ) {

@@ -60,6 +60,7 @@ Deno.test("GET /api/v1/openapi.json - every route, its parameters and errors; $r
       "/groups",
       "/groups/{id}",
       "/groups/{id}/members",
+      "/roles",
       "/events",
       "/openapi.json",
     ]
