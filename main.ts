@@ -23,6 +23,8 @@ import { createLifecycle, type Handler, listenForSigterm } from "./lib/instance/
 import { telemetryEnabled } from "./lib/telemetry/tracer.ts";
 import { traceKv } from "./lib/store/traced_kv.ts";
 import { flushRequestLog } from "./lib/store/request_log.ts";
+import { startFeedWorker } from "./lib/store/feed_worker.ts";
+import { enterForBackground } from "./lib/instance/write_gate.ts";
 
 const RETRY_MS = 2_000;
 const config = loadConfig();
@@ -87,6 +89,9 @@ async function start(): Promise<void> {
   // Runs before the store closes (last added, first run): the request log's waiting entries.
   lifecycle.onStop(() => flushRequestLog(served));
   handler = createApp({ kv: served, config, log, gate }).fetch;
+  // The events feed's sequencer, stopped before the store closes (added later, run earlier).
+  const feed = startFeedWorker(served, { log, hold: () => enterForBackground(gate) });
+  lifecycle.onStop(() => feed.close());
   await prepare(kv);
 }
 

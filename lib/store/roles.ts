@@ -279,3 +279,26 @@ export async function roleSnapshots(
   });
   return out;
 }
+
+/** A group an admin can map to a role. */
+export interface GroupChoice {
+  idpId: string;
+  groupId: string;
+  displayName: string;
+}
+
+/** The tenant's groups to pick from (every IdP's, at most `limit`, in IdP then id order). */
+export async function listGroupChoices(
+  kv: Deno.Kv,
+  tenantId: string,
+  limit = 1000,
+): Promise<GroupChoice[]> {
+  const rows = await Array.fromAsync(
+    kv.list<Group>({ prefix: keys.allGroups(tenantId) }, { limit }),
+  );
+  return rows.map((r) => ({
+    idpId: r.value.idpId,
+    groupId: r.value.id,
+    displayName: r.value.displayName,
+  }));
+}
