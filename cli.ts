@@ -1,6 +1,6 @@
 /**
  * Operator CLI: `deno task weft <command>`. Tenants, IdP connections and their SAML settings, SCIM
- * tokens (plaintext shown once), attribute mirroring, the event log, and ending sessions, straight
+ * tokens and directory API keys (plaintext shown once), attribute mirroring, the event log, and ending sessions, straight
  * on the store.
  * @module
  */
@@ -49,6 +49,8 @@ import {
   runDataCommand,
 } from "./lib/ops/commands.ts";
 import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
+import { apiKeyState, createApiKey, listApiKeys, revokeApiKey } from "./lib/store/api_keys.ts";
+import { API_SCOPES, type ApiScope, isApiScope } from "./lib/auth/api_keys.ts";
 import { createRole, deleteRole, listRoles, setRoleMapping } from "./lib/store/roles.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
@@ -67,6 +69,10 @@ const USAGE = `Usage: deno task weft <command> [options]
   token create --tenant <subdomain> --idp <idp-id> --name <name> [--expires-days <n>]
   token list --tenant <subdomain> --idp <idp-id>
   token revoke --tenant <subdomain> --idp <idp-id> --token <token-id>
+  apikey create --tenant <subdomain> --name <name> [--scopes ${API_SCOPES.join(",")}]
+                [--expires-days <n>]
+  apikey list --tenant <subdomain>
+  apikey revoke --tenant <subdomain> --key <key-id>
   mirroring show --tenant <subdomain>
   mirroring set --tenant <subdomain> --file <config.json>
   events --tenant <subdomain> [--idp <idp-id>] [--type <event type>] [--limit <n>]
@@ -115,6 +121,8 @@ async function main(args: string[]): Promise<number> {
       deprovisioning: { type: "string" },
       policy: { type: "string" },
       token: { type: "string" },
+      key: { type: "string" },
+      scopes: { type: "string" },
       file: { type: "string" },
       type: { type: "string" },
       limit: { type: "string" },
@@ -329,6 +337,44 @@ async function main(args: string[]): Promise<number> {
         out(ok ? "Revoked." : "No such active token.");
         return ok ? 0 : 1;
       }
+      case "apikey create": {
+        const tenant = await tenantOf();
+        const days = expiryDays(values["expires-days"]);
+        const { key, secret } = await createApiKey(kv, tenant.id, {
+          name: required(values.name, "name"),
+          scopes: scopesOf(values.scopes),
+          createdBy: "cli",
+          expiresAt: days ? new Date(Date.now() + days * 86_400_000).toISOString() : undefined,
+        });
+        out(
+          `Created API key ${key.id} "${key.name}" (${
+            key.scopes.join(", ")
+          }). Copy it now: it cannot be shown again.\n${secret}`,
+        );
+        return 0;
+      }
+      case "apikey list": {
+        const tenant = await tenantOf();
+        for (const k of await listApiKeys(kv, tenant.id)) {
+          const state = apiKeyState(k);
+          out(
+            `${k.id}\t${k.name}\t${k.prefix}…\t${k.scopes.join(",")}\t${
+              state === "revoked" ? `revoked ${k.revokedAt}` : state
+            }\tcreated ${k.createdAt}\texpires ${k.expiresAt ?? "never"}\tlast used ${
+              k.lastUsed ? `${k.lastUsed.at} from ${k.lastUsed.ip}` : "never"
+            }`,
+          );
+        }
+        return 0;
+      }
+      case "apikey revoke": {
+        const tenant = await tenantOf();
+        const ok = await revokeApiKey(kv, tenant.id, required(values.key, "key"), {
+          actor: "cli",
+        });
+        out(ok ? "Revoked: the key no longer works." : "No such active API key.");
+        return ok ? 0 : 1;
+      }
       case "mirroring show": {
         const tenant = await tenantOf();
         out(JSON.stringify(await getMirroring(kv, tenant.id), null, 2));
@@ -473,6 +519,30 @@ async function main(args: string[]): Promise<number> {
   } finally {
     kv.close();
   }
+}
+
+/** `--expires-days`: a positive whole number, or none. */
+function expiryDays(value: string | undefined): number | undefined {
+  const days = value ? Number(value) : undefined;
+  if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
+    throw new UsageError("--expires-days must be a positive whole number");
+  }
+  return days;
+}
+
+/** `--scopes a,b`: known scopes, or none (every scope). */
+function scopesOf(value: string | undefined): ApiScope[] | undefined {
+  if (value === undefined) return undefined;
+  const scopes = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = scopes.filter((s) => !isApiScope(s));
+  if (!scopes.length || unknown.length) {
+    throw new UsageError(
+      `--scopes must list scopes among ${API_SCOPES.join(", ")}${
+        unknown.length ? ` (unknown: ${unknown.map((s) => JSON.stringify(s)).join(", ")})` : ""
+      }`,
+    );
+  }
+  return scopes as ApiScope[];
 }
 
 async function idpOf(kv: Deno.Kv, tenant: Tenant, idpId: string | undefined): Promise<Idp> {

@@ -9,6 +9,7 @@ import type { PhaseStats } from "./load.ts";
 import { isPeer, type SystemName } from "./systems.ts";
 import { PHASES, type WorkloadOptions } from "./workloads.ts";
 import type { SamlStats } from "./saml.ts";
+import type { ApiStats } from "./api.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import type { ScalingResult } from "./scaling.ts";
 
@@ -23,6 +24,8 @@ export interface SystemRun {
   failure?: string;
   /** Weft only: the `saml` phase (`bench/saml.ts`). */
   saml?: SamlStats;
+  /** Directory API pages (Weft only; see `bench/api.ts`). */
+  api?: ApiStats;
 }
 
 /** The machine a run was measured on. */

@@ -33,6 +33,7 @@ import { machineInfo, type RunsFile, type SystemRun, writeReport } from "./repor
 import { runScaling } from "./scaling.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import { samlPhase, type SamlStats } from "./saml.ts";
+import { apiPhase, type ApiStats } from "./api.ts";
 
 const STRING_OPTIONS = [
   "users",
@@ -100,6 +101,17 @@ function samlLine(system: string, s: SamlStats): string {
     }`;
 }
 
+function apiLines(system: string, a: ApiStats): string[] {
+  return [
+    `${phaseLine(system, a.users)}  ${fmt(a.users.pagesPerSecond, 1)} pages/s (200 users each, ${
+      fmt(a.users.usersRead)
+    } users)`,
+    `${phaseLine(system, a.events)}  ${fmt(a.events.pagesPerSecond, 1)} pages/s (500 events each, ${
+      fmt(a.events.eventsRead)
+    } events)`,
+  ];
+}
+
 /** Problems that make a smoke run fail: errors beyond a peer's known gaps, incomplete runs. */
 export function problems(run: SystemRun): string[] {
   const out: string[] = [];
@@ -108,6 +120,13 @@ export function problems(run: SystemRun): string[] {
     out.push(`${run.system}/saml: ${run.saml.errors} errors (${run.saml.errorSamples[0]})`);
   }
   if (run.saml?.incomplete) out.push(`${run.system}/saml: incomplete`);
+  for (const p of run.api ? [run.api.users, run.api.events] : []) {
+    if (p.errors || p.incomplete) {
+      out.push(
+        `${run.system}/${p.phase}: ${p.errors} errors (${p.errorSamples[0] ?? "incomplete"})`,
+      );
+    }
+  }
   for (const p of run.phases) {
     if (p.incomplete) out.push(`${run.system}/${p.phase}: incomplete`);
     const serverSide = Object.entries(p.errorsByStatus)
@@ -150,12 +169,19 @@ async function runSystem(
       saml = await samlPhase(sys, o);
       log(samlLine(name, saml));
     }
+    // The directory API's pages: Weft only.
+    let api: ApiStats | undefined;
+    if (sys.weftCli) {
+      api = await apiPhase(sys, o);
+      for (const line of apiLines(name, api)) log(line);
+    }
     return {
       system: name,
       wallMs: performance.now() - started,
       peakRssMiB: await sys.peakRssMiB(),
       ...result,
       ...(saml ? { saml } : {}),
+      ...(api ? { api } : {}),
     };
   } catch (error) {
     const failure = error instanceof Error ? error.message : String(error);

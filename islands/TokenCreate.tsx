@@ -2,7 +2,8 @@
  * "Create token": a modal that asks for a name, mints the token through the JSON API and shows
  * the plaintext once in an amber box, the focus on its Copy button. Leaving that step (Done,
  * Escape or a click outside) first asks "Have you copied the token?". Without JavaScript the
- * button submits a GET form to a plain page that does the same.
+ * button submits a GET form to a plain page that does the same. With `apiKey` the same modal
+ * mints a directory API key instead, asking also for its scopes and expiry.
  * @module
  */
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -15,14 +16,58 @@ export interface TokenCreateProps {
   idpName: string;
   /** The no-JavaScript form page. */
   fallbackHref: string;
+  /** Mint a directory API key (these scopes offered, all checked) instead of a SCIM token. */
+  apiKey?: { scopes: string[] };
 }
+
+const LOST = "Once this closes it cannot be shown again; you would have to create another.";
+
+/** The words of each kind of secret. */
+function wordsOf(apiKey: boolean, idpName: string) {
+  return apiKey
+    ? {
+      button: "Create API key",
+      title: "Create a directory API key",
+      intro:
+        "The application sends this key as its bearer credential to /api/v1. Name it after the application.",
+      label: "Key name",
+      example: "Enter a name, for example hr-portal.",
+      made: "API key",
+      secret: "directory API key",
+      hint:
+        "Send it as Authorization: Bearer <key>. Keep it on the server side of your application.",
+      question: "Have you copied the key?",
+      lost: LOST,
+    }
+    : {
+      button: "Create token",
+      title: `Create a SCIM token for ${idpName}`,
+      intro:
+        "The IdP sends this token as its bearer credential. Name it after where it will be pasted.",
+      label: "Token name",
+      example: "Enter a name, for example okta-production.",
+      made: "Token",
+      secret: "SCIM token",
+      hint: "Paste it into the IdP without the word “Bearer”: the IdP adds it itself.",
+      question: "Have you copied the token?",
+      lost: LOST,
+    };
+}
+
+/** Expiries offered for API keys (days; 0: never). */
+const EXPIRIES = [[0, "Never"], [30, "30 days"], [90, "90 days"], [365, "1 year"]] as const;
 
 type Step =
   | { kind: "name"; error?: string; busy?: boolean }
   | { kind: "secret"; name: string; secret: string; asking?: boolean };
 
 /** The Create token button and its modal. */
-export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreateProps) {
+export default function TokenCreate(
+  { idpId, idpName, fallbackHref, apiKey }: TokenCreateProps,
+) {
+  const words = wordsOf(apiKey !== undefined, idpName);
+  const [scopes, setScopes] = useState<string[]>(apiKey?.scopes ?? []);
+  const [expiresDays, setExpiresDays] = useState(0);
   const dialog = useRef<HTMLDialogElement>(null);
   const opener = useRef<HTMLButtonElement>(null);
   const input = useRef<HTMLInputElement>(null);
@@ -87,15 +132,26 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
     e.preventDefault();
     const trimmed = name.trim();
     if (!trimmed) {
-      setStep({ kind: "name", error: "Enter a name, for example okta-production." });
+      setStep({ kind: "name", error: words.example });
+      return;
+    }
+    if (apiKey && !scopes.length) {
+      setStep({ kind: "name", error: "Choose at least one scope." });
       return;
     }
     setStep({ kind: "name", busy: true });
     try {
-      const res = await fetch(`/admin/api/idps/${encodeURIComponent(idpId)}/tokens`, {
+      const url = apiKey
+        ? "/admin/api/api-keys"
+        : `/admin/api/idps/${encodeURIComponent(idpId)}/tokens`;
+      const res = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
-        body: JSON.stringify({ name: trimmed }),
+        body: JSON.stringify(
+          apiKey
+            ? { name: trimmed, scopes, expires_days: expiresDays || undefined }
+            : { name: trimmed },
+        ),
       });
       const body = await res.json() as { secret?: string; error?: string };
       if (!res.ok || !body.secret) {
@@ -115,7 +171,7 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
   return (
     <>
       <form method="get" action={fallbackHref} class="inline" onSubmit={open}>
-        <button ref={opener} type="submit" class="button primary">Create token</button>
+        <button ref={opener} type="submit" class="button primary">{words.button}</button>
       </form>
       <dialog
         ref={dialog}
@@ -128,12 +184,9 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
         {step.kind === "name"
           ? (
             <form onSubmit={submit} noValidate>
-              <h2 id="token-dialog-title">Create a SCIM token for {idpName}</h2>
-              <p>
-                The IdP sends this token as its bearer credential. Name it after where it will be
-                pasted.
-              </p>
-              <label for="token-name">Token name</label>
+              <h2 id="token-dialog-title">{words.title}</h2>
+              <p>{words.intro}</p>
+              <label for="token-name">{words.label}</label>
               <input
                 ref={input}
                 id="token-name"
@@ -146,37 +199,71 @@ export default function TokenCreate({ idpId, idpName, fallbackHref }: TokenCreat
                 aria-invalid={step.error ? "true" : undefined}
                 aria-describedby={step.error ? "token-name-error" : undefined}
               />
+              {apiKey && (
+                <>
+                  <fieldset class="field">
+                    <legend>Scopes</legend>
+                    {apiKey.scopes.map((s) => (
+                      <label key={s} class="checkbox">
+                        <input
+                          type="checkbox"
+                          name="scopes"
+                          value={s}
+                          checked={scopes.includes(s)}
+                          onChange={(e) =>
+                            setScopes(
+                              (e.target as HTMLInputElement).checked
+                                ? [...scopes, s]
+                                : scopes.filter((x) => x !== s),
+                            )}
+                        />{" "}
+                        <code>{s}</code>
+                      </label>
+                    ))}
+                  </fieldset>
+                  <label for="token-expiry">Expires</label>
+                  <select
+                    id="token-expiry"
+                    name="expires_days"
+                    value={String(expiresDays)}
+                    onChange={(e) => setExpiresDays(Number((e.target as HTMLSelectElement).value))}
+                  >
+                    {EXPIRIES.map(([days, label]) => (
+                      <option key={days} value={String(days)}>{label}</option>
+                    ))}
+                  </select>
+                </>
+              )}
               {step.error && <p id="token-name-error" class="error" role="alert">{step.error}</p>}
               <div class="actions">
                 <button type="button" class="button" onClick={() => dialog.current?.close()}>
                   Cancel
                 </button>
                 <button type="submit" class="button primary" disabled={step.busy}>
-                  {step.busy ? "Creating…" : "Create token"}
+                  {step.busy ? "Creating…" : words.button}
                 </button>
               </div>
             </form>
           )
           : (
             <div>
-              <h2 id="token-dialog-title">Token “{step.name}” created</h2>
-              <div class="secret-box" role="region" aria-label="New SCIM token">
+              <h2 id="token-dialog-title">{words.made} “{step.name}” created</h2>
+              <div class="secret-box" role="region" aria-label={`New ${words.secret}`}>
                 <p class="warning">
                   <strong>Copy this token now.</strong>{" "}
                   It cannot be shown again: Weft stores only its hash.
                 </p>
                 <code class="secret" id="new-token-secret">{step.secret}</code>
-                <CopyButton text={step.secret} label="SCIM token" autoFocus />
+                <CopyButton text={step.secret} label={words.secret} autoFocus />
               </div>
               <p class="hint">
-                Paste it into the IdP without the word “Bearer”: the IdP adds it itself.
+                {words.hint}
               </p>
               {step.asking
                 ? (
                   <div class="notice warn" role="alertdialog" aria-labelledby="token-leave-q">
                     <p id="token-leave-q">
-                      <strong>Have you copied the token?</strong>{" "}
-                      Once this closes it cannot be shown again; you would have to create another.
+                      <strong>{words.question}</strong> {words.lost}
                     </p>
                     <div class="actions">
                       <button

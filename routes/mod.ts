@@ -1,7 +1,7 @@
 /**
  * The root app: request ids, client address, tenant from Host, health endpoints, the SCIM
  * sub-app at `/scim/v2/inbound/:idp`, the admin console at `/admin`, the SAML service provider
- * at `/saml/:idp`, and the people's pages (`/login`, `/me`, `/logout`).
+ * at `/saml/:idp`, the directory API at `/api/v1`, and the people's pages (`/login`, `/me`, `/logout`).
  * @module
  */
 import { type Context, Hono } from "hono";
@@ -26,6 +26,8 @@ import { holdWrites } from "../lib/http/hold_writes.ts";
 import { countRequests, metricsEndpoint } from "../lib/http/metrics.ts";
 import { traceRoutes } from "../lib/http/telemetry.ts";
 import { OPEN_GATE } from "../lib/instance/write_gate.ts";
+import { API_BASE, createApiApp } from "./api/mod.ts";
+import { ApiError, apiErrorResponse } from "../lib/http/api_errors.ts";
 import { configureFeed } from "../lib/store/feed_notes.ts";
 
 const SCIM_SEGMENTS = new Map(
@@ -71,6 +73,17 @@ function refuse(c: Context, status: 400 | 413 | 414, detail: string): Response {
       );
     case "console-api":
       return c.json({ error: detail }, status);
+    case "api":
+      return apiErrorResponse(
+        new ApiError(
+          status === 400
+            ? "invalid_request"
+            : status === 413
+            ? "payload_too_large"
+            : "uri_too_long",
+          detail,
+        ),
+      );
     case "console":
     case "console-sign-in":
     case "console-upload":
@@ -95,6 +108,8 @@ function unavailable(c: Context, detail: string, retryAfterSeconds: number): Res
   switch (surfaceOf(c.req.path)) {
     case "scim":
       return scimErrorResponse(new ScimError(503, detail, { headers: retry }));
+    case "api":
+      return apiErrorResponse(new ApiError("unavailable", detail, retry));
     case "console":
     case "console-sign-in":
     case "console-upload":
@@ -151,6 +166,17 @@ export function createApp(deps: AppDeps): Hono<BaseEnv> {
       scimErrorResponse(
         ScimError.notFound(
           "SCIM endpoints live at /scim/v2/inbound/<idp-id>/: copy the base URL from the IdP's SCIM Provisioning tab",
+        ),
+      ),
+  );
+  app.route(API_BASE, createApiApp());
+  app.all(
+    "/api/*",
+    () =>
+      apiErrorResponse(
+        new ApiError(
+          "not_found",
+          `The directory API lives at ${API_BASE}/: see ${API_BASE}/openapi.json`,
         ),
       ),
   );

@@ -34,6 +34,8 @@ export const EVENT_TYPES = [
   "saml_sign_in",
   "saml_sign_in_refused",
   "user_sessions_revoked",
+  "api_key_created",
+  "api_key_revoked",
   "role_created",
   "role_deleted",
   "role_mapped",
@@ -53,7 +55,16 @@ export interface AuditEvent {
   tokenId?: string;
   actor: string;
   target?: {
-    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link" | "role";
+    kind:
+      | "user"
+      | "group"
+      | "token"
+      | "idp"
+      | "tenant"
+      | "admin"
+      | "admin_link"
+      | "api_key"
+      | "role";
     id: string;
     /** Its name when the event was written (userName, displayName…), shown once it is gone. */
     name?: string;

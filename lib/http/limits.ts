@@ -19,6 +19,7 @@ export type Surface =
   | "console-upload"
   | "saml-acs"
   | "person"
+  | "api"
   | "other";
 
 const SIGN_IN = /^\/admin\/(signin|signout|setup\/[^/]*)$/;
@@ -26,6 +27,7 @@ const SIGN_IN = /^\/admin\/(signin|signout|setup\/[^/]*)$/;
 /** The surface a (normalised) request path belongs to. */
 export function surfaceOf(path: string): Surface {
   if (path.startsWith("/scim/")) return "scim";
+  if (path.startsWith("/api/")) return "api";
   if (SIGN_IN.test(path)) return "console-sign-in";
   if (path.startsWith("/admin/api/")) return "console-api";
   if (/^\/admin\/idps\/[^/]+\/saml\/metadata$/.test(path)) return "console-upload";
@@ -60,6 +62,8 @@ export const CONSOLE_MAX_BYTES = 64 * 1024;
 export const ACS_BODY_MAX_BYTES = 320 * 1024;
 /** An IdP metadata document pasted or uploaded on the SAML tab, with the form around it. */
 export const METADATA_UPLOAD_MAX_BYTES = MAX_METADATA_BYTES + 16 * 1024;
+/** The directory API serves GET only: no request of it has a body worth reading. */
+export const API_MAX_BYTES = 1024;
 /** Anything else: no other route reads a body. */
 export const OTHER_MAX_BYTES = 16 * 1024;
 
@@ -78,6 +82,8 @@ export function maxBodyBytes(surface: Surface, options: LimitOptions): number {
       return METADATA_UPLOAD_MAX_BYTES;
     case "saml-acs":
       return ACS_BODY_MAX_BYTES;
+    case "api":
+      return API_MAX_BYTES;
     case "other":
       return OTHER_MAX_BYTES;
   }

@@ -23,6 +23,19 @@ export async function loadApiUsers(
   if (!userIds.length) return out;
   const users = await getManyBatched<User>(kv, userIds.map((id) => keys.user(tenantId, id)));
   const found = users.flatMap((e) => e.value ? [{ user: e.value, vs: e.versionstamp! }] : []);
+  return await renderUsers(kv, tenantId, found);
+}
+
+/**
+ * Users already read (records with their versionstamps, e.g. from a listing of `users`) as the
+ * API shows them: {@linkcode loadApiUsers} without reading the records again.
+ */
+export async function renderUsers(
+  kv: Deno.Kv,
+  tenantId: string,
+  found: { user: User; vs: string }[],
+): Promise<Map<string, ApiUser>> {
+  const out = new Map<string, ApiUser>();
   if (!found.length) return out;
   const rows = await getManyBatched<IdpUser>(
     kv,

@@ -315,6 +315,15 @@ export const keys = {
 
   // — Directory API keys (lib/store/api_keys.ts) —
 
+  /** Directory API key record, keyed by the SHA-256 hex of its secret. */
+  apiKey: (tenantId: string, hash: string): Key => t(tenantId, "api_keys", hash),
+  /** Index: API key id → secret hash (listing and revocation by id). */
+  apiKeyById: (tenantId: string, keyId: string): Key => t(tenantId, "api_keys_by_id", keyId),
+  /** Prefix of the tenant's API key ids. */
+  apiKeysById: (tenantId: string): Key => t(tenantId, "api_keys_by_id"),
+  /** Last use of an API key (by secret hash), written at most once a minute per process. */
+  apiKeyLastUsed: (tenantId: string, hash: string): Key => t(tenantId, "api_key_last_used", hash),
+
   /** SAML settings of an IdP connection (kept apart from the IdP record, which is never rewritten). */
   idpSaml: (tenantId: string, idpId: string): Key => t(tenantId, "idp_saml", idpId),
   /** An AuthnRequest Weft sent, by its id, for the InResponseTo check (expires, consumed once). */

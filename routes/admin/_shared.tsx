@@ -128,6 +128,7 @@ export function seeOther(location: string): Response {
 export const FLASH: Record<string, string> = {
   "idp-created": "Identity provider created.",
   "token-revoked": "Token revoked. Requests that use it now get 401.",
+  "apikey-revoked": "API key revoked. Requests that use it now get 401.",
   "mirroring-saved": "Attribute mirroring saved. Re-apply it to update existing users.",
   "reapply-started": "Re-applying attribute mirroring to all users.",
   "sessions-revoked": "Sessions revoked.",

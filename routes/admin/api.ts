@@ -1,5 +1,5 @@
 /**
- * JSON endpoints for the islands: mint a token (the modal), a page of events (the Event Log's
+ * JSON endpoints for the islands: mint a token or an API key (the modal), a page of events (the Event Log's
  * live filters), the mirroring job's progress. Same session, CSRF and role rules as the pages.
  * @module
  */
@@ -13,6 +13,7 @@ import { TokenName } from "./idps.tsx";
 import { eventPage, parseEventParams, toEventQuery } from "./_events.ts";
 import { resumeStalledJob } from "./mirroring.tsx";
 import { deletionStatus } from "./idp_manage.tsx";
+import { createKeyFor, NewApiKey } from "./api_keys.tsx";
 
 /** `/admin/api`. */
 export const api = new Hono<AdminEnv>();
@@ -38,6 +39,31 @@ api.post("/idps/:id/tokens", async (c) => {
   });
   c.header("cache-control", "no-store");
   return c.json({ token, secret }, 201);
+});
+
+api.post("/api-keys", async (c) => {
+  assertSuperAdmin(c, "manage API keys");
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new HttpError(400, 'Send a JSON body: {"name": "…", "scopes": ["…"]}');
+  }
+  const parsed = NewApiKey.safeParse(body);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]?.path[0] ?? "input");
+    throw new HttpError(
+      400,
+      field === "scopes"
+        ? "Choose at least one scope."
+        : field === "name"
+        ? "Enter a name of 1–100 characters."
+        : "Choose an expiry from the list.",
+    );
+  }
+  const { key, secret } = await createKeyFor(c, parsed.data);
+  c.header("cache-control", "no-store");
+  return c.json({ key, secret }, 201);
 });
 
 api.get("/events", async (c) => {

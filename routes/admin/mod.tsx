@@ -24,6 +24,8 @@ import { roles } from "./roles.tsx";
 import { events } from "./events.tsx";
 import { admins } from "./admins.tsx";
 import { api } from "./api.ts";
+import { apiKeys } from "./api_keys.tsx";
+import { apiReference } from "./api_reference.tsx";
 
 /**
  * The console's security headers, applied by the root app to `/admin` paths in place of its
@@ -90,6 +92,8 @@ export function createAdminApp(): Hono<AdminEnv> {
   app.route("/settings/roles", roles);
   app.route("/events", events);
   app.route("/admins", admins);
+  app.route("/settings/api-keys", apiKeys);
+  app.route("/api-reference", apiReference);
   app.route("/api", api);
   app.all("*", () => {
     throw new HttpError(404, "There is no console page here");

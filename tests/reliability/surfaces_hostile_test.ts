@@ -1,5 +1,5 @@
 /**
- * Every route of every surface (console, console JSON, SCIM, health, and whatever else the app
+ * Every route of every surface (console, console JSON, SCIM, the directory API, health, and whatever else the app
  * registers) against a real `deno serve` process, as an attacker on the network would send them:
  * control characters and invalid UTF-8 in every path parameter and in the query, redirect
  * targets that try to leave the origin or smuggle header bytes, bad cursors, huge bodies with and
@@ -32,6 +32,8 @@ import {
 } from "./_server.ts";
 import { createAdminFromLink } from "../../lib/store/admins.ts";
 import { hashPassword } from "../../lib/auth/admin.ts";
+import { createApiKey } from "../../lib/store/api_keys.ts";
+import { API_MAX_BYTES } from "../../lib/http/limits.ts";
 
 const PASSWORD = "violet tractor harbour quietly";
 const SCIM_MAX = 64 * 1024;
@@ -53,6 +55,9 @@ interface Target {
   adminId: string;
   cookie: string;
   csrf: string;
+  /** A directory API key (every scope) and its id. */
+  apiKey: string;
+  apiKeyId: string;
 }
 
 /** One hostile request. */
@@ -91,6 +96,8 @@ function paramValue(t: Target, path: string, name: string): string {
       return t.idpId;
     case "tokenId":
       return t.tokenId;
+    case "keyId":
+      return t.apiKeyId;
     case "secret":
       return "weft_setup_" + "A".repeat(43);
     case "name":
@@ -106,6 +113,8 @@ function paramValue(t: Target, path: string, name: string): string {
     case "id":
       if (path.includes("/Users/") || path.startsWith("/admin/users/")) return t.userId;
       if (path.includes("/Groups/") || path.startsWith("/admin/groups/")) return t.groupId;
+      if (path.startsWith("/api/v1/users/")) return t.userId;
+      if (path.startsWith("/api/v1/groups/")) return t.groupId;
       if (path.startsWith("/admin/idps/") || path.startsWith("/admin/api/idps/")) return t.idpId;
       if (path.startsWith("/admin/admins/")) return t.adminId;
       if (path.includes("/ResourceTypes/")) return "User";
@@ -156,7 +165,9 @@ function casesOf(t: Target, route: Route, all: Route[]): Case[] {
   const methods = route.method === "ALL" ? ["GET", "POST"] : [route.method];
   const isConsole = path.startsWith("/admin");
   const isScim = path.startsWith("/scim/");
-  const asSignedIn = isConsole ? [false, true] : [false];
+  const isApi = path.startsWith("/api/");
+  // The directory API is tried without a key and with a valid one (what "signed in" means there).
+  const asSignedIn = isConsole || isApi ? [false, true] : [false];
   for (const method of methods) {
     const page = isConsole && method === "GET";
     for (const signedIn of asSignedIn) {
@@ -190,6 +201,8 @@ function casesOf(t: Target, route: Route, all: Route[]): Case[] {
       if (method === "POST" || method === "PUT" || method === "PATCH") {
         const limit = isScim
           ? SCIM_MAX
+          : isApi
+          ? API_MAX_BYTES
           : /signin|signout|setup/.test(path)
           ? SIGN_IN_MAX_BYTES
           : isConsole
@@ -274,7 +287,9 @@ const UNSENDABLE = /[\x00-\x08\x0a-\x1f\x7f]/;
 async function run(t: Target, c: Case): Promise<string | null> {
   const headers = new Headers(c.headers);
   const origin = t.server.origin;
-  if (c.signedIn) {
+  if (c.signedIn && c.target.startsWith("/api/")) {
+    headers.set("authorization", `Bearer ${t.apiKey}`);
+  } else if (c.signedIn) {
     headers.set("cookie", t.cookie);
     headers.set("x-csrf-token", t.csrf);
   }
@@ -372,6 +387,10 @@ Deno.test({
         );
         return admin.id;
       });
+      const apiKey = await withKv(
+        kvPath,
+        (kv) => createApiKey(kv, p.tenant.id, { name: "hostile", createdBy: "test" }),
+      );
       const server = await startServer({ kvPath, tenant: "hostile", logLevel: "off" });
       try {
         const scim = (method: string, path: string, body: unknown) =>
@@ -410,6 +429,8 @@ Deno.test({
           adminId,
           cookie,
           csrf,
+          apiKey: apiKey.secret,
+          apiKeyId: apiKey.key.id,
         };
 
         const routes = appRoutes();
