@@ -34,6 +34,14 @@ export const EVENT_TYPES = [
   "saml_sign_in",
   "saml_sign_in_refused",
   "user_sessions_revoked",
+  "webhook_endpoint_created",
+  "webhook_endpoint_updated",
+  "webhook_endpoint_disabled",
+  "webhook_endpoint_enabled",
+  "webhook_endpoint_deleted",
+  "webhook_secret_rotated",
+  "webhook_test_sent",
+  "webhook_delivery_resent",
 ] as const;
 
 /** An event type. */
@@ -49,7 +57,7 @@ export interface AuditEvent {
   tokenId?: string;
   actor: string;
   target?: {
-    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link";
+    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link" | "webhook";
     id: string;
     /** Its name when the event was written (userName, displayName…), shown once it is gone. */
     name?: string;
