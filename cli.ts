@@ -48,6 +48,12 @@ import {
   runDataCommand,
 } from "./lib/ops/commands.ts";
 import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
+import {
+  runWebhookCommand,
+  WEBHOOK_OPTIONS,
+  WEBHOOK_USAGE,
+  WebhookUsageError,
+} from "./lib/ops/webhook_commands.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
 
@@ -72,6 +78,7 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin links --tenant <subdomain>
   admin revoke-link --tenant <subdomain> --link <link-id>
   user revoke-sessions --tenant <subdomain> --user <user-id>
+${WEBHOOK_USAGE}
 ${DATA_USAGE}`;
 
 function out(text: string) {
@@ -113,6 +120,7 @@ async function main(args: string[]): Promise<number> {
       jit: { type: "string" },
       help: { type: "boolean", short: "h" },
       ...DATA_OPTIONS,
+      ...WEBHOOK_OPTIONS,
     },
   });
   const [group, action, arg] = positionals;
@@ -142,6 +150,11 @@ async function main(args: string[]): Promise<number> {
       if (!tenant) throw new UsageError(`No tenant "${sub}"`);
       return tenant;
     };
+    if (group === "webhook") {
+      const tenant = await tenantOf();
+      for (const line of await runWebhookCommand(action, values, kv, config, tenant)) out(line);
+      return 0;
+    }
     const command = action && group !== "events" ? `${group} ${action}` : group;
     switch (command) {
       case "tenant create": {
@@ -384,7 +397,8 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (
       error instanceof UsageError || error instanceof RangeError ||
-      error instanceof ConflictError || error instanceof DataUsageError
+      error instanceof ConflictError || error instanceof DataUsageError ||
+      error instanceof WebhookUsageError
     ) {
       // deno-lint-ignore no-console
       console.error(`${error.message}\n\n${USAGE}`);

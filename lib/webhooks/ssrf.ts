@@ -186,7 +186,9 @@ export async function checkWebhookUrl(raw: string, options: UrlCheckOptions): Pr
     const refused = classifyAddress(address);
     if (refused) {
       throw new WebhookUrlError(
-        `Cannot use "${shown}" as a webhook URL: "${host}" resolves to ${address}, ${refused}`,
+        `Cannot use "${shown}" as a webhook URL: "${host}" ${
+          address === host ? "is" : `resolves to ${address},`
+        } ${refused}`,
       );
     }
   }

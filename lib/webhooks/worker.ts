@@ -11,27 +11,14 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { type DueDelivery, listDue, onDeliveriesAdded } from "../store/webhook_deliveries.ts";
 import {
-  claimDelivery,
-  type ClaimedDelivery,
-  type DeliveryAttempt,
-  dropDelivery,
-  type DueDelivery,
-  finishAttempt,
-  listDue,
-  onDeliveriesAdded,
-} from "../store/webhook_deliveries.ts";
-import {
-  getEndpointRecord,
   listEndpointRecords,
   listWebhookTenants,
   rebuildWebhookTenants,
-  recordEndpointOutcome,
-  signingSecrets,
 } from "../store/webhooks.ts";
-import { checkWebhookUrl, WebhookUrlError } from "./ssrf.ts";
-import { sendWebhook } from "./send.ts";
-import { AUTO_DISABLE_AFTER_MS, nextAttemptAfterFailure } from "./schedule.ts";
+import { type AttemptOptions, runAttempt } from "./attempt.ts";
+import { AUTO_DISABLE_AFTER_MS } from "./schedule.ts";
 
 /** Options of {@linkcode startWebhookWorker}. */
 export interface WorkerOptions {
@@ -83,8 +70,19 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   const holder = options.holder ?? crypto.randomUUID();
   const disableAfterMs = options.disableAfterMs ?? AUTO_DISABLE_AFTER_MS;
   const log = options.log;
+  const attemptOptions: AttemptOptions = {
+    log,
+    allowPrivate: options.allowPrivate,
+    timeoutMs: options.timeoutMs,
+    leaseMs,
+    holder,
+    now,
+    random,
+    resolve: options.resolve,
+    disableAfterMs,
+  };
 
-  const running = new Map<string, Promise<void>>();
+  const running = new Map<string, Promise<unknown>>();
   const byEndpoint = new Map<string, number>();
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -147,7 +145,7 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
     const id = `${endpointKey}/${item.eventId}`;
     if (running.has(id)) return;
     byEndpoint.set(endpointKey, (byEndpoint.get(endpointKey) ?? 0) + 1);
-    const p = attempt(item).catch((error) => {
+    const p = runAttempt(kv, item, attemptOptions).catch((error) => {
       log.log("warn", "webhooks: an attempt could not be recorded; it runs again", {
         tenantId: item.tenantId,
         endpointId: item.endpointId,
@@ -163,103 +161,6 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
       if (!stopped) schedule(0);
     });
     running.set(id, p);
-  }
-
-  async function attempt(item: DueDelivery): Promise<void> {
-    const claimed = await claimDelivery(kv, item, { holder, leaseMs, now: now() });
-    if (!claimed) return;
-    const endpoint = await getEndpointRecord(kv, item.tenantId, item.endpointId);
-    if (!endpoint) {
-      await dropDelivery(kv, { ...item, at: claimed.delivery.nextAttemptAt ?? item.at });
-      return;
-    }
-    if (!endpoint.enabled) {
-      await finish(
-        claimed,
-        {
-          at: new Date(now()).toISOString(),
-          latencyMs: 0,
-          error: `Not sent: the endpoint is disabled (${endpoint.disabledReason ?? "by an admin"})`,
-        },
-        false,
-        true,
-      );
-      return;
-    }
-    let result: { ok: boolean; attempt: DeliveryAttempt };
-    try {
-      await checkWebhookUrl(endpoint.url, {
-        allowPrivate: options.allowPrivate,
-        resolve: options.resolve,
-      });
-      result = await sendWebhook({
-        url: endpoint.url,
-        eventId: claimed.delivery.eventId,
-        body: claimed.body,
-        secrets: signingSecrets(endpoint, now()),
-        timeoutMs: options.timeoutMs,
-      });
-    } catch (error) {
-      if (!(error instanceof WebhookUrlError)) throw error;
-      result = {
-        ok: false,
-        attempt: { at: new Date(now()).toISOString(), latencyMs: 0, error: error.message },
-      };
-    }
-    const recorded = await finish(claimed, result.attempt, result.ok, false);
-    if (!recorded) return;
-    log.log("debug", "webhooks: attempt", {
-      tenantId: item.tenantId,
-      endpointId: item.endpointId,
-      eventId: item.eventId,
-      status: result.attempt.statusCode,
-      latencyMs: result.attempt.latencyMs,
-      ok: result.ok,
-    });
-    const after = await recordEndpointOutcome(kv, item.tenantId, item.endpointId, {
-      ok: result.ok,
-      at: now(),
-      error: result.attempt.error,
-      disableAfterMs,
-    });
-    if (after && !after.enabled && endpoint.enabled) {
-      log.log("warn", "webhooks: endpoint disabled after days of failed deliveries", {
-        tenantId: item.tenantId,
-        endpointId: item.endpointId,
-      });
-    }
-  }
-
-  /** Records an attempt: success, a retry on the schedule, or failed for good. */
-  async function finish(
-    claimed: ClaimedDelivery,
-    attempt: DeliveryAttempt,
-    ok: boolean,
-    final: boolean,
-  ): Promise<boolean> {
-    const d = claimed.delivery;
-    const t = now();
-    if (ok) {
-      return await finishAttempt(kv, claimed, {
-        attempt,
-        status: "succeeded",
-        nextAttemptAt: null,
-        now: t,
-      });
-    }
-    const first = d.firstAttemptAt ?? attempt.at;
-    const failed = d.attempts.filter((a) => a.at >= first).length + 1;
-    const next = final ? null : nextAttemptAfterFailure({
-      firstAttemptAt: Date.parse(first),
-      failedAttempts: failed,
-      now: t,
-    }, random());
-    return await finishAttempt(kv, claimed, {
-      attempt,
-      status: next === null ? "failed" : "pending",
-      nextAttemptAt: next,
-      now: t,
-    });
   }
 
   const unsubscribe = onDeliveriesAdded(() => schedule(0));
