@@ -54,6 +54,7 @@ import {
   WEBHOOK_USAGE,
   WebhookUsageError,
 } from "./lib/ops/webhook_commands.ts";
+import { createRole, deleteRole, listRoles, setRoleMapping } from "./lib/store/roles.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
 
@@ -79,6 +80,11 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin revoke-link --tenant <subdomain> --link <link-id>
   user revoke-sessions --tenant <subdomain> --user <user-id>
 ${WEBHOOK_USAGE}
+  role create --tenant <subdomain> --slug <slug> --name <name> [--description <text>]
+  role delete --tenant <subdomain> --role <slug>
+  role map --tenant <subdomain> --role <slug> --idp <idp-id> --group <group id or displayName>
+  role unmap --tenant <subdomain> --role <slug> --idp <idp-id> --group <group id or displayName>
+  role list --tenant <subdomain>
 ${DATA_USAGE}`;
 
 function out(text: string) {
@@ -118,6 +124,9 @@ async function main(args: string[]): Promise<number> {
       "cert-file": { type: "string", multiple: true },
       "idp-initiated": { type: "string" },
       jit: { type: "string" },
+      slug: { type: "string" },
+      description: { type: "string" },
+      group: { type: "string" },
       help: { type: "boolean", short: "h" },
       ...DATA_OPTIONS,
       ...WEBHOOK_OPTIONS,
@@ -390,6 +399,47 @@ async function main(args: string[]): Promise<number> {
         const ok = await revokeSetupLink(kv, tenant.id, required(values.link, "link"), "cli");
         out(ok ? "Revoked: the link no longer works." : "No such pending setup link.");
         return ok ? 0 : 1;
+      }
+      case "role create": {
+        const tenant = await tenantOf();
+        const role = await createRole(kv, tenant.id, {
+          slug: required(values.slug, "slug"),
+          name: required(values.name, "name"),
+          description: values.description,
+        }, "cli");
+        out(`Created role ${role.slug} (${role.name})`);
+        return 0;
+      }
+      case "role delete": {
+        const tenant = await tenantOf();
+        await deleteRole(kv, tenant.id, required(values.role, "role"), "cli");
+        out(`Deleted role ${values.role}: its members lose it.`);
+        return 0;
+      }
+      case "role map":
+      case "role unmap": {
+        const tenant = await tenantOf();
+        const idp = await idpOf(kv, tenant, values.idp);
+        const mapped = action === "map";
+        const { group, changed } = await setRoleMapping(kv, tenant.id, {
+          slug: required(values.role, "role"),
+          idpId: idp.id,
+          group: required(values.group, "group"),
+          mapped,
+        }, "cli");
+        const what = `group "${group.displayName}" (${group.id}) ${
+          mapped ? "to" : "from"
+        } role ${values.role}`;
+        out(changed ? `${mapped ? "Mapped" : "Unmapped"} ${what}` : `Unchanged: ${what}`);
+        return 0;
+      }
+      case "role list": {
+        const tenant = await tenantOf();
+        for (const r of await listRoles(kv, tenant.id)) {
+          const groups = r.groups.map((g) => `${g.idp_id}/${g.group_id}`).join(",") || "-";
+          out(`${r.slug}\t${r.name}\t${groups}\t${r.description ?? ""}`);
+        }
+        return 0;
       }
       default:
         throw new UsageError(`Unknown command "${positionals.join(" ")}"`);

@@ -24,6 +24,8 @@ import { telemetryEnabled } from "./lib/telemetry/tracer.ts";
 import { traceKv } from "./lib/store/traced_kv.ts";
 import { flushRequestLog } from "./lib/store/request_log.ts";
 import { startWebhookWorker } from "./lib/webhooks/worker.ts";
+import { startFeedWorker } from "./lib/store/feed_worker.ts";
+import { enterForBackground } from "./lib/instance/write_gate.ts";
 
 const RETRY_MS = 2_000;
 const config = loadConfig();
@@ -96,6 +98,9 @@ async function start(): Promise<void> {
   });
   lifecycle.onStop(() => webhooks.stop());
   handler = createApp({ kv: served, config, log, gate }).fetch;
+  // The events feed's sequencer, stopped before the store closes (added later, run earlier).
+  const feed = startFeedWorker(served, { log, hold: () => enterForBackground(gate) });
+  lifecycle.onStop(() => feed.close());
   await prepare(kv);
 }
 

@@ -26,10 +26,18 @@ export interface Running extends Target {
 
 /**
  * Every system the harness knows: `weft-log-off` is Weft with its SCIM request log off
- * (`WEFT_REQUEST_LOG_DAYS=0`), for measuring the log's cost side by side; it runs only when
- * named with `--systems`.
+ * (`WEFT_REQUEST_LOG_DAYS=0`) and `weft-feed-off` Weft with its events feed off
+ * (`WEFT_EVENTS_FEED=off`: no outbox notes, no sequencing), for measuring each one's cost side
+ * by side; they run only when named with `--systems`.
  */
-export const SYSTEMS = ["weft", "weft-log-off", "baseline", "better-auth", "scimmy"] as const;
+export const SYSTEMS = [
+  "weft",
+  "weft-log-off",
+  "weft-feed-off",
+  "baseline",
+  "better-auth",
+  "scimmy",
+] as const;
 /** The systems a run compares when none are named. */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = ["weft", "baseline", "better-auth", "scimmy"];
 /** A system name. */
@@ -222,7 +230,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
   const port = freePort();
   const keep = options.keep ?? false;
   const deno = Deno.execPath();
-  if (name === "weft" || name === "weft-log-off") {
+  if (name === "weft" || name === "weft-log-off" || name === "weft-feed-off") {
     const env: Record<string, string> = {
       WEFT_KV_PATH: join(dir, "weft.kv"),
       WEFT_DEFAULT_TENANT: "bench",
@@ -230,6 +238,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
     };
     if (name === "weft-log-off") env.WEFT_REQUEST_LOG_DAYS = "0";
+    if (name === "weft-feed-off") env.WEFT_EVENTS_FEED = "off";
     const weftDir = options.weftDir ?? ROOT;
     const { idp, token } = await provisionWeft(env, weftDir);
     const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;

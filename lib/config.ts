@@ -20,6 +20,8 @@ const Env = z.object({
   WEFT_SCAN_LIMIT: z.coerce.number().int().min(100).default(20_000),
   WEFT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(20),
   WEFT_REQUEST_LOG_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+  WEFT_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  WEFT_EVENTS_FEED: z.enum(["on", "off"]).default("on"),
   WEFT_LOG: z.enum(["debug", "info", "warn", "error", "off"]).default("info"),
   WEFT_METRICS_TOKEN: z.preprocess(
     (v) => v === "" ? undefined : v,
@@ -57,6 +59,13 @@ export interface Config {
   authFailuresPerMinute: number;
   /** Days each SCIM request stays in its connection's request log (0: not logged). */
   requestLogDays: number;
+  /** Days each event of the public events feed is kept (`expireIn`). */
+  eventRetentionDays: number;
+  /**
+   * Whether directory changes write the events feed's outbox notes. `off` is a measuring aid for
+   * the bench (the feed's cost side by side), not a production setting: the feed stays empty.
+   */
+  eventsFeed: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "off";
   /** Bearer token of `GET /metrics`; without one the endpoint is off (`404`). */
   metricsToken?: string;
@@ -91,6 +100,8 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     scanLimit: e.WEFT_SCAN_LIMIT,
     authFailuresPerMinute: e.WEFT_AUTH_FAILURES_PER_MINUTE,
     requestLogDays: e.WEFT_REQUEST_LOG_DAYS,
+    eventRetentionDays: e.WEFT_EVENT_RETENTION_DAYS,
+    eventsFeed: e.WEFT_EVENTS_FEED === "on",
     logLevel: e.WEFT_LOG,
     metricsToken: e.WEFT_METRICS_TOKEN,
     shutdownGraceMs: e.WEFT_SHUTDOWN_GRACE_SECONDS * 1000,

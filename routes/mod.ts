@@ -26,6 +26,7 @@ import { holdWrites } from "../lib/http/hold_writes.ts";
 import { countRequests, metricsEndpoint } from "../lib/http/metrics.ts";
 import { traceRoutes } from "../lib/http/telemetry.ts";
 import { OPEN_GATE } from "../lib/instance/write_gate.ts";
+import { configureFeed } from "../lib/store/feed_notes.ts";
 
 const SCIM_SEGMENTS = new Map(
   ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search"].map((
@@ -110,6 +111,10 @@ function unavailable(c: Context, detail: string, retryAfterSeconds: number): Res
 
 /** Builds the whole HTTP app over its dependencies. */
 export function createApp(deps: AppDeps): Hono<BaseEnv> {
+  configureFeed(deps.kv, {
+    enabled: deps.config.eventsFeed,
+    retentionDays: deps.config.eventRetentionDays,
+  });
   const app = new Hono<BaseEnv>({
     getPath: (req) => {
       const url = req.url;

@@ -6,7 +6,8 @@
  */
 import { Webhook } from "standardwebhooks";
 import type { PublicEvent, PublicEventType } from "../lib/directory/types.ts";
-import { eventId } from "../lib/directory/types.ts";
+import { eventId, eventSeq } from "../lib/directory/types.ts";
+import { keys } from "../lib/store/keys.ts";
 import { addDeliveries, loadEndpoints } from "../lib/store/webhook_outbox.ts";
 
 /** One request the receiver got. */
@@ -130,7 +131,10 @@ export function publicEvent(type: PublicEventType = "user.created", n?: number):
   };
 }
 
-/** What the sequencer does: one atomic commit that adds the events' deliveries. */
+/**
+ * What the sequencer does (without its notes): one atomic commit that adds the events to the
+ * feed and their deliveries.
+ */
 export async function sequence(
   kv: Deno.Kv,
   tenantId: string,
@@ -138,6 +142,12 @@ export async function sequence(
 ): Promise<number> {
   const endpoints = await loadEndpoints(kv, tenantId);
   const op = kv.atomic();
+  const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+  for (const e of events) {
+    op.set(keys.feedEntry(tenantId, eventSeq(e.id)!), { event: e, expiresAt }, {
+      expireIn: 86_400_000,
+    });
+  }
   const n = addDeliveries(op, tenantId, endpoints, events, new Date());
   const res = await op.commit();
   if (!res.ok) throw new Error("The sequencing commit failed");

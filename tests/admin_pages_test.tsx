@@ -66,6 +66,7 @@ Deno.test("Pages - every page renders for a super admin, with the CSP and no inl
     `/admin/groups?idp=${t.idp.id}&q=%3Cscr`,
     `/admin/groups/${t.idp.id}/${groupId}`,
     "/admin/settings/mirroring",
+    "/admin/settings/roles",
     "/admin/settings/mirroring?sample=mallory",
     "/admin/events",
     `/admin/events?idp=${t.idp.id}&type=scim_user_received`,

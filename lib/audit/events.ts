@@ -42,6 +42,10 @@ export const EVENT_TYPES = [
   "webhook_secret_rotated",
   "webhook_test_sent",
   "webhook_delivery_resent",
+  "role_created",
+  "role_deleted",
+  "role_mapped",
+  "role_unmapped",
 ] as const;
 
 /** An event type. */
@@ -57,7 +61,16 @@ export interface AuditEvent {
   tokenId?: string;
   actor: string;
   target?: {
-    kind: "user" | "group" | "token" | "idp" | "tenant" | "admin" | "admin_link" | "webhook";
+    kind:
+      | "user"
+      | "group"
+      | "token"
+      | "idp"
+      | "tenant"
+      | "admin"
+      | "admin_link"
+      | "webhook"
+      | "role";
     id: string;
     /** Its name when the event was written (userName, displayName…), shown once it is gone. */
     name?: string;

@@ -44,7 +44,6 @@ export const WEBHOOK_USAGE =
 export const WEBHOOK_OPTIONS = {
   url: { type: "string" },
   events: { type: "string" },
-  description: { type: "string" },
   endpoint: { type: "string" },
   event: { type: "string" },
 } as const;

@@ -10,6 +10,7 @@ import { getManyBatched } from "./kv.ts";
 import type { AuditEvent } from "../audit/events.ts";
 import type { Group, User } from "./types.ts";
 import type { Admin } from "./admins.ts";
+import type { Role } from "./roles.ts";
 import { listIdps, listTokens } from "./tenants.ts";
 
 /** The names an event shows: its target's, its token's and its IdP's. */
@@ -34,6 +35,7 @@ export async function nameEvents(
     if (t.kind === "user") return keys.user(tenantId, t.id);
     if (t.kind === "group" && e.idpId) return keys.group(tenantId, e.idpId, t.id);
     if (t.kind === "admin") return keys.admin(tenantId, t.id);
+    if (t.kind === "role") return keys.role(tenantId, t.id);
     return undefined;
   };
   const wanted = events.map(targetKey);
@@ -56,6 +58,7 @@ export async function nameEvents(
     if (value && e.target?.kind === "user") names.target = (value as User).userName;
     else if (value && e.target?.kind === "group") names.target = (value as Group).displayName;
     else if (value && e.target?.kind === "admin") names.target = (value as Admin).email;
+    else if (value && e.target?.kind === "role") names.target = (value as Role).name;
     else if (e.target?.kind === "idp") names.target = idps.get(e.target.id);
     else if (e.target?.kind === "token") names.target = tokens.get(e.target.id);
     names.target ??= e.target?.name;

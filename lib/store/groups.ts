@@ -40,6 +40,7 @@ import {
   resolveRefs,
 } from "./member_plan.ts";
 import { plural } from "../words.ts";
+import { noteGroupChange } from "./feed_notes.ts";
 
 /** The attributes of a group other than its members. */
 export interface GroupState {
@@ -289,11 +290,21 @@ function fitsOneOperation(w: GroupWrite): boolean {
 
 /** Commits the change in `op`, member rows and event included. */
 async function commitInline(
+  kv: Deno.Kv,
   op: Deno.AtomicOperation,
   w: GroupWrite,
   d: GroupDiff,
 ): Promise<WriteResult> {
   const { tenantId } = w.ctx;
+  noteGroupChange(kv, op, tenantId, {
+    idpId: w.ctx.idpId,
+    groupId: w.groupId,
+    before: w.prev?.value ?? null,
+    after: w.next,
+    added: [...w.delta.add.keys()],
+    removed: [...w.delta.remove],
+    at: w.next.lastModified,
+  });
   for (const [id, row] of w.delta.add) setMembership(op, tenantId, w.groupId, id, row);
   for (const id of w.delta.remove) deleteMembership(op, tenantId, w.groupId, id);
   const added = w.delta.add.size;
@@ -324,6 +335,16 @@ async function commitJournalled(
 ): Promise<WriteResult> {
   const { tenantId, idpId } = w.ctx;
   op.set(membershipGuards.touched(tenantId, w.groupId), w.next.lastModified);
+  // The record's own change is noted here; the members' in each chunk's commit (journal.ts).
+  noteGroupChange(kv, op, tenantId, {
+    idpId,
+    groupId: w.groupId,
+    before: w.prev?.value ?? null,
+    after: w.next,
+    added: [],
+    removed: [],
+    at: w.next.lastModified,
+  });
   if (!w.prev) {
     addEvent(op, w.ctx, {
       type: "scim_group_received",
@@ -356,7 +377,9 @@ async function writeGroup(kv: Deno.Kv, w: GroupWrite): Promise<WriteResult> {
   const op = kv.atomic();
   guardMembership(kv, op, w, d);
   if (d.recordChanged) writeRecord(op, w, d);
-  return fitsOneOperation(w) ? await commitInline(op, w, d) : await commitJournalled(kv, op, w, d);
+  return fitsOneOperation(w)
+    ? await commitInline(kv, op, w, d)
+    : await commitJournalled(kv, op, w, d);
 }
 
 /** POST /Groups: a new group of this IdP; `displayName` is unique per IdP (case-insensitive). */
@@ -561,6 +584,15 @@ export async function deleteGroup(
       op.delete(keys.groupByExternalId(tenantId, idpId, g.value.externalId));
     }
     op.sum(keys.counter(tenantId, "groups", idpId), u64Delta(-1));
+    noteGroupChange(kv, op, tenantId, {
+      idpId,
+      groupId,
+      before: g.value,
+      after: null,
+      added: [],
+      removed: members.map((m) => m.userId),
+      at: new Date().toISOString(),
+    });
     addEvent(op, ctx, {
       type: "scim_group_deleted",
       target: { kind: "group", id: groupId },

@@ -11,6 +11,7 @@
 import { foldName, keys } from "./keys.ts";
 import { counterValue } from "./kv.ts";
 import type { Idp } from "./types.ts";
+import { eventId } from "../directory/types.ts";
 
 /** One record as a check sees it: its key parts as strings, and its value. */
 export interface CheckedRow {
@@ -279,6 +280,34 @@ const eventIndexes: InvariantCheck = {
   },
 };
 
+/**
+ * The events feed: the head is at least every entry's sequence number (the sequencer gives each
+ * number once, so an entry above the head would be given again), every entry holds an event
+ * whose id is its number, and a large entry has all its parts.
+ */
+const feed: InvariantCheck = {
+  name: "feed",
+  *check(r) {
+    const head = r.rows("feed_head")[0]?.value as { seq?: unknown } | undefined;
+    const seq = typeof head?.seq === "number" ? head.seq : 0;
+    const parts = r.index("feed_parts");
+    for (const row of r.rows("feed")) {
+      const n = Number(row.key[3]);
+      if (n > seq) yield `feed entry ${n} is above the feed head ${seq}`;
+      const v = row.value as { event?: { id?: unknown }; parts?: unknown } | null;
+      if (v?.event) {
+        if (v.event.id !== eventId(n)) yield `feed entry ${n} holds event ${String(v.event.id)}`;
+      } else if (typeof v?.parts === "number") {
+        for (let i = 0; i < v.parts; i++) {
+          if (!parts.has(keyText(keys.feedEntryPart(r.tenantId, n, i)))) {
+            yield `feed entry ${n} lacks part ${i}`;
+          }
+        }
+      } else yield `feed entry ${n} holds no event`;
+    }
+  },
+};
+
 /** The checks run on every tenant, in order. Append a check for each new kind that must agree. */
 export const TENANT_CHECKS: readonly InvariantCheck[] = [
   idpUserIndexes,
@@ -288,6 +317,7 @@ export const TENANT_CHECKS: readonly InvariantCheck[] = [
   counters,
   journals,
   eventIndexes,
+  feed,
 ];
 
 /** Reads a tenant's records, grouped by kind. */

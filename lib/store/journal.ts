@@ -31,6 +31,7 @@ import {
   setMembership,
 } from "./memberships.ts";
 import { plural } from "../words.ts";
+import { noteMembersChange } from "./feed_notes.ts";
 
 /** Ids per journal part (a KV value holds at most 64 KiB). */
 const JOURNAL_PART_IDS = 1000;
@@ -157,25 +158,32 @@ export async function completeJournal(
         getManyBatched(kv, r.map((id) => keys.groupMember(tenantId, groupId, id))),
       ]);
       const op = kv.atomic().check(header).check(touched);
-      let added = 0;
-      let removed = 0;
+      const added: string[] = [];
+      const removed: string[] = [];
       a.forEach(([id, row], i) => {
         // Already a member (add is idempotent), or deleted since the change was accepted.
         if (addRows[i].versionstamp !== null || links[i].versionstamp === null) return;
         setMembership(op, tenantId, groupId, id, row);
-        added++;
+        added.push(id);
       });
       r.forEach((id, i) => {
         if (removeRows[i].versionstamp === null) return;
         deleteMembership(op, tenantId, groupId, id);
-        removed++;
+        removed.push(id);
       });
-      if (!added && !removed) break;
-      if (added) {
+      if (!added.length && !removed.length) break;
+      if (added.length) {
         op.check(unlinks);
         op.sum(membershipGuards.adds(tenantId, idpId), u64Delta(1));
       }
-      noteMembersChanged(op, tenantId, groupId, { added, removed, at: new Date().toISOString() });
+      const at = new Date().toISOString();
+      noteMembersChanged(op, tenantId, groupId, {
+        added: added.length,
+        removed: removed.length,
+        at,
+      });
+      // The feed's events of exactly the rows this chunk changed, in its commit.
+      noteMembersChange(kv, op, tenantId, { idpId, at, changes: [{ groupId, added, removed }] });
       const res = await withLockRetry(() => op.commit());
       if (res.ok) break;
     }

@@ -163,6 +163,31 @@ export const keys = {
 
   // — Events feed, its outbox and roles (lib/store/feed*.ts, lib/store/roles.ts) —
 
+  /** An outbox note: what one directory change commit did, waiting for the sequencer (ULID order). */
+  feedNote: (tenantId: string, noteId: string): Key => t(tenantId, "feed_outbox", noteId),
+  /** Prefix of a tenant's waiting outbox notes. */
+  feedNotes: (tenantId: string): Key => t(tenantId, "feed_outbox"),
+  /** The feed's head `{seq}`: the last sequence number given; its single writer checks it. */
+  feedHead: (tenantId: string): Key => t(tenantId, "feed_head"),
+  /** A public event of the feed by sequence number (expires after the retention). */
+  feedEntry: (tenantId: string, seq: number): Key => t(tenantId, "feed", seq),
+  /** Prefix of the feed (sequence order). */
+  feedEntries: (tenantId: string): Key => t(tenantId, "feed"),
+  /** One part of an event too large for one value (expires with it). */
+  feedEntryPart: (tenantId: string, seq: number, part: number): Key =>
+    t(tenantId, "feed_parts", seq, part),
+  /** The last record of a deleted group, so its later-sequenced events still render (expires). */
+  feedGoneGroup: (tenantId: string, groupId: string): Key =>
+    t(tenantId, "feed_gone_groups", groupId),
+  /** The roles the feed last reported for a user (slugs), to emit role.assigned / unassigned. */
+  roleSnapshot: (tenantId: string, userId: string): Key => t(tenantId, "role_snapshots", userId),
+  /** Prefix of the role snapshots. */
+  roleSnapshots: (tenantId: string): Key => t(tenantId, "role_snapshots"),
+  /** A role of the tenant, with the IdP groups mapped to it. */
+  role: (tenantId: string, slug: string): Key => t(tenantId, "roles", slug),
+  /** Prefix of the tenant's roles (slug order). */
+  roles: (tenantId: string): Key => t(tenantId, "roles"),
+
   /** Group record (groups belong to one IdP). */
   group: (tenantId: string, idpId: string, groupId: string): Key =>
     t(tenantId, "groups", idpId, groupId),

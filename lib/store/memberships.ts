@@ -24,6 +24,7 @@ import {
   withLockRetry,
 } from "./kv.ts";
 import type { MemberRow } from "./types.ts";
+import { noteMembersChange } from "./feed_notes.ts";
 
 /** Most members a group may have; replace and filtered removal read the whole list. */
 export const MAX_GROUP_MEMBERS = 200_000;
@@ -317,12 +318,19 @@ export async function leaveAllGroups(
   kv: Deno.Kv,
   tenantId: string,
   userId: string,
+  idpId: string,
 ): Promise<void> {
   for (let attempt = 0, started = Date.now(); mayRetry(attempt, started);) {
     const { rows } = await firstMemberships(kv, tenantId, userId, 0);
     if (!rows.length) return;
     const op = kv.atomic();
-    leaveGroups(op, tenantId, userId, rows, new Date().toISOString());
+    const at = new Date().toISOString();
+    leaveGroups(op, tenantId, userId, rows, at);
+    noteMembersChange(kv, op, tenantId, {
+      idpId,
+      at,
+      changes: rows.map((r) => ({ groupId: String(r.key.at(-1)), added: [], removed: [userId] })),
+    });
     const res = await withLockRetry(() => op.commit());
     if (!res.ok) await backoff(++attempt);
   }

@@ -9,6 +9,7 @@ import { listIdps } from "./tenants.ts";
 import type { IdpUser, MirroringConfig, User } from "./types.ts";
 import { deriveUser, getMirroring } from "./mirroring.ts";
 import { addEvent } from "./events.ts";
+import { noteUserChange } from "./feed_notes.ts";
 
 /** What a mirroring configuration makes of one IdP row: the canonical fields and their sources. */
 export function previewMirroring(
@@ -164,9 +165,14 @@ export async function runMirroringJob(
           new Date().toISOString(),
         );
         if (sameCanonical(current.value, next)) break;
-        const res = await withLockRetry(() =>
-          kv.atomic().check(current).check(link).set(current.key, next).commit()
-        );
+        const op = kv.atomic().check(current).check(link).set(current.key, next);
+        noteUserChange(kv, op, tenantId, {
+          idpId: link.value.idpId,
+          at: next.updatedAt,
+          before: { user: current.value, row: link.value },
+          after: { user: next, row: link.value },
+        });
+        const res = await withLockRetry(() => op.commit());
         if (res.ok) {
           changed++;
           break;

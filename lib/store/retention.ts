@@ -70,6 +70,11 @@ const TENANT_KINDS: Record<string, Retention> = {
   webhook_deliveries: { keep: "until", expiresAt: ownExpiry },
   webhook_payloads: { keep: "bound", ms: DELIVERY_RETENTION_MS },
   webhook_due: { keep: "bound", ms: DELIVERY_RETENTION_MS },
+  // The events feed: entries and deleted groups' last records until their own expiry, the parts
+  // of large entries at most as long as the longest retention (`WEFT_EVENT_RETENTION_DAYS` ≤ 365).
+  feed: { keep: "until", expiresAt: ownExpiry },
+  feed_parts: { keep: "bound", ms: 365 * 86_400_000 },
+  feed_gone_groups: { keep: "until", expiresAt: ownExpiry },
 };
 
 /** Retention of `["meta", <name>, …]` records. */

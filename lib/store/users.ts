@@ -19,6 +19,7 @@ import { addEvent } from "./events.ts";
 import { firstMemberships, leaveAllGroups, leaveGroups, membershipGuards } from "./memberships.ts";
 import { ScimError } from "../scim/errors.ts";
 import { endSessionsIn, readSessionEnding } from "./person_sessions.ts";
+import { noteUserChange } from "./feed_notes.ts";
 
 /** What an IdP says about a user: its resource plus the two fields kept apart. */
 export interface UserState {
@@ -203,6 +204,12 @@ async function commitWrite(
     plan.next.lastModified,
   );
   op.set(keys.user(tenantId, plan.userId), user);
+  noteUserChange(kv, op, tenantId, {
+    idpId,
+    at: plan.next.lastModified,
+    before: { user: plan.userEntry?.value ?? null, row: before },
+    after: { user, row: plan.next },
+  });
 
   const target = { kind: "user" as const, id: plan.userId };
   const mainType: EventType = plan.eventType ??
@@ -661,14 +668,15 @@ export async function deleteUser(
     op.sum(keys.counter(tenantId, "idp_users", idpId), u64Delta(-1));
     leaveGroups(op, tenantId, userId, memberships.rows, now);
     if (userEntry.value) {
-      op.set(
-        keys.user(tenantId, userId),
-        {
-          ...userEntry.value,
-          status: "deactivated",
-          updatedAt: now,
-        } satisfies User,
-      );
+      const deprovisioned: User = { ...userEntry.value, status: "deactivated", updatedAt: now };
+      op.set(keys.user(tenantId, userId), deprovisioned);
+      noteUserChange(kv, op, tenantId, {
+        idpId,
+        at: now,
+        before: { user: userEntry.value, row: link },
+        after: { user: deprovisioned, row: null },
+        deleted: { left: memberships.rows.map((r) => String(r.key.at(-1))) },
+      });
     }
     addEvent(op, ctx, {
       type: "scim_user_deleted",
@@ -679,7 +687,7 @@ export async function deleteUser(
     endSessionsIn(op, ctx, userId, ending, "DELETE");
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
-      if (memberships.more) await leaveAllGroups(kv, tenantId, userId);
+      if (memberships.more) await leaveAllGroups(kv, tenantId, userId, idpId);
       return;
     }
   }

@@ -1,9 +1,14 @@
 /**
  * Webhook deliveries: one record per (endpoint, event) with its status (`pending`, `succeeded`,
  * `failed`), its attempts (time, status code, latency, the first 1 KiB of the response, error)
- * and its next attempt time; the body it sends, copied when the delivery is created (feed
- * entries expire; a retry must send the same bytes), in parts of at most 60 KiB; and a due index
- * `webhook_due/<next attempt ms>/<endpoint>/<event>` that the worker scans up to now.
+ * and its next attempt time; the body it sends, in parts of at most 60 KiB; and a due index
+ * `webhook_due/<endpoint>/<next attempt ms>/<event>` that the worker scans up to now.
+ *
+ * The sequencer's commit (the transactional outbox) adds only the due entry of each (event,
+ * endpoint) — one small mutation, within the sequencer's budget — holding the event's feed
+ * sequence number. The first claim creates the delivery record and copies the event's JSON from
+ * its feed entry into the delivery's body (feed entries expire; every retry and resend sends
+ * these same bytes). Test events are not in the feed: they are written whole at once.
  *
  * An attempt is leased in the delivery record itself: claiming it is one atomic check-and-set of
  * the record (holder and lease end, which also becomes its next attempt time in the due index),
@@ -20,6 +25,7 @@ import { keys } from "./keys.ts";
 import { getManyBatched, stripUndefined, withLockRetry } from "./kv.ts";
 import { addEvent } from "./events.ts";
 import type { Actor } from "./webhooks.ts";
+import type { FeedEntryValue } from "./feed_sequencer.ts";
 
 /** How long a delivery (and its body) is kept after its last change. */
 export const DELIVERY_RETENTION_MS = 30 * 86_400_000;
@@ -75,6 +81,9 @@ export interface DueDelivery {
   endpointId: string;
   eventId: string;
 }
+
+/** A due entry's value: the feed event of a delivery not yet attempted, or null. */
+export type DueValue = { seq: number; type: string } | null;
 
 /** A delivery leased to this instance, with the body to send. */
 export interface ClaimedDelivery {
@@ -144,6 +153,84 @@ export function addDeliveryOps(
   return 2 + chunks.length;
 }
 
+/**
+ * Adds the due entry of a feed event's delivery to `endpointId` to `op` (the sequencer's
+ * commit): one mutation; the delivery record is created by its first claim.
+ */
+export function addFeedDeliveryOp(
+  op: Deno.AtomicOperation,
+  tenantId: string,
+  endpointId: string,
+  event: { id: string; type: string; seq: number },
+  now: number,
+): number {
+  const value: DueValue = { seq: event.seq, type: event.type };
+  op.set(keys.webhookDue(tenantId, endpointId, now, event.id), value, {
+    expireIn: DELIVERY_RETENTION_MS,
+  });
+  return 1;
+}
+
+/** The JSON of the feed event `seq`, as the feed holds it, or null once it expired. */
+async function feedEventJson(kv: Deno.Kv, tenantId: string, seq: number): Promise<string | null> {
+  const entry = (await kv.get<FeedEntryValue>(keys.feedEntry(tenantId, seq))).value;
+  if (!entry) return null;
+  if ("event" in entry) return JSON.stringify(entry.event);
+  const parts = await getManyBatched<string>(
+    kv,
+    Array.from({ length: entry.parts }, (_, i) => keys.feedEntryPart(tenantId, seq, i)),
+  );
+  if (parts.some((p) => typeof p.value !== "string")) return null;
+  return JSON.stringify(JSON.parse(parts.map((p) => p.value).join("")));
+}
+
+/** The first claim of a feed event's delivery: creates its record and copies its body. */
+async function claimFresh(
+  kv: Deno.Kv,
+  due: DueDelivery,
+  dueEntry: Deno.KvEntry<DueValue>,
+  options: { holder: string; leaseMs: number; now: number },
+): Promise<ClaimedDelivery | null> {
+  const value = dueEntry.value;
+  if (!value) return null;
+  const key = keys.webhookDelivery(due.tenantId, due.endpointId, due.eventId);
+  const body = await feedEventJson(kv, due.tenantId, value.seq);
+  if (body === null) {
+    // The feed entry expired before a first attempt (the retention is shorter than a backlog).
+    await withLockRetry(() => kv.atomic().check(dueEntry).delete(dueEntry.key).commit());
+    return null;
+  }
+  const chunks = parts(body);
+  const expireIn = DELIVERY_RETENTION_MS;
+  const until = options.now + options.leaseMs;
+  const delivery: Delivery = {
+    tenantId: due.tenantId,
+    endpointId: due.endpointId,
+    eventId: due.eventId,
+    eventType: value.type,
+    status: "pending",
+    createdAt: new Date(due.at).toISOString(),
+    attemptCount: 0,
+    attempts: [],
+    nextAttemptAt: until,
+    lease: { holder: options.holder, until },
+    bytes: chunks.reduce((n, c) => n + c.length, 0),
+    parts: chunks.length,
+    expiresAt: new Date(options.now + expireIn).toISOString(),
+  };
+  const op = kv.atomic()
+    .check(dueEntry)
+    .check({ key, versionstamp: null })
+    .set(key, delivery, { expireIn })
+    .delete(dueEntry.key)
+    .set(keys.webhookDue(due.tenantId, due.endpointId, until, due.eventId), null, { expireIn });
+  chunks.forEach((c, i) =>
+    op.set(keys.webhookPayload(due.tenantId, due.endpointId, due.eventId, i), c, { expireIn })
+  );
+  const res = await withLockRetry(() => op.commit());
+  return res.ok ? { delivery, versionstamp: res.versionstamp, body } : null;
+}
+
 /** An endpoint's due deliveries up to `now`, oldest first. */
 export async function listDue(
   kv: Deno.Kv,
@@ -189,11 +276,16 @@ export async function claimDelivery(
 ): Promise<ClaimedDelivery | null> {
   const key = keys.webhookDelivery(due.tenantId, due.endpointId, due.eventId);
   const dueKey = keys.webhookDue(due.tenantId, due.endpointId, due.at, due.eventId);
-  const entry = await kv.get<Delivery>(key);
+  const [entry, dueEntry] = await kv.getMany<[Delivery, DueValue]>([key, dueKey]);
   const d = entry.value;
+  if (!d && dueEntry.value) {
+    return await claimFresh(kv, due, dueEntry as Deno.KvEntry<DueValue>, options);
+  }
   if (!d || d.status !== "pending" || d.nextAttemptAt !== due.at) {
     // Finished, rescheduled or deleted since the index was read: the entry is stale.
-    if (!d || d.nextAttemptAt !== due.at) await withLockRetry(() => kv.delete(dueKey));
+    if (dueEntry.versionstamp && (!d || d.nextAttemptAt !== due.at)) {
+      await withLockRetry(() => kv.atomic().check(dueEntry).delete(dueKey).commit());
+    }
     return null;
   }
   if (d.lease && d.lease.until > options.now) return null;

@@ -5,14 +5,14 @@
  * feed entries and deliveries at once, so no event is lost and none is delivered that the feed
  * does not have).
  *
- * Each delivery costs 2 mutations plus one per 60 KiB of event JSON, and carries a copy of the
- * event (the feed's entries expire; a retry sends the same body): the sequencer sizes its
- * batches by the count returned.
+ * Each delivery costs one small mutation here: its due entry, naming the event's feed sequence
+ * number. The delivery record, and the copy of the event's JSON that every retry sends, are
+ * written by the first attempt's claim (`webhook_deliveries.ts`), off the sequencer's commit.
  * @module
  */
-import type { PublicEvent } from "../directory/types.ts";
+import { eventSeq, type PublicEvent } from "../directory/types.ts";
 import { listEndpointRecords } from "./webhooks.ts";
-import { addDeliveryOps, deliveriesAdded } from "./webhook_deliveries.ts";
+import { addFeedDeliveryOp, deliveriesAdded } from "./webhook_deliveries.ts";
 import { subscribes } from "../webhooks/events.ts";
 
 /** What the sequencer needs of an endpoint. */
@@ -49,12 +49,13 @@ export function addDeliveries(
   for (const event of events) {
     const targets = live.filter((e) => subscribes(e.events, event.type));
     if (!targets.length) continue;
-    const body = JSON.stringify(event);
+    const seq = eventSeq(event.id);
+    if (seq === null) continue;
     for (const endpoint of targets) {
-      mutations += addDeliveryOps(op, tenantId, endpoint.id, {
+      mutations += addFeedDeliveryOp(op, tenantId, endpoint.id, {
         id: event.id,
         type: event.type,
-        body,
+        seq,
       }, now.getTime());
     }
   }
