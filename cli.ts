@@ -51,6 +51,12 @@ import {
 import { NewerStoreError, refuseNewerStore } from "./lib/store/migrations.ts";
 import { apiKeyState, createApiKey, listApiKeys, revokeApiKey } from "./lib/store/api_keys.ts";
 import { API_SCOPES, type ApiScope, isApiScope } from "./lib/auth/api_keys.ts";
+import {
+  runWebhookCommand,
+  WEBHOOK_OPTIONS,
+  WEBHOOK_USAGE,
+  WebhookUsageError,
+} from "./lib/ops/webhook_commands.ts";
 import { createRole, deleteRole, listRoles, setRoleMapping } from "./lib/store/roles.ts";
 
 const USAGE = `Usage: deno task weft <command> [options]
@@ -82,6 +88,7 @@ const USAGE = `Usage: deno task weft <command> [options]
   admin links --tenant <subdomain>
   admin revoke-link --tenant <subdomain> --link <link-id>
   user revoke-sessions --tenant <subdomain> --user <user-id>
+${WEBHOOK_USAGE}
   role create --tenant <subdomain> --slug <slug> --name <name> [--description <text>]
   role delete --tenant <subdomain> --role <slug>
   role map --tenant <subdomain> --role <slug> --idp <idp-id> --group <group id or displayName>
@@ -142,6 +149,7 @@ async function main(args: string[]): Promise<number> {
       group: { type: "string" },
       help: { type: "boolean", short: "h" },
       ...DATA_OPTIONS,
+      ...WEBHOOK_OPTIONS,
     },
   });
   const [group, action, arg] = positionals;
@@ -171,6 +179,11 @@ async function main(args: string[]): Promise<number> {
       if (!tenant) throw new UsageError(`No tenant "${sub}"`);
       return tenant;
     };
+    if (group === "webhook") {
+      const tenant = await tenantOf();
+      for (const line of await runWebhookCommand(action, values, kv, config, tenant)) out(line);
+      return 0;
+    }
     const command = action && group !== "events" ? `${group} ${action}` : group;
     switch (command) {
       case "tenant create": {
@@ -504,7 +517,8 @@ async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (
       error instanceof UsageError || error instanceof RangeError ||
-      error instanceof ConflictError || error instanceof DataUsageError
+      error instanceof ConflictError || error instanceof DataUsageError ||
+      error instanceof WebhookUsageError
     ) {
       // deno-lint-ignore no-console
       console.error(`${error.message}\n\n${USAGE}`);

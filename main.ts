@@ -23,6 +23,7 @@ import { createLifecycle, type Handler, listenForSigterm } from "./lib/instance/
 import { telemetryEnabled } from "./lib/telemetry/tracer.ts";
 import { traceKv } from "./lib/store/traced_kv.ts";
 import { flushRequestLog } from "./lib/store/request_log.ts";
+import { startWebhookWorker } from "./lib/webhooks/worker.ts";
 import { startFeedWorker } from "./lib/store/feed_worker.ts";
 import { enterForBackground } from "./lib/instance/write_gate.ts";
 
@@ -88,6 +89,14 @@ async function start(): Promise<void> {
   const served = telemetryEnabled() ? traceKv(kv) : kv;
   // Runs before the store closes (last added, first run): the request log's waiting entries.
   lifecycle.onStop(() => flushRequestLog(served));
+  // Webhook deliveries, polled from the store; stopped (in-flight attempts finished or left to
+  // their lease) before the store closes. An attempt cut short by a kill runs again: at least once.
+  const webhooks = startWebhookWorker(kv, {
+    log,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutMs,
+  });
+  lifecycle.onStop(() => webhooks.stop());
   handler = createApp({ kv: served, config, log, gate }).fetch;
   // The events feed's sequencer, stopped before the store closes (added later, run earlier).
   const feed = startFeedWorker(served, { log, hold: () => enterForBackground(gate) });

@@ -4,6 +4,9 @@
  */
 import { z } from "zod";
 
+/** Weft's version: the `Weft-Webhooks/<version>` user agent of webhook deliveries. */
+export const WEFT_VERSION = "1.4.0";
+
 const Env = z.object({
   DENO_SERVE_ADDRESS: z.string().optional(),
   WEFT_KV_PATH: z.string().optional(),
@@ -25,6 +28,8 @@ const Env = z.object({
     z.string().min(16, "must be at least 16 characters").optional(),
   ),
   WEFT_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0.1).max(3600).default(25),
+  WEFT_WEBHOOK_ALLOW_PRIVATE: z.enum(["true", "false", "1", "0"]).default("false"),
+  WEFT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
@@ -66,6 +71,10 @@ export interface Config {
   metricsToken?: string;
   /** How long a stopping instance lets in-flight requests finish before it exits anyway (ms). */
   shutdownGraceMs: number;
+  /** Webhooks may go to http URLs and private or loopback addresses (development and tests). */
+  webhookAllowPrivate: boolean;
+  /** How long a webhook attempt may take before it counts as failed (ms). */
+  webhookTimeoutMs: number;
   /** Whether this runs on Deno Deploy (`DENO_DEPLOYMENT_ID` is set there). */
   onDeploy: boolean;
 }
@@ -96,6 +105,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     logLevel: e.WEFT_LOG,
     metricsToken: e.WEFT_METRICS_TOKEN,
     shutdownGraceMs: e.WEFT_SHUTDOWN_GRACE_SECONDS * 1000,
+    webhookAllowPrivate: e.WEFT_WEBHOOK_ALLOW_PRIVATE === "true" ||
+      e.WEFT_WEBHOOK_ALLOW_PRIVATE === "1",
+    webhookTimeoutMs: e.WEFT_WEBHOOK_TIMEOUT_MS,
     onDeploy: !!e.DENO_DEPLOYMENT_ID,
   };
 }

@@ -36,6 +36,14 @@ export const EVENT_TYPES = [
   "user_sessions_revoked",
   "api_key_created",
   "api_key_revoked",
+  "webhook_endpoint_created",
+  "webhook_endpoint_updated",
+  "webhook_endpoint_disabled",
+  "webhook_endpoint_enabled",
+  "webhook_endpoint_deleted",
+  "webhook_secret_rotated",
+  "webhook_test_sent",
+  "webhook_delivery_resent",
   "role_created",
   "role_deleted",
   "role_mapped",
@@ -64,6 +72,7 @@ export interface AuditEvent {
       | "admin"
       | "admin_link"
       | "api_key"
+      | "webhook"
       | "role";
     id: string;
     /** Its name when the event was written (userName, displayName…), shown once it is gone. */

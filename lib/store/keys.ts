@@ -1,7 +1,8 @@
 /**
  * Every Deno KV key Weft uses, as typed functions. All tenant data lives under `["t", tenantId, …]`,
  * so listing or wiping a tenant is one prefix operation. The only keys outside a tenant are the
- * tenant registry itself (`tenants`, `tenants_by_subdomain`), needed to resolve a Host to a tenant.
+ * tenant registry itself (`tenants`, `tenants_by_subdomain`), needed to resolve a Host to a tenant,
+ * and the list of tenants with webhook endpoints (`webhook_tenants`), which the delivery worker scans.
  *
  * Records are stored once; index keys hold ids (or nothing), never copies.
  * @module
@@ -355,6 +356,45 @@ export const keys = {
   /** The tenant's key for signing person session cookies (HS256, apart from the console's). */
   personSigningKey: (tenantId: string): Key => t(tenantId, "person_signing_key"),
   // — Webhook endpoints and deliveries (lib/store/webhooks*.ts) —
+
+  /** Webhook endpoint record (its secrets included: never listed to the console as such). */
+  webhookEndpoint: (tenantId: string, endpointId: string): Key =>
+    t(tenantId, "webhook_endpoints", endpointId),
+  /** Prefix of the tenant's webhook endpoints. */
+  webhookEndpoints: (tenantId: string): Key => t(tenantId, "webhook_endpoints"),
+  /** One delivery: an event to an endpoint, its status and attempts (expires, see retention). */
+  webhookDelivery: (tenantId: string, endpointId: string, eventId: string): Key =>
+    t(tenantId, "webhook_deliveries", endpointId, eventId),
+  /** Prefix of an endpoint's deliveries (event id order). */
+  webhookDeliveries: (tenantId: string, endpointId: string): Key =>
+    t(tenantId, "webhook_deliveries", endpointId),
+  /** One part of the body a delivery sends, exactly the same bytes on every attempt (expires). */
+  webhookPayload: (tenantId: string, endpointId: string, eventId: string, part: number): Key =>
+    t(tenantId, "webhook_payloads", endpointId, eventId, part),
+  /** Prefix of a delivery's body parts. */
+  webhookPayloadParts: (tenantId: string, endpointId: string, eventId: string): Key =>
+    t(tenantId, "webhook_payloads", endpointId, eventId),
+  /** Prefix of an endpoint's body parts. */
+  webhookPayloads: (tenantId: string, endpointId: string): Key =>
+    t(tenantId, "webhook_payloads", endpointId),
+  /**
+   * Due index: an endpoint's delivery by next attempt time (ms) → null; the worker scans each
+   * endpoint's up to now (per endpoint, so a dead endpoint's backlog never hides another's).
+   */
+  webhookDue: (tenantId: string, endpointId: string, atMs: number, eventId: string): Key =>
+    t(tenantId, "webhook_due", endpointId, atMs, eventId),
+  /** Prefix of an endpoint's due index. */
+  webhookDueOf: (tenantId: string, endpointId: string): Key =>
+    t(tenantId, "webhook_due", endpointId),
+  /** Prefix of the tenant's due index. */
+  webhookDueAll: (tenantId: string): Key => t(tenantId, "webhook_due"),
+  /**
+   * Registry of the tenants that have webhook endpoints, so the delivery worker scans only their
+   * due indexes. Beside the tenant registry, outside tenants; rebuilt when a worker starts.
+   */
+  webhookTenant: (tenantId: string): Key => ["webhook_tenants", tenantId],
+  /** Prefix of the registry of tenants with webhook endpoints. */
+  webhookTenants: (): Key => ["webhook_tenants"],
 };
 
 const utf8 = new TextEncoder();

@@ -19,6 +19,7 @@
  */
 import { SESSION_TTL_MS } from "./admin_sessions.ts";
 import { PERSON_SESSION_TTL_MS } from "./person_sessions.ts";
+import { DELIVERY_RETENTION_MS } from "./webhook_deliveries.ts";
 
 /** How a backup treats one kind of record. */
 export type Retention =
@@ -64,6 +65,11 @@ const TENANT_KINDS: Record<string, Retention> = {
   scim_request_errors: { keep: "bound", ms: 90 * 86_400_000 },
   scim_requests_by_user: { keep: "bound", ms: 90 * 86_400_000 },
   scim_requests_by_request_id: { keep: "bound", ms: 90 * 86_400_000 },
+  // Webhook deliveries until their own expiry; their bodies and due entries at most as long as
+  // a delivery is kept after its last change.
+  webhook_deliveries: { keep: "until", expiresAt: ownExpiry },
+  webhook_payloads: { keep: "bound", ms: DELIVERY_RETENTION_MS },
+  webhook_due: { keep: "bound", ms: DELIVERY_RETENTION_MS },
   // The events feed: entries and deleted groups' last records until their own expiry, the parts
   // of large entries at most as long as the longest retention (`WEFT_EVENT_RETENTION_DAYS` ≤ 365).
   feed: { keep: "until", expiresAt: ownExpiry },

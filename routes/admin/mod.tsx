@@ -20,6 +20,7 @@ import { idpRequests } from "./idp_requests.tsx";
 import { users } from "./users.tsx";
 import { groups } from "./groups.tsx";
 import { mirroring } from "./mirroring.tsx";
+import { webhooks } from "./webhooks.tsx";
 import { roles } from "./roles.tsx";
 import { events } from "./events.tsx";
 import { admins } from "./admins.tsx";
@@ -89,6 +90,7 @@ export function createAdminApp(): Hono<AdminEnv> {
   app.route("/users", users);
   app.route("/groups", groups);
   app.route("/settings/mirroring", mirroring);
+  app.route("/settings/webhooks", webhooks);
   app.route("/settings/roles", roles);
   app.route("/events", events);
   app.route("/admins", admins);

@@ -1,0 +1,195 @@
+/**
+ * The webhook delivery worker: polls the due index of every tenant with endpoints (every
+ * `pollMs`, and at once when this process adds deliveries), leases each due delivery (so several
+ * instances on one store never run the same attempt at once), checks the URL against the SSRF
+ * guard again, sends, and records the attempt with its next retry (`schedule.ts`).
+ *
+ * A slow or dead endpoint cannot hold up the rest: attempts run with a timeout, at most
+ * `perEndpoint` at once per endpoint and `concurrency` in all, off the request path (SCIM
+ * requests only commit deliveries; they never wait for one). Deno KV queues are not used: KV
+ * Connect stores do not support them.
+ * @module
+ */
+import type { Logger } from "../log.ts";
+import { type DueDelivery, listDue, onDeliveriesAdded } from "../store/webhook_deliveries.ts";
+import {
+  listEndpointRecords,
+  listWebhookTenants,
+  rebuildWebhookTenants,
+} from "../store/webhooks.ts";
+import { type AttemptOptions, runAttempt } from "./attempt.ts";
+import { AUTO_DISABLE_AFTER_MS } from "./schedule.ts";
+
+/** Options of {@linkcode startWebhookWorker}. */
+export interface WorkerOptions {
+  log: Logger;
+  allowPrivate: boolean;
+  timeoutMs: number;
+  /** How often the due index is read (ms; default 500). */
+  pollMs?: number;
+  /** Attempts at once in this instance (default 16). */
+  concurrency?: number;
+  /** Attempts at once per endpoint in this instance (default 4). */
+  perEndpoint?: number;
+  /** How long a claimed attempt is leased (default: the timeout + 30 s). */
+  leaseMs?: number;
+  /** The clock of the schedule (tests move it; signatures carry the real time). */
+  now?: () => number;
+  /** Jitter source (tests fix it). */
+  random?: () => number;
+  /** DNS resolution for the SSRF guard (tests). */
+  resolve?: (host: string) => Promise<string[]>;
+  /** This instance's name in leases (default: a random id). */
+  holder?: string;
+  /** How long endpoint failures last before it is disabled (default 5 days). */
+  disableAfterMs?: number;
+}
+
+/** A running worker. */
+export interface WebhookWorker {
+  /** Reads the due index now and starts the attempts due (the poll's own step). */
+  tick(): Promise<void>;
+  /** Resolves once no attempt is in flight (tests). */
+  idle(): Promise<void>;
+  /** Asks for a read of the due index soon (deliveries were just added). */
+  nudge(): void;
+  /** Attempts in flight. */
+  inFlight(): number;
+  /** Stops polling and waits for the attempts in flight (at most their timeout). */
+  stop(): Promise<void>;
+}
+
+/** Starts the worker on `kv`. */
+export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): WebhookWorker {
+  const pollMs = options.pollMs ?? 500;
+  const concurrency = options.concurrency ?? 16;
+  const perEndpoint = options.perEndpoint ?? 4;
+  const leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const holder = options.holder ?? crypto.randomUUID();
+  const disableAfterMs = options.disableAfterMs ?? AUTO_DISABLE_AFTER_MS;
+  const log = options.log;
+  const attemptOptions: AttemptOptions = {
+    log,
+    allowPrivate: options.allowPrivate,
+    timeoutMs: options.timeoutMs,
+    leaseMs,
+    holder,
+    now,
+    random,
+    resolve: options.resolve,
+    disableAfterMs,
+  };
+
+  const running = new Map<string, Promise<unknown>>();
+  const byEndpoint = new Map<string, number>();
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ticking: Promise<void> | null = null;
+  let again = false;
+
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(loop, ms);
+  };
+
+  async function loop() {
+    await tick();
+    schedule(pollMs);
+  }
+
+  function tick(): Promise<void> {
+    if (ticking) {
+      again = true;
+      return ticking;
+    }
+    ticking = (async () => {
+      do {
+        again = false;
+        try {
+          await scan();
+        } catch (error) {
+          log.log("warn", "webhooks: cannot read the due deliveries; retrying", {
+            error: String(error),
+          });
+        }
+      } while (again && !stopped && running.size < concurrency);
+    })().finally(() => ticking = null);
+    return ticking;
+  }
+
+  async function scan(): Promise<void> {
+    if (stopped) return;
+    for (const tenantId of await listWebhookTenants(kv)) {
+      for (const endpoint of await listEndpointRecords(kv, tenantId)) {
+        const endpointKey = `${tenantId}/${endpoint.id}`;
+        const free = Math.min(
+          concurrency - running.size,
+          perEndpoint - (byEndpoint.get(endpointKey) ?? 0),
+        );
+        if (stopped || running.size >= concurrency) return;
+        if (free <= 0) continue;
+        // A few more than the free slots: stale entries are skipped (and removed) by the claim.
+        for (const item of await listDue(kv, tenantId, endpoint.id, now(), free + 2)) {
+          if ((byEndpoint.get(endpointKey) ?? 0) >= perEndpoint) break;
+          if (running.size >= concurrency) return;
+          start(item, endpointKey);
+        }
+      }
+    }
+  }
+
+  function start(item: DueDelivery, endpointKey: string): void {
+    const id = `${endpointKey}/${item.eventId}`;
+    if (running.has(id)) return;
+    byEndpoint.set(endpointKey, (byEndpoint.get(endpointKey) ?? 0) + 1);
+    const p = runAttempt(kv, item, attemptOptions).catch((error) => {
+      log.log("warn", "webhooks: an attempt could not be recorded; it runs again", {
+        tenantId: item.tenantId,
+        endpointId: item.endpointId,
+        eventId: item.eventId,
+        error: String(error),
+      });
+    }).finally(() => {
+      running.delete(id);
+      const n = (byEndpoint.get(endpointKey) ?? 1) - 1;
+      if (n) byEndpoint.set(endpointKey, n);
+      else byEndpoint.delete(endpointKey);
+      // A slot is free: look for more at once.
+      if (!stopped) schedule(0);
+    });
+    running.set(id, p);
+  }
+
+  const unsubscribe = onDeliveriesAdded(() => schedule(0));
+  // A store restored tenant by tenant may lack the registry of tenants with endpoints.
+  rebuildWebhookTenants(kv).catch((error) =>
+    log.log("warn", "webhooks: cannot rebuild the list of tenants with endpoints", {
+      error: String(error),
+    })
+  ).finally(() => schedule(0));
+
+  return {
+    tick,
+    nudge: () => schedule(0),
+    inFlight: () => running.size,
+    async idle() {
+      while (running.size || ticking) await Promise.allSettled([...running.values(), ticking]);
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      unsubscribe();
+      const wait = new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, options.timeoutMs + 1_000);
+        Promise.allSettled([...running.values(), ticking]).then(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await wait;
+    },
+  };
+}
