@@ -9,7 +9,7 @@
  */
 import { fitsKey, foldName, keys } from "./keys.ts";
 import { getManyBatched } from "./kv.ts";
-import { loadApiUsers, renderUsers } from "./api_views.ts";
+import { loadApiUsers } from "./api_views.ts";
 import { type ApiPage, walkPage as walk, type WalkRow } from "./api_pages.ts";
 import { getIdp, listIdps } from "./tenants.ts";
 import { findGroup } from "./group_list.ts";

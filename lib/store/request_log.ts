@@ -114,6 +114,9 @@ function prepare(input: NewRequestLogEntry, ttlMs: number): Pending {
 class Writer {
   #queue: { tenantId: string; p: Pending }[] = [];
   #flight: Promise<void> | null = null;
+  #waking: (() => void) | null = null;
+  /** Flushes waiting: the writer commits without waiting for more entries. */
+  #flushing = 0;
 
   constructor(readonly kv: Deno.Kv) {}
 
@@ -122,9 +125,22 @@ class Writer {
     if (!this.#flight) this.#flight = this.#drain();
   }
 
-  /** Resolves when every entry handed over so far is written (or given up on). */
+  /** Resolves when every entry handed over so far is written (or given up on), at once. */
   async flush(): Promise<void> {
-    while (this.#flight) await this.#flight;
+    this.#flushing++;
+    try {
+      this.#wake();
+      while (this.#flight) await this.#flight;
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Ends the wait for more entries, if the writer is waiting. */
+  #wake(): void {
+    const wake = this.#waking;
+    this.#waking = null;
+    wake?.();
   }
 
   async #drain(): Promise<void> {
@@ -132,8 +148,14 @@ class Writer {
       while (this.#queue.length) {
         // Entries arriving together share one commit: a store commit per request would cost
         // more than the request itself on reads, which otherwise commit nothing.
-        if (this.#queue.length < COALESCE_ENTRIES) {
-          await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
+        if (!this.#flushing && this.#queue.length < COALESCE_ENTRIES) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => this.#wake(), COALESCE_MS);
+            this.#waking = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
         }
         const batch = this.#take();
         await this.#commit(batch).catch(() => {
@@ -238,6 +260,9 @@ export async function listRequestLog(
   if (!fitsKey(idpId) || (query.userId !== undefined && !fitsKey(query.userId))) {
     return { entries: [] };
   }
+  // What this instance has logged but not yet committed is written first, so a page shows the
+  // request that was just answered here.
+  await flushRequestLog(kv);
   const indexed = query.userId !== undefined || query.errorsOnly;
   const prefix = query.userId !== undefined
     ? keys.requestLogsByUser(tenantId, idpId, query.userId)
