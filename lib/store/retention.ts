@@ -85,6 +85,9 @@ const META_KINDS: Record<string, Retention> = {
 /** Top-level kinds other than `t` and `meta`. */
 const TOP_KINDS: Record<string, Retention> = {
   readyz: DROP,
+  // The events feed's "notes waiting" marks: the worker looks at every outbox once a minute, so
+  // a restored outbox is sequenced without them.
+  feed_pending: DROP,
 };
 
 /**

@@ -21,7 +21,7 @@
  * change; see `retention.ts`), so deliveries do not pile up.
  * @module
  */
-import { keys } from "./keys.ts";
+import { fitsKey, keys } from "./keys.ts";
 import { getManyBatched, stripUndefined, withLockRetry } from "./kv.ts";
 import { addEvent } from "./events.ts";
 import type { Actor } from "./webhooks.ts";
@@ -365,6 +365,7 @@ export async function getDelivery(
   endpointId: string,
   eventId: string,
 ): Promise<Delivery | null> {
+  if (!fitsKey(endpointId) || !fitsKey(eventId)) return null;
   return (await kv.get<Delivery>(keys.webhookDelivery(tenantId, endpointId, eventId))).value;
 }
 

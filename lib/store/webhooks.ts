@@ -13,7 +13,7 @@
  * @module
  */
 import { ulid } from "ulid";
-import { keys } from "./keys.ts";
+import { fitsKey, keys } from "./keys.ts";
 import { stripUndefined, withLockRetry } from "./kv.ts";
 import { addEvent } from "./events.ts";
 import type { EventType } from "../audit/events.ts";
@@ -97,6 +97,8 @@ export async function getEndpointRecord(
   tenantId: string,
   endpointId: string,
 ): Promise<WebhookEndpoint | null> {
+  // An id too long to be part of a key names no endpoint.
+  if (!fitsKey(endpointId)) return null;
   return (await kv.get<WebhookEndpoint>(keys.webhookEndpoint(tenantId, endpointId))).value;
 }
 

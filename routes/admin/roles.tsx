@@ -27,6 +27,7 @@ import ConfirmForm from "../../islands/ConfirmForm.tsx";
 import {
   createRole,
   deleteRole,
+  getRole,
   type GroupChoice,
   listGroupChoices,
   listRoleRecords,
@@ -259,6 +260,9 @@ roles.post("/:slug/delete", async (c) => {
   assertSuperAdmin(c, "delete roles");
   const form = await readForm(c);
   const slug = c.req.param("slug");
+  if (!(await getRole(c.get("deps").kv, tenantOf(c).id, slug))) {
+    throw new HttpError(404, "No role of this tenant has this slug");
+  }
   if (form.confirmed !== "yes") {
     return page(
       c,

@@ -17,6 +17,7 @@ import type { Idp, IdpKind, Tenant } from "../../lib/store/types.ts";
 import { keys } from "../../lib/store/keys.ts";
 import { checkInvariants } from "../../lib/store/invariants.ts";
 import { KV_CONNECT_MODE, openTestKv, sharedKvConnect, testKvEnv } from "../_kv_connect.ts";
+import { flushRequestLog } from "../../lib/store/request_log.ts";
 
 if (KV_CONNECT_MODE) await sharedKvConnect();
 
@@ -481,6 +482,8 @@ export async function snapshotKv(
   kv: Deno.Kv,
   excludeKinds: string[] = [],
 ): Promise<Map<string, string>> {
+  // The request log's batch writer holds entries for a moment: a snapshot sees them written.
+  await flushRequestLog(kv);
   const out = new Map<string, string>();
   for await (const e of kv.list({ prefix: [] })) {
     if (e.key[0] === "t" && excludeKinds.includes(String(e.key[2]))) continue;

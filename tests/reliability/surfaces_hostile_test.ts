@@ -120,7 +120,13 @@ function paramValue(t: Target, path: string, name: string): string {
       if (path.includes("/ResourceTypes/")) return "User";
       if (path.includes("/Schemas/")) return "urn:ietf:params:scim:schemas:core:2.0:User";
       if (path.startsWith("/admin/events/")) return "01J00000000000000000000000";
+      // An endpoint no tenant has: every webhook route answers it (404) like a real one's.
+      if (path.startsWith("/admin/settings/webhooks/")) return "ep_01j00000000000000000000000";
       break;
+    case "event":
+      return "evt_0000000000000001";
+    case "slug":
+      return "engineering";
   }
   throw new Error(`No value for :${name} in ${path}: teach paramValue this route`);
 }
