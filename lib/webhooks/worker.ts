@@ -27,9 +27,9 @@ export interface WorkerOptions {
   timeoutMs: number;
   /** How often the due index is read (ms; default 500). */
   pollMs?: number;
-  /** Attempts at once in this instance (default 16). */
+  /** Attempts at once in this instance (default 32). */
   concurrency?: number;
-  /** Attempts at once per endpoint in this instance (default 4). */
+  /** Attempts at once per endpoint in this instance (default 8). */
   perEndpoint?: number;
   /** How long a claimed attempt is leased (default: the timeout + 30 s). */
   leaseMs?: number;
@@ -62,8 +62,8 @@ export interface WebhookWorker {
 /** Starts the worker on `kv`. */
 export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): WebhookWorker {
   const pollMs = options.pollMs ?? 500;
-  const concurrency = options.concurrency ?? 16;
-  const perEndpoint = options.perEndpoint ?? 4;
+  const concurrency = options.concurrency ?? 32;
+  const perEndpoint = options.perEndpoint ?? 8;
   const leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
