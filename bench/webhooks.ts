@@ -126,6 +126,25 @@ async function run(mode: Mode): Promise<Result> {
           .sort((a, b) => a - b);
         result.lagAfter = [pct(late, 0.5), pct(late, 0.99)];
         result.delivered = receiver.delivered().size;
+        if (Deno.env.get("BENCH_TRACE")) {
+          const store = await openTestKv(kvPath);
+          const { listEndpoints } = await import("../lib/store/webhooks.ts");
+          const { listDeliveries } = await import("../lib/store/webhook_deliveries.ts");
+          const [ep] = await listEndpoints(store, tenant.id);
+          const { deliveries } = await listDeliveries(store, tenant.id, ep.id, { limit: 200 });
+          store.close();
+          const lat = deliveries.map((d) => d.attempts[0]?.latencyMs ?? -1).sort((a, b) => a - b);
+          const wait = deliveries.map((d) =>
+            Date.parse(d.attempts[0]?.at ?? "") - Date.parse(d.createdAt)
+          )
+            .sort((a, b) => a - b);
+          // deno-lint-ignore no-console
+          console.log(
+            `live: attempt latency p50 ${pct(lat, 0.5)} ms p99 ${
+              pct(lat, 0.99)
+            }; due → attempt p50 ${pct(wait, 0.5)} ms p99 ${pct(wait, 0.99)}`,
+          );
+        }
       }
       return result;
     } finally {

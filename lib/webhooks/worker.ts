@@ -16,6 +16,7 @@ import {
   listEndpointRecords,
   listWebhookTenants,
   rebuildWebhookTenants,
+  type WebhookEndpoint,
 } from "../store/webhooks.ts";
 import { type AttemptOptions, runAttempt } from "./attempt.ts";
 import { AUTO_DISABLE_AFTER_MS } from "./schedule.ts";
@@ -135,17 +136,17 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
         for (const item of await listDue(kv, tenantId, endpoint.id, now(), free + 2)) {
           if ((byEndpoint.get(endpointKey) ?? 0) >= perEndpoint) break;
           if (running.size >= concurrency) return;
-          start(item, endpointKey);
+          start(item, endpointKey, endpoint);
         }
       }
     }
   }
 
-  function start(item: DueDelivery, endpointKey: string): void {
+  function start(item: DueDelivery, endpointKey: string, endpoint: WebhookEndpoint): void {
     const id = `${endpointKey}/${item.eventId}`;
     if (running.has(id)) return;
     byEndpoint.set(endpointKey, (byEndpoint.get(endpointKey) ?? 0) + 1);
-    const p = runAttempt(kv, item, attemptOptions).catch((error) => {
+    const p = runAttempt(kv, item, attemptOptions, endpoint).catch((error) => {
       log.log("warn", "webhooks: an attempt could not be recorded; it runs again", {
         tenantId: item.tenantId,
         endpointId: item.endpointId,
