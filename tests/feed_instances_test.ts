@@ -38,6 +38,14 @@ Deno.test({
         let stopping = false;
         const created: string[] = [];
         let updates = 0;
+        let adds = 0;
+        const group = await clients[0].send("POST", "/Groups", {
+          schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+          displayName: "Everyone",
+          members: [],
+        });
+        assert.equal(group.status, 201);
+        const groupId = String(group.json.id);
         let failures = 0;
         let n = 0;
         const writers = Promise.all(Array.from({ length: 6 }, async (_, w) => {
@@ -59,6 +67,15 @@ Deno.test({
                 Operations: [{ op: "replace", path: "displayName", value: `Renamed ${i}` }],
               });
               if (u.status === 200) updates++;
+              else failures++;
+            }
+            if (i % 4 === 1) {
+              // Both instances add members to one group side by side.
+              const m = await c.send("PATCH", `/Groups/${groupId}`, {
+                schemas: [PATCH_OP],
+                Operations: [{ op: "add", path: "members", value: [{ value: id }] }],
+              });
+              if (m.status === 204) adds++;
               else failures++;
             }
           }
@@ -88,7 +105,9 @@ Deno.test({
             assert.ok(seqs[i] > seqs[i - 1], `ids increase at ${i}: ${seqs[i - 1]} ${seqs[i]}`);
           }
           assert.equal(new Set(seqs).size, seqs.length, "no event twice");
-          assert.equal(seen.length, created.length + updates, "one event per acknowledged write");
+          // One event per acknowledged write (and the group's creation).
+          assert.equal(seen.length, 1 + created.length + updates + adds);
+          assert.equal(seen.filter((e) => e.type === "group.user_added").length, adds);
           const createdSeen = seen.filter((e) => e.type === "user.created").map((e) =>
             (e.data as ApiUser).id
           );
@@ -99,7 +118,7 @@ Deno.test({
           assert.deepEqual(await checkInvariants(kv, p.tenant.id), []);
           // deno-lint-ignore no-console
           console.log(
-            `  ${created.length} creates + ${updates} updates on 2 instances → ${seen.length} events`,
+            `  ${created.length} creates + ${updates} updates + ${adds} member adds on 2 instances → ${seen.length} events`,
           );
         });
       });

@@ -23,6 +23,8 @@ import { keys } from "../lib/store/keys.ts";
 import { checkInvariants } from "../lib/store/invariants.ts";
 import { readRecords, writeRecords } from "../lib/store/dump.ts";
 import { estimateBytes } from "../lib/store/feed_notes.ts";
+import { getMirroring, setMirroring } from "../lib/store/mirroring.ts";
+import { runMirroringJob, startMirroringJob } from "../lib/store/mirroring_job.ts";
 import type {
   ApiGroup,
   ApiUser,
@@ -335,4 +337,69 @@ Deno.test("feed - a backup's records restore the feed, its head, outbox, roles a
   } finally {
     copy.close();
   }
+});
+
+Deno.test("feed - deleting a mapped group unassigns its members' role; its mapping can be removed", async () => {
+  await using t = await createTestApp();
+  const [a] = await createUsers(t, 1);
+  const gid = await createGroup(t, "Temp");
+  await expectScim(
+    await patchGroup(t, gid, [{ op: "add", path: "members", value: [{ value: a }] }]),
+    204,
+  );
+  await createRole(t.kv, t.tenant.id, { slug: "temp", name: "Temp" }, "test");
+  const mapping = { slug: "temp", idpId: t.idp.id, group: gid };
+  await setRoleMapping(t.kv, t.tenant.id, { ...mapping, mapped: true }, "test");
+  const start = (await allEvents(t)).at(-1)!.id;
+  await expectScim(await t.scim("DELETE", `/Groups/${gid}`), 204);
+  const events = await allEvents(t, start);
+  assert.deepEqual(types(events), ["group.user_removed", "group.deleted", "role.unassigned"]);
+  const res = await setRoleMapping(t.kv, t.tenant.id, { ...mapping, mapped: false }, "test");
+  assert.equal(res.changed, true);
+});
+
+Deno.test("feed - an event larger than one value is stored in parts and read whole", async () => {
+  await using t = await createTestApp();
+  // Two bytes a character in the store: the row fits one value, the event (with its IdP
+  // attributes) does not.
+  const big = (c: string) =>
+    Array.from({ length: 8 }, (_, i) => ({ type: `t${i}`, formatted: c.repeat(3_500) }));
+  const id = await createUser(t, { addresses: big("ā") });
+  const [created] = await allEvents(t);
+  assert.deepEqual((created.data as ApiUser).idps[0].attributes.addresses, big("ā"));
+  const parts = await Array.fromAsync(t.kv.list({ prefix: ["t", t.tenant.id, "feed_parts"] }));
+  assert.ok(parts.length >= 2, `parts: ${parts.length}`);
+  // Its update's note is too large to keep the old IdP attributes; the event still says what
+  // changed in the fields it can.
+  await expectScim(
+    await t.scim("PATCH", `/Users/${id}`, {
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: "replace", path: "addresses", value: big("ē") },
+        { op: "replace", path: "displayName", value: "Big" },
+      ],
+    }),
+    200,
+  );
+  const [updated] = await allEvents(t, created.id);
+  assert.equal(updated.type, "user.updated");
+  assert.ok("display_name" in (updated.previous_attributes ?? {}));
+  assert.deepEqual(await checkInvariants(t.kv, t.tenant.id), []);
+});
+
+Deno.test("feed - re-applying attribute mirroring gives user.updated with the old canonical fields", async () => {
+  await using t = await createTestApp();
+  const id = await createUser(t, { title: "Engineer" });
+  const start = (await allEvents(t)).at(-1)!.id;
+  const config = await getMirroring(t.kv, t.tenant.id);
+  await setMirroring(t.kv, t.tenant.id, {
+    rules: [...config.rules, { field: "jobTitle", sources: ["title"], enabled: true }],
+  }, "test");
+  const { job } = await startMirroringJob(t.kv, t.tenant.id, "test");
+  await runMirroringJob(t.kv, t.tenant.id, job.id);
+  const events = await allEvents(t, start);
+  assert.deepEqual(types(events), ["user.updated"]);
+  assert.equal((events[0].data as ApiUser).id, id);
+  assert.deepEqual((events[0].data as ApiUser).custom, { jobTitle: "Engineer" });
+  assert.deepEqual(events[0].previous_attributes, { custom: {} });
 });

@@ -174,6 +174,9 @@ export async function findGroup(
   return (await kv.get<Group>(keys.group(tenantId, idpId, byName.value))).value;
 }
 
+/** The group a mapping change named (a deleted one keeps only its ids). */
+export type MappedGroup = Pick<Group, "id" | "idpId" | "displayName">;
+
 /** What a mapping change names. */
 export interface MappingInput {
   slug: string;
@@ -191,8 +194,16 @@ export async function setRoleMapping(
   tenantId: string,
   input: MappingInput & { mapped: boolean },
   actor: string,
-): Promise<{ group: Group; changed: boolean }> {
-  const group = await findGroup(kv, tenantId, input.idpId, input.group);
+): Promise<{ group: MappedGroup; changed: boolean }> {
+  // A deleted group's mapping can still be removed, by the group id it was mapped with.
+  const gone = !input.mapped && fitsKey(input.group)
+    ? { id: input.group, idpId: input.idpId, displayName: "(deleted group)" }
+    : null;
+  const found: MappedGroup | null = await findGroup(kv, tenantId, input.idpId, input.group);
+  const group = found ??
+    ((await getRole(kv, tenantId, input.slug))?.groups.some((g) => g.groupId === input.group)
+      ? gone
+      : null);
   if (!group) {
     throw new RoleInputError(`No group "${input.group}" in IdP connection "${input.idpId}"`);
   }
