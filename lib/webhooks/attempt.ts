@@ -14,7 +14,12 @@ import {
   type DueDelivery,
   finishAttempt,
 } from "../store/webhook_deliveries.ts";
-import { getEndpointRecord, recordEndpointOutcome, signingSecrets } from "../store/webhooks.ts";
+import {
+  getEndpointRecord,
+  recordEndpointOutcome,
+  signingSecrets,
+  type WebhookEndpoint,
+} from "../store/webhooks.ts";
 import { checkWebhookUrl, WebhookUrlError } from "./ssrf.ts";
 import { sendWebhook } from "./send.ts";
 import { nextAttemptAfterFailure } from "./schedule.ts";
@@ -40,6 +45,8 @@ export async function runAttempt(
   kv: Deno.Kv,
   item: DueDelivery,
   o: AttemptOptions,
+  /** The endpoint as the worker just read it (saves a read per attempt); else read here. */
+  known?: WebhookEndpoint,
 ): Promise<DeliveryAttempt | null> {
   const claimed = await claimDelivery(kv, item, {
     holder: o.holder,
@@ -47,7 +54,7 @@ export async function runAttempt(
     now: o.now(),
   });
   if (!claimed) return null;
-  const endpoint = await getEndpointRecord(kv, item.tenantId, item.endpointId);
+  const endpoint = known ?? await getEndpointRecord(kv, item.tenantId, item.endpointId);
   if (!endpoint) {
     await dropDelivery(kv, { ...item, at: claimed.delivery.nextAttemptAt ?? item.at });
     return null;
@@ -90,6 +97,10 @@ export async function runAttempt(
     latencyMs: result.attempt.latencyMs,
     ok: result.ok,
   });
+  // A success on a healthy endpoint that recorded one within the hour changes nothing.
+  const healthy = result.ok && !endpoint.failingSince && !!endpoint.lastSuccessAt &&
+    o.now() - Date.parse(endpoint.lastSuccessAt) < 3600_000;
+  if (healthy) return result.attempt;
   const after = await recordEndpointOutcome(kv, item.tenantId, item.endpointId, {
     ok: result.ok,
     at: o.now(),

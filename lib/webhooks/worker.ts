@@ -16,6 +16,7 @@ import {
   listEndpointRecords,
   listWebhookTenants,
   rebuildWebhookTenants,
+  type WebhookEndpoint,
 } from "../store/webhooks.ts";
 import { type AttemptOptions, runAttempt } from "./attempt.ts";
 import { AUTO_DISABLE_AFTER_MS } from "./schedule.ts";
@@ -27,9 +28,9 @@ export interface WorkerOptions {
   timeoutMs: number;
   /** How often the due index is read (ms; default 500). */
   pollMs?: number;
-  /** Attempts at once in this instance (default 16). */
+  /** Attempts at once in this instance (default 32). */
   concurrency?: number;
-  /** Attempts at once per endpoint in this instance (default 4). */
+  /** Attempts at once per endpoint in this instance (default 8). */
   perEndpoint?: number;
   /** How long a claimed attempt is leased (default: the timeout + 30 s). */
   leaseMs?: number;
@@ -62,8 +63,8 @@ export interface WebhookWorker {
 /** Starts the worker on `kv`. */
 export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): WebhookWorker {
   const pollMs = options.pollMs ?? 500;
-  const concurrency = options.concurrency ?? 16;
-  const perEndpoint = options.perEndpoint ?? 4;
+  const concurrency = options.concurrency ?? 32;
+  const perEndpoint = options.perEndpoint ?? 8;
   const leaseMs = options.leaseMs ?? options.timeoutMs + 30_000;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
@@ -135,17 +136,17 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
         for (const item of await listDue(kv, tenantId, endpoint.id, now(), free + 2)) {
           if ((byEndpoint.get(endpointKey) ?? 0) >= perEndpoint) break;
           if (running.size >= concurrency) return;
-          start(item, endpointKey);
+          start(item, endpointKey, endpoint);
         }
       }
     }
   }
 
-  function start(item: DueDelivery, endpointKey: string): void {
+  function start(item: DueDelivery, endpointKey: string, endpoint: WebhookEndpoint): void {
     const id = `${endpointKey}/${item.eventId}`;
     if (running.has(id)) return;
     byEndpoint.set(endpointKey, (byEndpoint.get(endpointKey) ?? 0) + 1);
-    const p = runAttempt(kv, item, attemptOptions).catch((error) => {
+    const p = runAttempt(kv, item, attemptOptions, endpoint).catch((error) => {
       log.log("warn", "webhooks: an attempt could not be recorded; it runs again", {
         tenantId: item.tenantId,
         endpointId: item.endpointId,
