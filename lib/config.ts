@@ -3,9 +3,10 @@
  * @module
  */
 import { z } from "zod";
+import project from "../deno.json" with { type: "json" };
 
-/** Weft's version: the `Weft-Webhooks/<version>` user agent of webhook deliveries. */
-export const WEFT_VERSION = "1.4.0";
+/** Weft's version (`deno.json`): the `Weft-Webhooks/<version>` user agent of webhook deliveries. */
+export const WEFT_VERSION: string = project.version;
 
 const Env = z.object({
   DENO_SERVE_ADDRESS: z.string().optional(),
