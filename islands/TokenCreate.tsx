@@ -36,6 +36,7 @@ function wordsOf(apiKey: boolean, idpName: string) {
       secret: "directory API key",
       hint:
         "Send it as Authorization: Bearer <key>. Keep it on the server side of your application.",
+      copy: "Copy this key now.",
       question: "Have you copied the key?",
       lost: LOST,
     }
@@ -49,6 +50,7 @@ function wordsOf(apiKey: boolean, idpName: string) {
       made: "Token",
       secret: "SCIM token",
       hint: "Paste it into the IdP without the word “Bearer”: the IdP adds it itself.",
+      copy: "Copy this token now.",
       question: "Have you copied the token?",
       lost: LOST,
     };
@@ -250,8 +252,7 @@ export default function TokenCreate(
               <h2 id="token-dialog-title">{words.made} “{step.name}” created</h2>
               <div class="secret-box" role="region" aria-label={`New ${words.secret}`}>
                 <p class="warning">
-                  <strong>Copy this token now.</strong>{" "}
-                  It cannot be shown again: Weft stores only its hash.
+                  <strong>{words.copy}</strong> It cannot be shown again: Weft stores only its hash.
                 </p>
                 <code class="secret" id="new-token-secret">{step.secret}</code>
                 <CopyButton text={step.secret} label={words.secret} autoFocus />

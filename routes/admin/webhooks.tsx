@@ -92,6 +92,8 @@ function EndpointForm(
     endpoint?: EndpointSummary;
     error?: string;
     submit: string;
+    /** `WEFT_WEBHOOK_ALLOW_PRIVATE`: http and private addresses are allowed. */
+    allowPrivate: boolean;
   },
 ) {
   const e = props.endpoint;
@@ -108,7 +110,9 @@ function EndpointForm(
         maxLength={2000}
         value={e?.url}
         placeholder="https://app.example.com/webhooks/weft"
-        hint="https only. Private, loopback, link-local and metadata addresses are refused."
+        hint={props.allowPrivate
+          ? "http and private addresses are allowed on this server (WEFT_WEBHOOK_ALLOW_PRIVATE)."
+          : "https only. Private, loopback, link-local and metadata addresses are refused."}
       />
       <Field id="description" label="Description" maxLength={200} value={e?.description} />
       <fieldset class="field">
@@ -221,7 +225,12 @@ webhooks.get("/", async (c) => {
         </section>
         <section aria-labelledby="new-h">
           <h2 id="new-h">Add an endpoint</h2>
-          <EndpointForm action={BASE} csrf={signedIn(c).session.csrf} submit="Add endpoint" />
+          <EndpointForm
+            allowPrivate={guard(c).allowPrivate}
+            action={BASE}
+            csrf={signedIn(c).session.csrf}
+            submit="Add endpoint"
+          />
         </section>
       </>
     ),
@@ -250,6 +259,7 @@ webhooks.post("/", async (c) => {
       c,
       { title: "Add an endpoint", section: "webhooks", status: 400 },
       <EndpointForm
+        allowPrivate={guard(c).allowPrivate}
         action={BASE}
         csrf={signedIn(c).session.csrf}
         error={error.message}
@@ -437,6 +447,7 @@ webhooks.get("/:id", async (c) => {
         <section aria-labelledby="edit-h">
           <h2 id="edit-h">Edit</h2>
           <EndpointForm
+            allowPrivate={guard(c).allowPrivate}
             action={`${BASE}/${e.id}/edit`}
             csrf={csrf}
             endpoint={e}
@@ -466,6 +477,7 @@ webhooks.post("/:id/edit", async (c) => {
       c,
       { title: "Edit endpoint", section: "webhooks", status: 400 },
       <EndpointForm
+        allowPrivate={guard(c).allowPrivate}
         action={`${BASE}/${e.id}/edit`}
         csrf={signedIn(c).session.csrf}
         endpoint={e}

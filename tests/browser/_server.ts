@@ -58,8 +58,14 @@ export function chromiumAvailable(): boolean {
   }
 }
 
+/** Options of {@linkcode startHarness}. */
+export interface HarnessOptions {
+  /** More environment for the server (for example `WEFT_WEBHOOK_ALLOW_PRIVATE: "true"`). */
+  env?: Record<string, string>;
+}
+
 /** Starts Weft and Chromium. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   await buildIslands();
   const root = new URL("../../", import.meta.url);
   const dir = await Deno.makeTempDir({ prefix: "weft-browser-" });
@@ -75,6 +81,7 @@ export async function startHarness(): Promise<Harness> {
       WEFT_DEFAULT_TENANT: "demo",
       WEFT_LOG: "warn",
       NO_COLOR: "1",
+      ...options.env,
     },
     stdout: "piped",
     stderr: "piped",
