@@ -24,7 +24,7 @@ import { createRole, deleteRole, setRoleMapping } from "../lib/store/roles.ts";
 import { keys } from "../lib/store/keys.ts";
 import { checkInvariants } from "../lib/store/invariants.ts";
 import { readRecords, writeRecords } from "../lib/store/dump.ts";
-import { estimateBytes } from "../lib/store/feed_notes.ts";
+import { estimateBytes, sharedSizer } from "../lib/store/feed_notes.ts";
 import { getMirroring, setMirroring } from "../lib/store/mirroring.ts";
 import { runMirroringJob, startMirroringJob } from "../lib/store/mirroring_job.ts";
 import type {
@@ -437,4 +437,38 @@ Deno.test("feed - re-applying attribute mirroring gives user.updated with the ol
   assert.equal((events[0].data as ApiUser).id, id);
   assert.deepEqual((events[0].data as ApiUser).custom, { jobTitle: "Engineer" });
   assert.deepEqual(events[0].previous_attributes, { custom: {} });
+});
+
+Deno.test("feed - the sequencer's shared sizer gives exactly estimateBytes of every event", async () => {
+  await using t = await createTestApp();
+  const plain = await createUser(t);
+  const accented = await createUser(t, { name: { givenName: "Zoë", familyName: "Ørsted ✓" } });
+  const group = await createGroup(t, "Ärzte");
+  await expectScim(
+    await patchGroup(t, group, [{
+      op: "add",
+      path: "members",
+      value: [{ value: plain }, { value: accented }],
+    }]),
+    204,
+  );
+  await createRole(t.kv, t.tenant.id, { slug: "doctor", name: "Doctor ✓" }, "test");
+  await setRoleMapping(t.kv, t.tenant.id, {
+    slug: "doctor",
+    idpId: t.idp.id,
+    group,
+    mapped: true,
+  }, "test");
+  const events = await allEvents(t);
+  assert.ok(events.some((e) => e.type === "group.user_added"));
+  assert.ok(events.some((e) => e.type === "role.assigned"));
+  // Events of one round share their user and group objects; the sizer must not care.
+  const user = events.find((e) => e.type === "user.created")!.data as ApiUser;
+  const shared = events.map((e) =>
+    e.type === "group.user_added" ? { ...e, data: { ...(e.data as object), user } } : e
+  );
+  const size = sharedSizer();
+  for (const e of [...events, ...shared, ...events]) {
+    assert.equal(size(e as { data: object }), estimateBytes(e), e.type);
+  }
 });

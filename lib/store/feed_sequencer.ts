@@ -35,6 +35,7 @@ import {
   feedRetentionMs,
   type GoneGroup,
   type RolesNote,
+  sharedSizer,
 } from "./feed_notes.ts";
 import { roleSnapshots } from "./roles.ts";
 import { addDeliveries, loadEndpoints } from "./webhook_outbox.ts";
@@ -292,12 +293,12 @@ class CommitBudget {
 }
 
 /** An event's stored form: one value, or parts of its JSON. */
-function entryValues(event: PublicEvent, expiresAt: string): {
+function entryValues(event: PublicEvent, expiresAt: string, size: (e: PublicEvent) => number): {
   entry: FeedEntryValue;
   parts: string[];
   bytes: number;
 } {
-  const bytes = estimateBytes(event);
+  const bytes = size(event);
   if (bytes <= ENTRY_INLINE_BYTES) return { entry: { event, expiresAt }, parts: [], bytes };
   const json = JSON.stringify(event);
   const parts: string[] = [];
@@ -344,10 +345,12 @@ async function round(kv: Deno.Kv, tenantId: string): Promise<RoundResult> {
   let seq = head.value?.seq ?? 0;
   const events: PublicEvent[] = [];
   const snapshots = new Map<string, ApiRoleRef[] | null>();
+  // `estimateBytes` of each event, each rendered user and group serialised once a round.
+  const size = sharedSizer();
 
   /** Adds an event if it fits; false when the commit is full. */
   const addEvent = (event: PublicEvent): boolean => {
-    const stored = entryValues(event, expiresAt);
+    const stored = entryValues(event, expiresAt, size);
     const mutations = 1 + stored.parts.length + budget.perEventMutations;
     if (!budget.take(mutations, stored.bytes + budget.perEventBytes + 64)) return false;
     seq++;
@@ -381,7 +384,7 @@ async function round(kv: Deno.Kv, tenantId: string): Promise<RoundResult> {
         });
       }
     }
-    const sizes = rendered.map((e) => entryValues(e, expiresAt));
+    const sizes = rendered.map((e) => entryValues(e, expiresAt, size));
     const mutations = 1 + sizes.reduce((n, s) => n + 1 + s.parts.length, 0) +
       rendered.length * budget.perEventMutations;
     const bytes = 256 + sizes.reduce((n, s) => n + s.bytes + 64 + budget.perEventBytes, 0);

@@ -274,17 +274,32 @@ export async function rolesOfUsers(
   return out;
 }
 
+/**
+ * Whether the tenant has any role snapshot (one key listed). Snapshots are written only by the
+ * feed's sequencer, in commits that also write the feed's head, which every sequencing commit
+ * checks as it read it first: a round that finds none here, after reading the head, either sees
+ * the store as it is when it commits or fails its check and starts again. So a tenant that never
+ * had a role user (the common case) reads no snapshot per user.
+ */
+async function anyRoleSnapshot(kv: Deno.Kv, tenantId: string): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: keys.roleSnapshots(tenantId) }, { limit: 1 })) {
+    return true;
+  }
+  return false;
+}
+
 /** The roles the feed last reported, by user id (absent: none). */
 export async function roleSnapshots(
   kv: Deno.Kv,
   tenantId: string,
   userIds: string[],
 ): Promise<Map<string, ApiRoleRef[]>> {
+  const out = new Map<string, ApiRoleRef[]>();
+  if (!userIds.length || !(await anyRoleSnapshot(kv, tenantId))) return out;
   const entries = await getManyBatched<ApiRoleRef[]>(
     kv,
     userIds.map((id) => keys.roleSnapshot(tenantId, id)),
   );
-  const out = new Map<string, ApiRoleRef[]>();
   userIds.forEach((id, i) => {
     if (entries[i].value) out.set(id, entries[i].value!);
   });
