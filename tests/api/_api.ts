@@ -85,17 +85,3 @@ export async function pageAll<T>(
   }
   throw new Error("paging did not end");
 }
-
-/**
- * Whether this build's events feed sequences events at all: on the contract's stub (before the
- * feed's sequencer is merged) no event is ever read, and tests of the feed's content are ignored.
- */
-export async function feedIsSequenced(): Promise<boolean> {
-  await using t = await createTestApp();
-  await expectScim(await t.scim("POST", "/Users", randomUser()), 201);
-  const page = await expectJson<{ data: unknown[] }>(
-    await apiGet(t, "/events", await apiKeyOf(t)),
-    200,
-  );
-  return page.data.length > 0;
-}
