@@ -2,7 +2,9 @@
  * Every Deno KV key Weft uses, as typed functions. All tenant data lives under `["t", tenantId, …]`,
  * so listing or wiping a tenant is one prefix operation. The only keys outside a tenant are the
  * tenant registry itself (`tenants`, `tenants_by_subdomain`), needed to resolve a Host to a tenant,
- * and the list of tenants with webhook endpoints (`webhook_tenants`), which the delivery worker scans.
+ * the list of tenants with webhook endpoints (`webhook_tenants`), which the delivery worker scans,
+ * the marks of tenants with events waiting to be sequenced (`feed_pending`), which the feed's
+ * worker scans, and the store's own coordination records (`meta`, `readyz`).
  *
  * Records are stored once; index keys hold ids (or nothing), never copies.
  * @module
