@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createTestApp, expectScim, randomUser, type TestApp } from "../_helpers.ts";
+import type { TestApp } from "../_helpers.ts";
 import { createApiKey } from "../../lib/store/api_keys.ts";
 import type { ApiScope } from "../../lib/auth/api_keys.ts";
 
