@@ -6,6 +6,7 @@
  * @module
  */
 import { fitsKey, keys } from "./keys.ts";
+import { recordLastUse } from "./last_use.ts";
 import { getManyBatched, stripUndefined, withLockRetry } from "./kv.ts";
 import { addEvent } from "./events.ts";
 import { ConflictError } from "./tenants.ts";
@@ -195,11 +196,6 @@ export async function revokeApiKey(
   return res.ok;
 }
 
-/** How often one process records a key's last use. */
-const LAST_USE_EVERY_MS = 60_000;
-/** When this process last recorded each key's last use (tenant/hash → ms); bounded. */
-const lastUseWritten = new Map<string, number>();
-
 /**
  * Records a key's last use, at most once a minute by each process and without reading it first:
  * it is a display, exact to the minute.
@@ -211,17 +207,7 @@ export async function recordApiKeyUse(
   clientIp: string,
   now: Date = new Date(),
 ): Promise<void> {
-  const writtenKey = `${tenantId}/${hash}`;
-  const last = lastUseWritten.get(writtenKey) ?? 0;
-  if (now.getTime() - last < LAST_USE_EVERY_MS && now.getTime() >= last) return;
-  if (lastUseWritten.size >= 4096) lastUseWritten.clear();
-  lastUseWritten.set(writtenKey, now.getTime());
-  await withLockRetry(() =>
-    kv.set(
-      keys.apiKeyLastUsed(tenantId, hash),
-      { at: now.toISOString(), ip: clientIp } satisfies ApiKeyLastUsed,
-    )
-  );
+  await recordLastUse(kv, keys.apiKeyLastUsed(tenantId, hash), clientIp, now);
 }
 
 /**

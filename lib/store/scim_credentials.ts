@@ -7,16 +7,13 @@
  * @module
  */
 import { keys } from "./keys.ts";
+import { recordLastUse } from "./last_use.ts";
 import { counterValue, u64Delta, withLockRetry } from "./kv.ts";
-import type { Idp, ScimToken, TokenLastUsed } from "./types.ts";
+import type { Idp, ScimToken } from "./types.ts";
 import { addEvent } from "./events.ts";
 import { HIT_TTL_MS } from "./throttle.ts";
 import type { AuthFailureReason } from "../auth/scim_auth.ts";
 
-/** How often one process records a token's last use. */
-const LAST_USE_EVERY_MS = 60_000;
-/** When this process last recorded each token's last use (tenant/hash → ms); bounded. */
-const lastUseWritten = new Map<string, number>();
 /** At most one `scim_auth_failed` event per (IdP, reason) in this time. */
 const EVENT_EVERY_MS = 10 * 60_000;
 
@@ -47,17 +44,7 @@ export async function recordTokenUse(
   clientIp: string,
   now: Date,
 ): Promise<void> {
-  const writtenKey = `${tenantId}/${hash}`;
-  const last = lastUseWritten.get(writtenKey) ?? 0;
-  if (now.getTime() - last < LAST_USE_EVERY_MS && now.getTime() >= last) return;
-  if (lastUseWritten.size >= 4096) lastUseWritten.clear();
-  lastUseWritten.set(writtenKey, now.getTime());
-  await withLockRetry(() =>
-    kv.set(
-      keys.tokenLastUsed(tenantId, hash),
-      { at: now.toISOString(), ip: clientIp } satisfies TokenLastUsed,
-    )
-  );
+  await recordLastUse(kv, keys.tokenLastUsed(tenantId, hash), clientIp, now);
 }
 
 /**
