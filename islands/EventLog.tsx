@@ -5,7 +5,7 @@
  * plain GET form and the pager plain links.
  * @module
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { AuditEvent } from "../lib/audit/events.ts";
 import type { EventNames } from "../lib/store/event_names.ts";
 import { actorLabel, eventLabel, formatTime } from "./_format.ts";
@@ -65,14 +65,21 @@ export default function EventLog(props: EventLogProps) {
     error: props.error,
   });
   const [busy, setBusy] = useState(false);
+  // The load in flight: a newer one aborts it, so a slow answer to an older filter never
+  // replaces the table of the filter the URL now shows.
+  const inFlight = useRef<AbortController | null>(null);
 
   async function load(f: EventFilters, cursor: string | undefined, push: boolean) {
+    inFlight.current?.abort();
+    const ctl = new AbortController();
+    inFlight.current = ctl;
     setBusy(true);
     const qs = filterQuery(f, cursor);
     if (push) history.pushState(null, "", `/admin/events${qs}`);
     try {
       const res = await fetch(`/admin/api/events${qs}`, {
         headers: { accept: "application/json" },
+        signal: ctl.signal,
       });
       const body = await res.json() as {
         events?: AuditEvent[];
@@ -80,6 +87,7 @@ export default function EventLog(props: EventLogProps) {
         cursor?: string;
         error?: string;
       };
+      if (ctl.signal.aborted) return;
       setData({
         events: body.events ?? [],
         names: body.names ?? {},
@@ -88,9 +96,13 @@ export default function EventLog(props: EventLogProps) {
         error: res.ok ? undefined : body.error ?? `Error ${res.status}`,
       });
     } catch {
+      if (ctl.signal.aborted) return;
       setData((d) => ({ ...d, error: "Weft could not be reached. Try again." }));
     } finally {
-      setBusy(false);
+      if (inFlight.current === ctl) {
+        inFlight.current = null;
+        setBusy(false);
+      }
     }
   }
 

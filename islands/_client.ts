@@ -17,5 +17,7 @@ function hydrateIn(root: ParentNode): void {
 }
 
 hydrateIn(document);
+// Marks the page as interactive (browser tests wait for it before they use an island).
+document.documentElement.dataset.hydrated = "";
 // A live section swapped in (LiveUpdates) brings its islands as plain markup: hydrate them too.
 addEventListener("weft:swapped", (e) => hydrateIn((e as CustomEvent<HTMLElement>).detail));

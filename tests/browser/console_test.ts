@@ -163,6 +163,8 @@ Deno.test({
       // Event Log filters: the URL follows, and back returns to the previous view.
       await page.getByRole("link", { name: "Event Log" }).click();
       await page.locator("tr[data-event-type]").first().waitFor();
+      // The filters apply on change once the island runs (before that they are a plain form).
+      await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
       await page.getByLabel("Identity provider").selectOption(idpId);
       await page.waitForURL((u) => u.searchParams.get("idp") === idpId);
       await page.getByLabel("Event type").selectOption("scim_user_received");
@@ -188,10 +190,38 @@ Deno.test({
         )
       );
       assert.equal(await page.getByLabel("Event type").inputValue(), "");
+
+      // A slow answer to an older filter never replaces the table of the newer one.
+      let releaseSlow = () => {};
+      const slowAnswered = new Promise<void>((resolve) => {
+        page.route(/\/admin\/api\/events(\?|$)/, async (route) => {
+          if (new URL(route.request().url()).searchParams.has("type")) return route.continue();
+          await new Promise<void>((r) => releaseSlow = r);
+          await route.continue();
+          resolve();
+        });
+      });
+      await page.getByLabel("Identity provider").selectOption("");
+      await page.getByLabel("Event type").selectOption("scim_user_received");
+      await page.waitForFunction(() =>
+        document.querySelectorAll("tr[data-event-type]").length > 0 &&
+        [...document.querySelectorAll("tr[data-event-type]")].every((r) =>
+          r.getAttribute("data-event-type") === "scim_user_received"
+        )
+      );
+      releaseSlow();
+      await slowAnswered;
+      await page.waitForTimeout(300);
+      const shown = await page.locator("tr[data-event-type]").evaluateAll((rows) =>
+        rows.map((r) => r.getAttribute("data-event-type"))
+      );
+      assert.ok(shown.length > 0 && shown.every((t) => t === "scim_user_received"), shown.join());
+      await page.unroute(/\/admin\/api\/events(\?|$)/);
     } catch (error) {
-      // Say where the browser was: the page's URL and text make a failure readable in CI logs.
+      // Say where the browser was: the error first, then the page's URL and the start of its
+      // text, so a failure stays readable where CI logs are cut.
       const text = await page.locator("main").innerText().catch(() => "");
-      throw new Error(`${error}\nat ${page.url()}\n${text.slice(0, 1500)}`);
+      throw new Error(`${error}\nat ${page.url()}\n${text.slice(0, 400)}`);
     } finally {
       await h.close();
     }
