@@ -8,6 +8,7 @@
  * deno task bench --scaling             # 1k vs 100k users, empty vs 50k-member group (Weft)
  * deno task bench --report              # rewrite the docs from bench/results/*.json
  * deno run -A --unstable-kv bench/run.ts --users 2000 --runs 1 --systems weft,baseline
+ * WEFT_BENCH_PIN=0:1 deno task bench …  # load generator on CPU 0, each server on CPU 1
  * ```
  *
  * All traffic goes to servers this process starts on 127.0.0.1; every phase is bounded by a
@@ -21,6 +22,7 @@ import { installPeers } from "./peers/install.ts";
 import {
   DEFAULT_SYSTEMS,
   isPeer,
+  pinSelf,
   ROOT,
   type Running,
   startSystem,
@@ -211,6 +213,7 @@ const DOCS = [join(ROOT, "docs", "benchmarks.md")];
 const weftDir = typeof args["weft-dir"] === "string" ? args["weft-dir"] : ROOT;
 
 async function main(): Promise<number> {
+  await pinSelf();
   if (args.report) {
     await writeReport(RESULTS, join(ROOT, "docs"));
     await formatFiles(...DOCS);

@@ -111,6 +111,29 @@ async function waitReady(url: string, child: Deno.ChildProcess, what: string): P
   throw new Error(`${what} did not become ready in 30 s`);
 }
 
+/**
+ * `WEFT_BENCH_PIN=<load cpu>:<server cpu>` (e.g. `0:1`): the harness and its load generator run
+ * on one CPU and each server on another, so that the two do not take each other's time and
+ * side-by-side figures move less between runs. Each server then has one core, its store's
+ * threads included.
+ */
+export function pinning(): { load: string; server: string } | undefined {
+  const m = /^(\d+):(\d+)$/.exec(Deno.env.get("WEFT_BENCH_PIN") ?? "");
+  return m ? { load: m[1], server: m[2] } : undefined;
+}
+
+/** Pins this process (every thread) to the load CPU of {@linkcode pinning}, when set. */
+export async function pinSelf(): Promise<void> {
+  const pin = pinning();
+  if (!pin) return;
+  const out = await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", pin.load, String(Deno.pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`taskset: ${new TextDecoder().decode(out.stderr).trim()}`);
+}
+
 /** Spawns a server whose output goes to a log file in `dir`. */
 async function spawn(
   cmd: string,
@@ -119,8 +142,9 @@ async function spawn(
   cwd: string,
   dir: string,
 ): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(cmd, {
-    args,
+  const pin = pinning();
+  const child = new Deno.Command(pin ? "taskset" : cmd, {
+    args: pin ? ["-c", pin.server, cmd, ...args] : args,
     env,
     cwd,
     stdin: "null",
