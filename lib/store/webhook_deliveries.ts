@@ -22,7 +22,7 @@
  * @module
  */
 import { fitsKey, keys } from "./keys.ts";
-import { getManyBatched, stripUndefined, withLockRetry } from "./kv.ts";
+import { getManyBatched, maxChecks, stripUndefined, withLockRetry } from "./kv.ts";
 import { addEvent } from "./events.ts";
 import type { Actor } from "./webhooks.ts";
 import type { FeedEntryValue } from "./feed_sequencer.ts";
@@ -184,24 +184,14 @@ async function feedEventJson(kv: Deno.Kv, tenantId: string, seq: number): Promis
   return JSON.stringify(JSON.parse(parts.map((p) => p.value).join("")));
 }
 
-/** The first claim of a feed event's delivery: creates its record and copies its body. */
-async function claimFresh(
-  kv: Deno.Kv,
+/** What the first claim of a feed event's delivery writes: its record and its body's parts. */
+function freshClaim(
   due: DueDelivery,
-  dueEntry: Deno.KvEntry<DueValue>,
+  value: { seq: number; type: string },
+  body: string,
   options: { holder: string; leaseMs: number; now: number },
-): Promise<ClaimedDelivery | null> {
-  const value = dueEntry.value;
-  if (!value) return null;
-  const key = keys.webhookDelivery(due.tenantId, due.endpointId, due.eventId);
-  const body = await feedEventJson(kv, due.tenantId, value.seq);
-  if (body === null) {
-    // The feed entry expired before a first attempt (the retention is shorter than a backlog).
-    await withLockRetry(() => kv.atomic().check(dueEntry).delete(dueEntry.key).commit());
-    return null;
-  }
+): { delivery: Delivery; chunks: Uint8Array[]; until: number } {
   const chunks = parts(body);
-  const expireIn = DELIVERY_RETENTION_MS;
   const until = options.now + options.leaseMs;
   const delivery: Delivery = {
     tenantId: due.tenantId,
@@ -216,19 +206,52 @@ async function claimFresh(
     lease: { holder: options.holder, until },
     bytes: chunks.reduce((n, c) => n + c.length, 0),
     parts: chunks.length,
-    expiresAt: new Date(options.now + expireIn).toISOString(),
+    expiresAt: new Date(options.now + DELIVERY_RETENTION_MS).toISOString(),
   };
-  const op = kv.atomic()
-    .check(dueEntry)
+  return { delivery, chunks, until };
+}
+
+/** Adds a fresh claim's writes (checked against the due entry and no record) to `op`. */
+function addFreshClaimOps(
+  op: Deno.AtomicOperation,
+  due: DueDelivery,
+  dueEntry: Deno.KvEntry<DueValue>,
+  claim: { delivery: Delivery; chunks: Uint8Array[]; until: number },
+): void {
+  const key = keys.webhookDelivery(due.tenantId, due.endpointId, due.eventId);
+  const expireIn = DELIVERY_RETENTION_MS;
+  op.check(dueEntry)
     .check({ key, versionstamp: null })
-    .set(key, delivery, { expireIn })
+    .set(key, claim.delivery, { expireIn })
     .delete(dueEntry.key)
-    .set(keys.webhookDue(due.tenantId, due.endpointId, until, due.eventId), null, { expireIn });
-  chunks.forEach((c, i) =>
+    .set(keys.webhookDue(due.tenantId, due.endpointId, claim.until, due.eventId), null, {
+      expireIn,
+    });
+  claim.chunks.forEach((c, i) =>
     op.set(keys.webhookPayload(due.tenantId, due.endpointId, due.eventId, i), c, { expireIn })
   );
+}
+
+/** The first claim of a feed event's delivery: creates its record and copies its body. */
+async function claimFresh(
+  kv: Deno.Kv,
+  due: DueDelivery,
+  dueEntry: Deno.KvEntry<DueValue>,
+  options: { holder: string; leaseMs: number; now: number },
+): Promise<ClaimedDelivery | null> {
+  const value = dueEntry.value;
+  if (!value) return null;
+  const body = await feedEventJson(kv, due.tenantId, value.seq);
+  if (body === null) {
+    // The feed entry expired before a first attempt (the retention is shorter than a backlog).
+    await withLockRetry(() => kv.atomic().check(dueEntry).delete(dueEntry.key).commit());
+    return null;
+  }
+  const claim = freshClaim(due, value, body, options);
+  const op = kv.atomic();
+  addFreshClaimOps(op, due, dueEntry, claim);
   const res = await withLockRetry(() => op.commit());
-  return res.ok ? { delivery, versionstamp: res.versionstamp, body } : null;
+  return res.ok ? { delivery: claim.delivery, versionstamp: res.versionstamp, body } : null;
 }
 
 /** An endpoint's due deliveries up to `now`, oldest first. */
@@ -315,6 +338,93 @@ export async function claimDelivery(
 }
 
 /**
+ * {@linkcode claimDelivery} for an endpoint's due deliveries at once: the first claims of feed
+ * events (the usual case) are read with batched reads and leased in one atomic operation per
+ * {@linkcode BATCH}; a retry, a stale entry, a body kept in parts, or a batch that lost a race
+ * with another instance is claimed on its own. The claimed deliveries (those this instance
+ * holds), in no particular order.
+ */
+export async function claimDeliveries(
+  kv: Deno.Kv,
+  dues: DueDelivery[],
+  options: { holder: string; leaseMs: number; now: number },
+): Promise<ClaimedDelivery[]> {
+  if (dues.length <= 1) {
+    const one = dues.length ? await claimDelivery(kv, dues[0], options) : null;
+    return one ? [one] : [];
+  }
+  const entries = await getManyBatched<Delivery | DueValue>(
+    kv,
+    dues.flatMap((d) => [
+      keys.webhookDelivery(d.tenantId, d.endpointId, d.eventId),
+      keys.webhookDue(d.tenantId, d.endpointId, d.at, d.eventId),
+    ]),
+  );
+  const fresh: { due: DueDelivery; entry: Deno.KvEntry<DueValue> }[] = [];
+  const single: DueDelivery[] = [];
+  const seen = new Set<string>();
+  dues.forEach((due, i) => {
+    const record = entries[2 * i];
+    const dueEntry = entries[2 * i + 1] as Deno.KvEntryMaybe<DueValue>;
+    const id = `${due.endpointId}/${due.eventId}`;
+    const first = !seen.has(id);
+    seen.add(id);
+    if (first && !record.versionstamp && dueEntry.versionstamp && dueEntry.value) {
+      fresh.push({ due, entry: dueEntry as Deno.KvEntry<DueValue> });
+    } else single.push(due);
+  });
+  const seqs = [...new Set(fresh.map((f) => f.entry.value!.seq))];
+  const tenantId = dues[0].tenantId;
+  const events = new Map<number, FeedEntryValue | null>();
+  if (fresh.every((f) => f.due.tenantId === tenantId)) {
+    const read = await getManyBatched<FeedEntryValue>(
+      kv,
+      seqs.map((seq) => keys.feedEntry(tenantId, seq)),
+    );
+    seqs.forEach((seq, i) => events.set(seq, read[i].value));
+  }
+  const claimed: ClaimedDelivery[] = [];
+  let batch: { due: DueDelivery; entry: Deno.KvEntry<DueValue>; body: string }[] = [];
+  let bytes = 0;
+  const commit = async () => {
+    if (!batch.length) return;
+    const taken = batch;
+    batch = [];
+    bytes = 0;
+    const op = kv.atomic();
+    const claims = taken.map((b) => {
+      const claim = freshClaim(b.due, b.entry.value!, b.body, options);
+      addFreshClaimOps(op, b.due, b.entry, claim);
+      return claim;
+    });
+    const res = await withLockRetry(() => op.commit());
+    if (res.ok) {
+      taken.forEach((b, i) =>
+        claimed.push({ delivery: claims[i].delivery, versionstamp: res.versionstamp, body: b.body })
+      );
+    } else single.push(...taken.map((b) => b.due));
+  };
+  const size = Math.max(1, Math.min(BATCH, Math.floor(maxChecks(kv) / 2)));
+  for (const f of fresh) {
+    const event = events.get(f.entry.value!.seq);
+    if (!event || !("event" in event)) {
+      single.push(f.due);
+      continue;
+    }
+    const body = JSON.stringify(event.event);
+    if (batch.length >= size || bytes + body.length * 3 > BATCH_BYTES) await commit();
+    batch.push({ due: f.due, entry: f.entry, body });
+    bytes += body.length * 3;
+  }
+  await commit();
+  for (const due of single) {
+    const one = await claimDelivery(kv, due, options);
+    if (one) claimed.push(one);
+  }
+  return claimed;
+}
+
+/**
  * Records an attempt of a claimed delivery and what comes next (`pending` with a next attempt
  * time, or finished). False when the lease was lost meanwhile (the result is dropped: another
  * attempt has run or will run).
@@ -322,13 +432,28 @@ export async function claimDelivery(
 export async function finishAttempt(
   kv: Deno.Kv,
   claimed: ClaimedDelivery,
-  result: {
-    attempt?: DeliveryAttempt;
-    status: DeliveryStatus;
-    nextAttemptAt: number | null;
-    now: number;
-  },
+  result: FinishResult,
 ): Promise<boolean> {
+  const op = kv.atomic();
+  addFinishOps(op, claimed, result);
+  const res = await withLockRetry(() => op.commit());
+  return res.ok;
+}
+
+/** How an attempt ended, as {@linkcode finishAttempt} records it. */
+export interface FinishResult {
+  attempt?: DeliveryAttempt;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+  now: number;
+}
+
+/** Adds the writes that record `result` on the claimed delivery (checked against it) to `op`. */
+function addFinishOps(
+  op: Deno.AtomicOperation,
+  claimed: ClaimedDelivery,
+  result: FinishResult,
+): void {
   const d = claimed.delivery;
   const key = keys.webhookDelivery(d.tenantId, d.endpointId, d.eventId);
   const expireIn = DELIVERY_RETENTION_MS;
@@ -345,17 +470,44 @@ export async function finishAttempt(
     nextAttemptAt: result.status === "pending" ? result.nextAttemptAt : null,
     expiresAt: new Date(result.now + expireIn).toISOString(),
   });
-  const op = kv.atomic()
-    .check({ key, versionstamp: claimed.versionstamp })
-    .set(key, next, { expireIn });
+  op.check({ key, versionstamp: claimed.versionstamp }).set(key, next, { expireIn });
   if (d.lease) op.delete(keys.webhookDue(d.tenantId, d.endpointId, d.lease.until, d.eventId));
   if (next.status === "pending" && next.nextAttemptAt !== null) {
     op.set(keys.webhookDue(d.tenantId, d.endpointId, next.nextAttemptAt, d.eventId), null, {
       expireIn,
     });
   }
-  const res = await withLockRetry(() => op.commit());
-  return res.ok;
+}
+
+/** Claims, or finishes, that one atomic operation holds (2 checks a claim, 1 a finish). */
+const BATCH = 32;
+/** Bytes of bodies one batched claim copies (KV: 800 KB per atomic operation). */
+const BATCH_BYTES = 400_000;
+
+/**
+ * {@linkcode finishAttempt} for several attempts in one atomic operation (the worker records the
+ * attempts that ended together at once); if any record changed since its claim, each is
+ * recorded on its own, so one stale lease never costs the others theirs. Whether each was
+ * recorded, in order.
+ */
+export async function finishAttempts(
+  kv: Deno.Kv,
+  items: { claimed: ClaimedDelivery; result: FinishResult }[],
+): Promise<boolean[]> {
+  if (items.length === 1) return [await finishAttempt(kv, items[0].claimed, items[0].result)];
+  const out: boolean[] = [];
+  const size = Math.max(1, Math.min(BATCH, maxChecks(kv)));
+  for (let i = 0; i < items.length; i += size) {
+    const chunk = items.slice(i, i + size);
+    const op = kv.atomic();
+    for (const { claimed, result } of chunk) addFinishOps(op, claimed, result);
+    const res = await withLockRetry(() => op.commit());
+    if (res.ok) out.push(...chunk.map(() => true));
+    else {
+      for (const { claimed, result } of chunk) out.push(await finishAttempt(kv, claimed, result));
+    }
+  }
+  return out;
 }
 
 /** A delivery, or null. */

@@ -13,6 +13,7 @@ import {
   dropDelivery,
   type DueDelivery,
   finishAttempt,
+  type FinishResult,
 } from "../store/webhook_deliveries.ts";
 import {
   getEndpointRecord,
@@ -35,6 +36,8 @@ export interface AttemptOptions {
   random: () => number;
   resolve?: (host: string) => Promise<string[]>;
   disableAfterMs: number;
+  /** Records an attempt's end (default: {@linkcode finishAttempt}; the worker batches them). */
+  finish?: (claimed: ClaimedDelivery, result: FinishResult) => Promise<boolean>;
 }
 
 /**
@@ -54,9 +57,29 @@ export async function runAttempt(
     now: o.now(),
   });
   if (!claimed) return null;
+  return await runClaimed(kv, claimed, o, known);
+}
+
+/**
+ * Runs the attempt of a delivery this instance has just claimed (leased): the part of
+ * {@linkcode runAttempt} after the claim, for the worker, which claims several at once.
+ */
+export async function runClaimed(
+  kv: Deno.Kv,
+  claimed: ClaimedDelivery,
+  o: AttemptOptions,
+  known?: WebhookEndpoint,
+): Promise<DeliveryAttempt | null> {
+  const d = claimed.delivery;
+  const item: DueDelivery = {
+    tenantId: d.tenantId,
+    endpointId: d.endpointId,
+    eventId: d.eventId,
+    at: d.nextAttemptAt ?? 0,
+  };
   const endpoint = known ?? await getEndpointRecord(kv, item.tenantId, item.endpointId);
   if (!endpoint) {
-    await dropDelivery(kv, { ...item, at: claimed.delivery.nextAttemptAt ?? item.at });
+    await dropDelivery(kv, item);
     return null;
   }
   if (!endpoint.enabled) {
@@ -127,8 +150,9 @@ async function finish(
 ): Promise<boolean> {
   const d = claimed.delivery;
   const t = o.now();
+  const record = o.finish ?? ((c: ClaimedDelivery, r: FinishResult) => finishAttempt(kv, c, r));
   if (ok) {
-    return await finishAttempt(kv, claimed, {
+    return await record(claimed, {
       attempt,
       status: "succeeded",
       nextAttemptAt: null,
@@ -142,7 +166,7 @@ async function finish(
     failedAttempts: failed,
     now: t,
   }, o.random());
-  return await finishAttempt(kv, claimed, {
+  return await record(claimed, {
     attempt,
     status: next === null ? "failed" : "pending",
     nextAttemptAt: next,

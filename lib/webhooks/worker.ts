@@ -11,14 +11,21 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { type DueDelivery, listDue, onDeliveriesAdded } from "../store/webhook_deliveries.ts";
+import {
+  claimDeliveries,
+  type ClaimedDelivery,
+  finishAttempts,
+  type FinishResult,
+  listDue,
+  onDeliveriesAdded,
+} from "../store/webhook_deliveries.ts";
 import {
   listEndpointRecords,
   listWebhookTenants,
   rebuildWebhookTenants,
   type WebhookEndpoint,
 } from "../store/webhooks.ts";
-import { type AttemptOptions, runAttempt } from "./attempt.ts";
+import { type AttemptOptions, runClaimed } from "./attempt.ts";
 import { AUTO_DISABLE_AFTER_MS } from "./schedule.ts";
 
 /** Options of {@linkcode startWebhookWorker}. */
@@ -71,6 +78,33 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   const holder = options.holder ?? crypto.randomUUID();
   const disableAfterMs = options.disableAfterMs ?? AUTO_DISABLE_AFTER_MS;
   const log = options.log;
+  // Attempts that end while a record of others is being committed are recorded together, in
+  // one atomic operation (a group commit): under load one commit records many attempts.
+  let finishing: { claimed: ClaimedDelivery; result: FinishResult; done: (ok: boolean) => void }[] =
+    [];
+  let recording: Promise<void> | null = null;
+  const recordFinishes = async () => {
+    while (finishing.length) {
+      const taken = finishing;
+      finishing = [];
+      try {
+        const ok = await finishAttempts(kv, taken);
+        taken.forEach((t, i) => t.done(ok[i]));
+      } catch (error) {
+        log.log("warn", "webhooks: attempts could not be recorded; they run again", {
+          error: String(error),
+        });
+        taken.forEach((t) => t.done(false));
+      }
+    }
+    recording = null;
+  };
+  const finish = (claimed: ClaimedDelivery, result: FinishResult) =>
+    new Promise<boolean>((done) => {
+      finishing.push({ claimed, result, done });
+      recording ??= recordFinishes();
+    });
+
   const attemptOptions: AttemptOptions = {
     log,
     allowPrivate: options.allowPrivate,
@@ -81,6 +115,20 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
     random,
     resolve: options.resolve,
     disableAfterMs,
+    finish,
+  };
+
+  // The tenants with endpoints and their endpoints, as last read: a scan that a finished
+  // attempt asks for reuses them for up to a poll interval (the poll itself reads them again).
+  let known: { at: number; endpoints: WebhookEndpoint[] } | null = null;
+  const endpointsNow = async (fresh: boolean): Promise<WebhookEndpoint[]> => {
+    if (!fresh && known && performance.now() - known.at < pollMs) return known.endpoints;
+    const endpoints: WebhookEndpoint[] = [];
+    for (const tenantId of await listWebhookTenants(kv)) {
+      endpoints.push(...await listEndpointRecords(kv, tenantId));
+    }
+    known = { at: performance.now(), endpoints };
+    return endpoints;
   };
 
   const running = new Map<string, Promise<unknown>>();
@@ -90,8 +138,11 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   let ticking: Promise<void> | null = null;
   let again = false;
 
-  const schedule = (ms: number) => {
+  // Whether the next scan must read the endpoints again (the poll, a nudge, an explicit tick).
+  let freshScan = true;
+  const schedule = (ms: number, fresh = true) => {
     if (stopped) return;
+    freshScan ||= fresh;
     clearTimeout(timer);
     timer = setTimeout(loop, ms);
   };
@@ -109,8 +160,10 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
     ticking = (async () => {
       do {
         again = false;
+        const fresh = freshScan;
+        freshScan = false;
         try {
-          await scan();
+          await scan(fresh);
         } catch (error) {
           log.log("warn", "webhooks: cannot read the due deliveries; retrying", {
             error: String(error),
@@ -121,36 +174,33 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
     return ticking;
   }
 
-  async function scan(): Promise<void> {
+  async function scan(fresh: boolean): Promise<void> {
     if (stopped) return;
-    for (const tenantId of await listWebhookTenants(kv)) {
-      for (const endpoint of await listEndpointRecords(kv, tenantId)) {
-        const endpointKey = `${tenantId}/${endpoint.id}`;
-        const free = Math.min(
-          concurrency - running.size,
-          perEndpoint - (byEndpoint.get(endpointKey) ?? 0),
-        );
-        if (stopped || running.size >= concurrency) return;
-        if (free <= 0) continue;
-        // A few more than the free slots: stale entries are skipped (and removed) by the claim.
-        for (const item of await listDue(kv, tenantId, endpoint.id, now(), free + 2)) {
-          if ((byEndpoint.get(endpointKey) ?? 0) >= perEndpoint) break;
-          if (running.size >= concurrency) return;
-          start(item, endpointKey, endpoint);
-        }
-      }
+    for (const endpoint of await endpointsNow(fresh)) {
+      const endpointKey = `${endpoint.tenantId}/${endpoint.id}`;
+      const free = Math.min(
+        concurrency - running.size,
+        perEndpoint - (byEndpoint.get(endpointKey) ?? 0),
+      );
+      if (stopped || running.size >= concurrency) return;
+      if (free <= 0) continue;
+      const due = (await listDue(kv, endpoint.tenantId, endpoint.id, now(), free))
+        .filter((item) => !running.has(`${endpointKey}/${item.eventId}`));
+      if (!due.length) continue;
+      const claimed = await claimDeliveries(kv, due, { holder, leaseMs, now: now() });
+      for (const c of claimed) start(c, endpointKey, endpoint);
     }
   }
 
-  function start(item: DueDelivery, endpointKey: string, endpoint: WebhookEndpoint): void {
-    const id = `${endpointKey}/${item.eventId}`;
-    if (running.has(id)) return;
+  function start(claimed: ClaimedDelivery, endpointKey: string, endpoint: WebhookEndpoint): void {
+    const d = claimed.delivery;
+    const id = `${endpointKey}/${d.eventId}`;
     byEndpoint.set(endpointKey, (byEndpoint.get(endpointKey) ?? 0) + 1);
-    const p = runAttempt(kv, item, attemptOptions, endpoint).catch((error) => {
+    const p = runClaimed(kv, claimed, attemptOptions, endpoint).catch((error) => {
       log.log("warn", "webhooks: an attempt could not be recorded; it runs again", {
-        tenantId: item.tenantId,
-        endpointId: item.endpointId,
-        eventId: item.eventId,
+        tenantId: d.tenantId,
+        endpointId: d.endpointId,
+        eventId: d.eventId,
         error: String(error),
       });
     }).finally(() => {
@@ -158,13 +208,15 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
       const n = (byEndpoint.get(endpointKey) ?? 1) - 1;
       if (n) byEndpoint.set(endpointKey, n);
       else byEndpoint.delete(endpointKey);
-      // A slot is free: look for more at once.
-      if (!stopped) schedule(0);
+      // A slot is free: look for more soon (attempts ending together share one scan).
+      if (!stopped) schedule(2, false);
     });
     running.set(id, p);
   }
 
-  const unsubscribe = onDeliveriesAdded(() => schedule(0));
+  // Deliveries committed here: their endpoints were read within a poll interval (a new one's
+  // first deliveries wait at most for the poll).
+  const unsubscribe = onDeliveriesAdded(() => schedule(0, false));
   // A store restored tenant by tenant may lack the registry of tenants with endpoints.
   rebuildWebhookTenants(kv).catch((error) =>
     log.log("warn", "webhooks: cannot rebuild the list of tenants with endpoints", {
@@ -173,7 +225,10 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   ).finally(() => schedule(0));
 
   return {
-    tick,
+    tick: () => {
+      freshScan = true;
+      return tick();
+    },
     nudge: () => schedule(0),
     inFlight: () => running.size,
     async idle() {
