@@ -95,6 +95,8 @@ async function start(): Promise<void> {
     log,
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutMs,
+    // Deliveries yield to the requests this instance is answering (SCIM first).
+    busy: () => lifecycle.inFlight() > 0,
   });
   lifecycle.onStop(() => webhooks.stop());
   handler = createApp({ kv: served, config, log, gate }).fetch;

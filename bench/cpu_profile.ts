@@ -5,6 +5,7 @@
  *
  * ```sh
  * deno run -A --unstable-kv bench/cpu_profile.ts [--users 3000] [--phases create,lookup,entra,saml]
+ * deno run -A --unstable-kv bench/cpu_profile.ts --webhook   # with an endpoint on `*`, drained
  * ```
  * @module
  */
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort, provisionWeft, ROOT, type Running } from "./systems.ts";
 import { samlPhase } from "./saml.ts";
+import { startReceiver } from "../tests/_webhooks.ts";
 import {
   createPhase,
   deactivatePhase,
@@ -60,7 +62,11 @@ export function summarize(
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { users: { type: "string" }, phases: { type: "string" } },
+    options: {
+      users: { type: "string" },
+      phases: { type: "string" },
+      webhook: { type: "boolean" },
+    },
   });
   const users = Number(values.users ?? 3000);
   const phases = (values.phases ?? "create,lookup,groups,deactivate,page,entra").split(",");
@@ -70,9 +76,23 @@ async function main() {
     WEFT_KV_PATH: join(dir, "weft.kv"),
     WEFT_DEFAULT_TENANT: "bench",
     WEFT_LOG: "warn",
+    WEFT_WEBHOOK_ALLOW_PRIVATE: "true",
   };
   const deno = Deno.execPath();
   const { idp, token } = await provisionWeft(env);
+  // An endpoint subscribed to every event, on a receiver in this process that verifies each.
+  const receiver = values.webhook ? startReceiver() : undefined;
+  if (receiver) {
+    const out = await new Deno.Command(deno, {
+      args: ["run", "-A", "--unstable-kv", "cli.ts", "webhook", "create", "--tenant", "bench"]
+        .concat(["--url", receiver.url, "--events", "*"]),
+      env,
+      cwd: ROOT,
+    }).output();
+    const secret = /whsec_[\w+/=-]+/.exec(new TextDecoder().decode(out.stdout))?.[0];
+    if (!secret) throw new Error("Cannot read the endpoint's secret from the CLI output");
+    receiver.secrets = [secret];
+  }
   // The served app of main.ts, under `deno run` so --cpu-prof applies; SIGINT ends it cleanly.
   const wrapper = join(dir, "serve.ts");
   await Deno.writeTextFile(
@@ -134,6 +154,17 @@ async function main() {
     const s = await samlPhase(sys, o);
     // deno-lint-ignore no-console
     console.error(`saml: ${s.signInsPerSecond.toFixed(0)} sign-ins/s, ${s.errors} errors`);
+  }
+  if (receiver) {
+    // Every event delivered before the profile ends (creates: one each; groups: many).
+    let seen = -1;
+    while (seen !== receiver.received.length) {
+      seen = receiver.received.length;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    // deno-lint-ignore no-console
+    console.error(`webhooks: ${receiver.delivered().size} events delivered`);
+    await receiver.close();
   }
   child.kill("SIGINT");
   await child.status;

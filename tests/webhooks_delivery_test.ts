@@ -137,6 +137,24 @@ Deno.test("webhooks - only subscribed types are delivered; a disabled endpoint g
   assert.deepEqual(new Set(s.receiver.received.map((r) => r.id)), new Set([wanted.id, later.id]));
 });
 
+Deno.test("webhooks - while the instance is busy, deliveries yield: one batch per pause, and every event still arrives", async () => {
+  await using s = await setup();
+  const events = Array.from({ length: 12 }, () => publicEvent("user.created"));
+  assert.equal(await sequence(s.kv, s.tenantId, events), 12);
+  let busy = true;
+  s.worker({ perEndpoint: 4, busy: () => busy, busyPauseMs: 400 });
+  await s.receiver.waitFor(4);
+  await new Promise((r) => setTimeout(r, 200));
+  // Within the pause no second batch was claimed.
+  assert.equal(s.receiver.received.length, 4);
+  await s.receiver.waitFor(8, 5_000);
+  assert.ok(s.receiver.received.length < 12);
+  // Idle again: the rest go without waiting for more pauses.
+  busy = false;
+  await s.receiver.waitFor(12, 1_000);
+  assert.deepEqual(s.receiver.delivered(), new Set(events.map((e) => e.id)));
+});
+
 Deno.test("webhooks - 500s are retried on the schedule until a 2xx, with the same id and body", async () => {
   await using s = await setup(
     ["*"],

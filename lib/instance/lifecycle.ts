@@ -25,6 +25,8 @@ export interface Lifecycle {
   stop(): Promise<void>;
   /** Whether the instance is stopping. */
   stopping(): boolean;
+  /** Requests being answered now. */
+  inFlight(): number;
 }
 
 /** Options of {@linkcode createLifecycle}. */
@@ -73,6 +75,7 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
       hooks.push(hook);
     },
     stopping: () => stopping,
+    inFlight: () => inFlight,
     stop() {
       if (stopped) return stopped;
       stopping = true;

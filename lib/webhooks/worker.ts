@@ -51,6 +51,14 @@ export interface WorkerOptions {
   holder?: string;
   /** How long endpoint failures last before it is disabled (default 5 days). */
   disableAfterMs?: number;
+  /**
+   * Whether this instance is answering requests now. While it is, deliveries yield to them: an
+   * endpoint's next batch of claims waits `busyPauseMs` after the previous one, so a burst of
+   * provisioning is not slowed by its own webhooks (the backlog drains at full speed after).
+   */
+  busy?: () => boolean;
+  /** The wait between an endpoint's batches while busy (ms; default 50). */
+  busyPauseMs?: number;
 }
 
 /** A running worker. */
@@ -77,6 +85,10 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   const random = options.random ?? Math.random;
   const holder = options.holder ?? crypto.randomUUID();
   const disableAfterMs = options.disableAfterMs ?? AUTO_DISABLE_AFTER_MS;
+  const busy = options.busy ?? (() => false);
+  const busyPauseMs = options.busyPauseMs ?? 50;
+  /** While busy: when each endpoint may claim its next batch (performance.now()). */
+  const paced = new Map<string, number>();
   const log = options.log;
   // Attempts that end while a record of others is being committed are recorded together, in
   // one atomic operation (a group commit): under load one commit records many attempts.
@@ -140,14 +152,20 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
 
   // Whether the next scan must read the endpoints again (the poll, a nudge, an explicit tick).
   let freshScan = true;
+  // The next scan: the earliest that anything asked for.
+  let timerAt = Infinity;
   const schedule = (ms: number, fresh = true) => {
     if (stopped) return;
     freshScan ||= fresh;
+    const at = performance.now() + ms;
+    if (at >= timerAt) return;
     clearTimeout(timer);
+    timerAt = at;
     timer = setTimeout(loop, ms);
   };
 
   async function loop() {
+    timerAt = Infinity;
     await tick();
     schedule(pollMs);
   }
@@ -184,10 +202,16 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
       );
       if (stopped || running.size >= concurrency) return;
       if (free <= 0) continue;
+      const wait = (paced.get(endpointKey) ?? 0) - performance.now();
+      if (wait > 0 && busy()) {
+        schedule(Math.ceil(wait), false);
+        continue;
+      }
       const due = (await listDue(kv, endpoint.tenantId, endpoint.id, now(), free))
         .filter((item) => !running.has(`${endpointKey}/${item.eventId}`));
       if (!due.length) continue;
       const claimed = await claimDeliveries(kv, due, { holder, leaseMs, now: now() });
+      if (claimed.length) paced.set(endpointKey, performance.now() + busyPauseMs);
       for (const c of claimed) start(c, endpointKey, endpoint);
     }
   }
@@ -208,8 +232,9 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
       const n = (byEndpoint.get(endpointKey) ?? 1) - 1;
       if (n) byEndpoint.set(endpointKey, n);
       else byEndpoint.delete(endpointKey);
-      // A slot is free: look for more soon (attempts ending together share one scan).
-      if (!stopped) schedule(2, false);
+      // Slots are free: look for more once half of the endpoint's are (claims come in batches;
+      // attempts ending together share one scan), and at once when the worker is idle.
+      if (!stopped && (n <= perEndpoint / 2 || running.size === 0)) schedule(1, false);
     });
     running.set(id, p);
   }
