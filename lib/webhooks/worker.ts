@@ -8,6 +8,14 @@
  * `perEndpoint` at once per endpoint and `concurrency` in all, off the request path (SCIM
  * requests only commit deliveries; they never wait for one). Deno KV queues are not used: KV
  * Connect stores do not support them.
+ *
+ * The store work is shared: an endpoint's due deliveries are claimed together (one atomic
+ * operation for the first attempts of feed events), the attempts that end together are recorded
+ * together, and the scans that finished attempts ask for reuse the endpoints read within the
+ * poll interval (a disabled one is read again before an attempt fails for it). While the
+ * instance is answering requests (`busy`), deliveries yield: an endpoint claims its next batch
+ * only `busyPauseMs` after the previous one, so a burst of provisioning keeps its speed and its
+ * deliveries lag behind it, draining at full speed once it ends.
  * @module
  */
 import type { Logger } from "../log.ts";
