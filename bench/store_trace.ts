@@ -556,7 +556,7 @@ async function sha256(s: string): Promise<string> {
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Traces one system in this process (the subprocess `recordStoreTrace` starts). */
+/** Traces one system in this process (the subprocess {@linkcode ensureStoreTrace} starts). */
 async function traceHere(
   system: Traced,
   users: number,
@@ -573,7 +573,7 @@ async function traceHere(
     const env: Record<string, string> = {
       WEFT_KV_PATH: kvPath,
       WEFT_DEFAULT_TENANT: "bench",
-      WEFT_LOG: "error",
+      WEFT_LOG: "warn",
     };
     const provisioned = await provisionWeft(env, weftDir);
     token = provisioned.token;
@@ -631,14 +631,16 @@ async function traceHere(
     return 0;
   };
   const errors: string[] = [];
-  await replay({ base, token }, traceOptions(users), (p) => {
+  const result = await replay({ base, token }, traceOptions(users), (p) => {
     if (p.phase !== ended) throw new Error(`phase ${p.phase} ended as ${ended}: the hook is off`);
     if (p.errors || p.incomplete) {
       errors.push(`${p.phase}: ${p.errors} errors ${p.errorSamples[0] ?? "(incomplete)"}`);
     }
   }, hook);
   rec.switchPhase("end");
+  if (result.memberMismatches) errors.push(`${result.memberMismatches} groups with wrong members`);
   if (errors.length) throw new Error(`${system} failed under the trace: ${errors.join("; ")}`);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
   return rec.result(idleMs / 1000);
 }
 
@@ -877,13 +879,23 @@ export async function ensureStoreTrace(o: TraceOptions = {}): Promise<StoreTrace
     distinctReads: weft.distinctReads,
     counts: { weft: systemOps(weft) },
   };
+  // The same-work server replays the templates from a partial file; the trace is written
+  // where it is kept only once complete.
+  const partial = await Deno.makeTempFile({ prefix: "weft-store-trace-", suffix: ".json" });
+  try {
+    await Deno.writeTextFile(partial, JSON.stringify(trace));
+    const sameWork = await traceInSubprocess("same-work", users, weftDir, partial);
+    trace.counts["same-work"] = systemOps(sameWork);
+    trace.counts["same-work"].untemplated = sameWork.requests.filter((r) =>
+      !(r.cls in trace.templates)
+    ).length;
+    trace.counts.baseline = systemOps(
+      await traceInSubprocess("baseline", users, weftDir, partial),
+    );
+  } finally {
+    await Deno.remove(partial).catch(() => {});
+  }
   await Deno.mkdir(join(path, ".."), { recursive: true });
-  await Deno.writeTextFile(path, JSON.stringify(trace) + "\n");
-  const sameWork = await traceInSubprocess("same-work", users, weftDir, path);
-  trace.counts["same-work"] = systemOps(sameWork);
-  trace.counts["same-work"].untemplated =
-    sameWork.requests.filter((r) => !(r.cls in trace.templates)).length;
-  trace.counts.baseline = systemOps(await traceInSubprocess("baseline", users, weftDir, path));
   await Deno.writeTextFile(path, JSON.stringify(trace) + "\n");
   log(`store trace: recorded in ${((performance.now() - started) / 1000).toFixed(1)} s → ${path}`);
   return trace;
