@@ -7,12 +7,15 @@
  * deno task bench:smoke                 # N = 500, one run; fails on any error or incomplete run
  * deno task bench --scaling             # 1k vs 100k users, empty vs 50k-member group (Weft)
  * deno task bench --report              # rewrite the docs from bench/results/*.json
- * deno run -A --unstable-kv bench/run.ts --users 2000 --runs 1 --systems weft,baseline
+ * deno run -A --unstable-kv bench/run.ts --users 2000 --runs 1 --systems weft,same-work,baseline
  * WEFT_BENCH_PIN=0:1 deno task bench …  # load generator on CPU 0, each server on CPU 1
  * ```
  *
  * All traffic goes to servers this process starts on 127.0.0.1; every phase is bounded by a
- * request budget and a deadline.
+ * request budget and a deadline. A run with `same-work` first makes sure the store trace of this
+ * Weft commit exists (`bench/store_trace.ts`, recorded when missing or stale), prints the store
+ * operations per request of Weft, the same-work baseline and the bare one from it, and keeps
+ * them in the results (`storeOps`).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -30,12 +33,14 @@ import {
   SYSTEMS,
   weftVersion,
 } from "./systems.ts";
-import { replay, type WorkloadOptions } from "./workloads.ts";
+import { PHASES, replay, type WorkloadOptions } from "./workloads.ts";
 import { machineInfo, type RunsFile, type SystemRun, writeReport } from "./report.ts";
 import { runScaling } from "./scaling.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import { samlPhase, type SamlStats } from "./saml.ts";
 import { apiPhase, type ApiStats } from "./api.ts";
+import { ensureStoreTrace, TRACE_PATH } from "./store_trace.ts";
+import type { StoreTrace } from "./trace_format.ts";
 
 const STRING_OPTIONS = [
   "users",
@@ -114,6 +119,39 @@ function apiLines(system: string, a: ApiStats): string[] {
   ];
 }
 
+/** The store operations per request of each phase, Weft / same-work / bare, for the console. */
+function opsLines(trace: StoreTrace): string[] {
+  const cols: [string, string][] = [["weft", "weft"], ["same-work", "same-work"], [
+    "bare",
+    "baseline",
+  ]];
+  const lines = [
+    `store operations per request (trace of ${fmt(trace.users)} users, Weft ${trace.weft}): ` +
+    "calls (of which background) · round trips · get · getMany (keys) · list (entries) · " +
+    "commits (checks) · mutations · KB written",
+  ];
+  const n = (x: number) => fmt(x, 2);
+  for (const phase of PHASES) {
+    for (const [label, key] of cols) {
+      const p = trace.counts[key]?.phases[phase];
+      if (!p) continue;
+      const t = (k: keyof typeof p.foreground) => p.foreground[k] + p.background[k];
+      lines.push(
+        `  ${label.padEnd(12)} ${phase.padEnd(11)} ${n(t("calls")).padStart(6)} (${
+          n(p.background.calls)
+        }) · ${n(p.foreground.steps)} · ${n(t("get"))} · ${n(t("getMany"))} (${
+          n(t("getManyKeys"))
+        }) · ${n(t("list"))} (${n(t("listed"))}) · ${n(t("commits"))} (${n(t("checks"))}) · ${
+          n(t("mutations"))
+        } · ${n(t("bytesWritten") / 1000)}`,
+      );
+    }
+  }
+  const untemplated = trace.counts["same-work"]?.untemplated;
+  if (untemplated) lines.push(`  same-work: ${untemplated} traced requests had no template`);
+  return lines;
+}
+
 /** Problems that make a smoke run fail: errors beyond a peer's known gaps, incomplete runs. */
 export function problems(run: SystemRun): string[] {
   const out: string[] = [];
@@ -163,6 +201,7 @@ async function runSystem(
       weftDir,
       // V8 flags for the Weft server alone (memory studies), e.g. --max-semi-space-size=1.
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
+      sameWorkTrace: TRACE_PATH,
     });
     const result = await replay(sys, o, (p) => log(phaseLine(name, p)), sys.cpuMs);
     // SAML sign-ins: Weft only (the peers and the baseline have no SAML service provider).
@@ -259,6 +298,12 @@ async function main(): Promise<number> {
       throw new Error(`Unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
     }
   }
+  // The same-work baseline replays a trace of this Weft's store operations: recorded first.
+  let trace: StoreTrace | undefined;
+  if (systems.includes("same-work")) {
+    trace = await ensureStoreTrace({ weftDir, log });
+    log(opsLines(trace).join("\n"));
+  }
   const needsPeers = systems.some(isPeer);
   const peersDir = needsPeers ? await installPeers(log) : undefined;
   const file: RunsFile = {
@@ -268,6 +313,14 @@ async function main(): Promise<number> {
     weft: await weftVersion(weftDir),
     options: o,
     runs: [],
+    ...(trace
+      ? {
+        storeOps: {
+          trace: { key: trace.key, users: trace.users, date: trace.date },
+          counts: trace.counts,
+        },
+      }
+      : {}),
   };
   const failed: string[] = [];
   for (let r = 0; r < runs; r++) {

@@ -28,18 +28,28 @@ export interface Running extends Target {
  * Every system the harness knows: `weft-log-off` is Weft with its SCIM request log off
  * (`WEFT_REQUEST_LOG_DAYS=0`) and `weft-feed-off` Weft with its events feed off
  * (`WEFT_EVENTS_FEED=off`: no outbox notes, no sequencing), for measuring each one's cost side
- * by side; they run only when named with `--systems`.
+ * by side; they run only when named with `--systems`. `same-work` is the same-work baseline
+ * (`bench/same_work.ts`): Weft's own store operations per request, replayed from a trace of
+ * them, with no SCIM logic; `baseline` the bare one (`bench/baseline.ts`): the minimum store
+ * work of each operation.
  */
 export const SYSTEMS = [
   "weft",
   "weft-log-off",
   "weft-feed-off",
+  "same-work",
   "baseline",
   "better-auth",
   "scimmy",
 ] as const;
 /** The systems a run compares when none are named. */
-export const DEFAULT_SYSTEMS: readonly SystemName[] = ["weft", "baseline", "better-auth", "scimmy"];
+export const DEFAULT_SYSTEMS: readonly SystemName[] = [
+  "weft",
+  "same-work",
+  "baseline",
+  "better-auth",
+  "scimmy",
+];
 /** A system name. */
 export type SystemName = typeof SYSTEMS[number];
 
@@ -201,6 +211,8 @@ export interface StartOptions {
   weftDir?: string;
   /** V8 flags for the Weft server process (`DENO_V8_FLAGS`), e.g. to study its memory. */
   weftV8Flags?: string;
+  /** The store trace the same-work baseline replays (default: `bench/.cache/store_trace.json`). */
+  sameWorkTrace?: string;
 }
 
 /** The commit of a Weft checkout, with `+dirty` when its lib/, routes/ or main.ts have changes. */
@@ -292,6 +304,21 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
     const child = await spawn(deno, ["run", "-A", "--unstable-kv", script], env, ROOT, dir);
     const base = `http://127.0.0.1:${port}/scim/v2`;
     await waitReady(`${base}/Groups/none`, child, "the baseline");
+    return running(name, child, { base, token }, dir, keep);
+  }
+  if (name === "same-work") {
+    const trace = options.sameWorkTrace ?? join(ROOT, "bench", ".cache", "store_trace.json");
+    const token = randomToken("same_");
+    const env = {
+      SAME_WORK_PORT: String(port),
+      SAME_WORK_KV: join(dir, "same-work.kv"),
+      SAME_WORK_TOKEN: token,
+      SAME_WORK_TRACE: trace,
+    };
+    const script = join(ROOT, "bench", "same_work.ts");
+    const child = await spawn(deno, ["run", "-A", "--unstable-kv", script], env, ROOT, dir);
+    const base = `http://127.0.0.1:${port}/scim/v2`;
+    await waitReady(`${base}/Groups/none`, child, "the same-work baseline");
     return running(name, child, { base, token }, dir, keep);
   }
   if (!options.peersDir) throw new Error(`Cannot start ${name}: the peers are not installed`);
