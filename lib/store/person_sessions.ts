@@ -30,6 +30,9 @@ export async function readSessionEnding(
   userId: string,
 ): Promise<SessionEnding> {
   const touched = await kv.get(keys.personSessionsTouched(tenantId, userId));
+  // Every session sets the guard with its own lifetime: without it, none is open (and the
+  // commit's check on the guard refuses a sign-in that lands in between).
+  if (!touched.versionstamp) return { touched, sessionKeys: [] };
   const rows = await Array.fromAsync(
     kv.list({ prefix: keys.personSessions(tenantId, userId) }, { limit: 100 }),
   );
@@ -131,7 +134,7 @@ export async function readPersonSession(
     keys.idpUser(tenantId, idpId, userId),
     keys.user(tenantId, userId),
   ]);
-  if (!session.value) return null;
+  if (!session.value || Date.parse(session.value.expiresAt) <= Date.now()) return null;
   return { session: session.value, link: link.value, user: user.value };
 }
 

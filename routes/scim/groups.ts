@@ -78,11 +78,13 @@ async function groupResponse(
   const p = projectionFromQuery(c);
   const headers: Record<string, string> = { etag: etagOf(g.versionstamp) };
   if (status === 201) headers.location = location(c, g.group.id);
+  let members: Awaited<ReturnType<typeof membersOf>> | undefined;
   if (wantsMembers(p)) {
     const streamed = await streamedGroup(c, g, p, status, headers);
-    if (streamed) return streamed;
+    if (streamed instanceof Response) return streamed;
+    // The stream read no member: the group has none (no second read).
+    members = streamed === "empty" ? [] : await membersOf(c, g.group.id);
   }
-  const members = wantsMembers(p) ? await membersOf(c, g.group.id) : undefined;
   const body = project(
     renderGroup(g.group, g.versionstamp, location(c, g.group.id), members),
     "Group",
@@ -99,8 +101,9 @@ const MEMBERS_MARK = `\u0000members-${crypto.randomUUID()}\u0000`;
 /**
  * The group with its members streamed from KV into the body, so a large group is never held in
  * memory whole. The projection is learnt once on a probe member (it depends only on attribute
- * names). Null when the projection can drop whole members or the group has none (then the caller
- * renders the small body in memory). Errors before the first byte propagate as SCIM errors.
+ * names). Null when the projection can drop whole members, `"empty"` when the group has none
+ * (then the caller renders the small body in memory). Errors before the first byte propagate as
+ * SCIM errors.
  */
 async function streamedGroup(
   c: Context<ScimEnv>,
@@ -108,7 +111,7 @@ async function streamedGroup(
   p: { attributes?: string[]; excludedAttributes?: string[] },
   status: number,
   headers: Record<string, string>,
-): Promise<Response | null> {
+): Promise<Response | "empty" | null> {
   const probe = project(
     renderGroup(g.group, g.versionstamp, location(c, g.group.id), [MEMBER_PROBE as never]),
     "Group",
@@ -128,7 +131,7 @@ async function streamedGroup(
   const base = c.get("scimBase");
   const batches = memberBatches(kv, c.get("tenant").id, g.group.id);
   const first = await batches.next();
-  if (first.done) return null;
+  if (first.done) return "empty";
   const render = (batch: { userId: string; display?: string }[]) =>
     batch.map((m) => {
       const out: Record<string, string> = {};
