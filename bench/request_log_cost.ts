@@ -4,7 +4,7 @@
  * instead, where both configurations see the same machine at the same moment:
  *
  * ```sh
- * deno run -A --unstable-kv bench/request_log_cost.ts [--rounds 30] [--json] [--phases create,page]
+ * deno run -A --unstable-kv bench/request_log_cost.ts [--rounds 80] [--json] [--phases create,page]
  * ```
  *
  * Two Weft apps share ONE Deno KV store on a temporary file (SQLite, as in production): one logs
@@ -21,7 +21,8 @@
  * the median, and the throughput it implies for a CPU-bound server (on/off = off CPU / on CPU).
  *
  * The script re-runs itself under the V8 flags of `deno task start` (a 1 MiB semi-space, so the
- * log's garbage is collected as often as in production). `--cpu-prof-dir DIR` writes a CPU
+ * log's garbage is collected as often as in production). `--null` turns the log off in both arms:
+ * the costs it shows are the method's own error (they should sit around 0). `--cpu-prof-dir DIR` writes a CPU
  * profile of the run there; `--only on|off` runs one arm (for profiles of one configuration).
  *
  * What it leaves out: HTTP parsing and socket writes, which a served request also costs, so the
@@ -326,6 +327,8 @@ export interface PhaseResult {
   /** Throughput with the log relative to without, for a CPU-bound server: 1 / (1 + cost). */
   throughputOnOverOff: number;
   withinBudget: boolean;
+  /** CPU µs per request of each measured block, in round order (for a closer look). */
+  blocks: { off: number[]; on: number[] };
 }
 
 async function runBlock(arm: Arm, kv: Deno.Kv, calls: Call[]): Promise<Sample> {
@@ -383,6 +386,7 @@ async function measurePhase(
     costCi95: ci,
     throughputOnOverOff: 1 / (1 + cost),
     withinBudget: cost <= BUDGET,
+    blocks: { off: off.map((s) => Math.round(per(s))), on: on.map((s) => Math.round(per(s))) },
   };
 }
 
@@ -417,6 +421,8 @@ export async function measure(options: {
   warmup: number;
   phases?: string[];
   only?: ArmName;
+  /** Both arms with the log off: what the method reads when there is no difference. */
+  null?: boolean;
   log?: (line: string) => void;
 }): Promise<PhaseResult[]> {
   const log = options.log ?? (() => {});
@@ -426,7 +432,7 @@ export async function measure(options: {
     const logger = createLogger("off");
     const base = loadConfig({ WEFT_KV_PATH: join(dir, "weft.kv"), WEFT_LOG: "off" });
     const config = (requestLogDays: number) => ({ ...base, requestLogDays });
-    const onApp = createApp({ kv, config: config(7), log: logger });
+    const onApp = createApp({ kv, config: config(options.null ? 0 : 7), log: logger });
     const offApp = createApp({ kv, config: config(0), log: logger });
     const ctx: Context = { offApp };
     const all = [await makeArm(kv, "off", offApp), await makeArm(kv, "on", onApp)];
@@ -487,6 +493,7 @@ async function main(): Promise<void> {
       phases: { type: "string" },
       only: { type: "string" },
       json: { type: "boolean" },
+      null: { type: "boolean" },
       "cpu-prof-dir": { type: "string" },
     },
   });
@@ -529,10 +536,11 @@ async function main(): Promise<void> {
   const only = values.only as ArmName | undefined;
   if (only && only !== "on" && only !== "off") throw new Error("--only takes on or off");
   const rows = await measure({
-    rounds: Number(values.rounds ?? 30),
+    rounds: Number(values.rounds ?? 80),
     warmup: Number(values.warmup ?? 3),
     phases: values.phases?.split(","),
     only,
+    null: values.null,
     // deno-lint-ignore no-console
     log: (line) => console.error(line),
   });
