@@ -4,7 +4,7 @@
  * instead, where both configurations see the same machine at the same moment:
  *
  * ```sh
- * deno run -A --unstable-kv bench/request_log_cost.ts [--rounds 80] [--json] [--phases create,page]
+ * deno run -A --unstable-kv bench/request_log_cost.ts [--rounds 60] [--json] [--phases create,page]
  * ```
  *
  * Two Weft apps share ONE Deno KV store on a temporary file (SQLite, as in production): one logs
@@ -49,13 +49,15 @@ const CHILD_MARK = "WEFT_RLOG_COST_CHILD";
 /** The limit the log must stay within, per phase. */
 const BUDGET = 0.05;
 
-type App = ReturnType<typeof createApp>;
-type ArmName = "on" | "off";
+export type App = ReturnType<typeof createApp>;
+export type ArmName = "on" | "off";
 
 /** One configuration: its app, and its own tenant, connection, token and users. */
-interface Arm {
+export interface Arm {
   name: ArmName;
   app: App;
+  tenantId: string;
+  idpId: string;
   host: string;
   base: string;
   token: string;
@@ -70,7 +72,7 @@ interface Arm {
 }
 
 /** One request, ready to send: everything the client would have built beforehand. */
-interface Call {
+export interface Call {
   method: string;
   path: string;
   body?: string;
@@ -79,7 +81,7 @@ interface Call {
 }
 
 /** A benchmark phase: requests per block, and the requests of one block on one arm. */
-interface PhaseDef {
+export interface PhaseDef {
   name: string;
   what: string;
   block: number;
@@ -88,13 +90,13 @@ interface PhaseDef {
   calls: (arm: Arm, round: number, n: number) => Call[];
 }
 
-interface Context {
+export interface Context {
   offApp: App;
 }
 
 const SERVE_INFO = { remoteAddr: { hostname: "127.0.0.1" } };
 
-async function send(app: App, arm: Arm, call: Call): Promise<string> {
+export async function send(app: App, arm: Arm, call: Call): Promise<string> {
   const res = await app.fetch(
     new Request(arm.base + call.path, {
       method: call.method,
@@ -122,7 +124,7 @@ function idOf(text: string): string {
 }
 
 /** Creates `n` users on an arm without logging them (through the log-off app). */
-async function createUsers(app: App, arm: Arm, n: number): Promise<string[]> {
+export async function createUsers(app: App, arm: Arm, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let k = 0; k < n; k++) {
     const body = JSON.stringify(oktaUser(arm.next++));
@@ -143,11 +145,11 @@ const filterPath = (attr: string, value: string) =>
   `/Users?filter=${encodeURIComponent(`${attr} eq "${value}"`)}&startIndex=1&count=100`;
 
 /** Users every arm starts with: what lookups read, member batches add and pages list. */
-const BASE_USERS = 1000;
+export const BASE_USERS = 1000;
 const MEMBERS = 50;
 
 /** The phases, in the benchmark's order; `pending` holds per-block state between prepare/calls. */
-function phases(): PhaseDef[] {
+export function phases(): PhaseDef[] {
   const pending = new Map<ArmName, string[]>();
   return [
     {
@@ -390,7 +392,7 @@ async function measurePhase(
   };
 }
 
-async function makeArm(
+export async function makeArm(
   kv: Deno.Kv,
   name: ArmName,
   app: App,
@@ -405,6 +407,8 @@ async function makeArm(
   return {
     name,
     app,
+    tenantId: tenant.id,
+    idpId: idp.id,
     host,
     base: `http://${host}/scim/v2/inbound/${idp.id}`,
     token: secret,
@@ -536,7 +540,7 @@ async function main(): Promise<void> {
   const only = values.only as ArmName | undefined;
   if (only && only !== "on" && only !== "off") throw new Error("--only takes on or off");
   const rows = await measure({
-    rounds: Number(values.rounds ?? 80),
+    rounds: Number(values.rounds ?? 60),
     warmup: Number(values.warmup ?? 3),
     phases: values.phases?.split(","),
     only,
