@@ -22,8 +22,9 @@
  *
  * The script re-runs itself under the V8 flags of `deno task start` (a 1 MiB semi-space, so the
  * log's garbage is collected as often as in production). `--null` turns the log off in both arms:
- * the costs it shows are the method's own error (they should sit around 0). `--cpu-prof-dir DIR` writes a CPU
- * profile of the run there; `--only on|off` runs one arm (for profiles of one configuration).
+ * the costs it shows are the method's own error (they should sit around 0). `--cpu-prof-dir DIR`
+ * writes a CPU profile of the run there; `--only on|off` runs one arm (for profiles of one
+ * configuration).
  *
  * What it leaves out: HTTP parsing and socket writes, which a served request also costs, so the
  * cost shown is somewhat above what a served request pays (an upper bound); and concurrency
