@@ -45,6 +45,14 @@ export function scimErrorResponse(error: ScimError): Response {
   return scimJson(toErrorBody(error), error.status, error.headers);
 }
 
+/** The text of each request body read by {@linkcode readJsonBody} (the request log's copy). */
+const bodyTexts = new WeakMap<Request, string>();
+
+/** The body text {@linkcode readJsonBody} read from `request`, if it read one. */
+export function bodyTextOf(request: Request): string | undefined {
+  return bodyTexts.get(request);
+}
+
 /** Reads a JSON request body (`application/scim+json` or `application/json`, any charset). */
 export async function readJsonBody(c: Context): Promise<unknown> {
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
@@ -65,6 +73,7 @@ export async function readJsonBody(c: Context): Promise<unknown> {
     if (error instanceof ScimError) throw error;
     throw ScimError.invalidSyntax("Cannot read the request body: it is not valid UTF-8");
   }
+  bodyTexts.set(c.req.raw, text);
   if (text.trim() === "") {
     throw ScimError.invalidSyntax("The request body is empty: a JSON object is required");
   }

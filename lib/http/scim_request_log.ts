@@ -8,7 +8,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { ScimEnv } from "./env.ts";
 import { capBody, logScimRequest } from "../store/request_log.ts";
-import { scimBodyOf } from "./scim.ts";
+import { bodyTextOf, scimBodyOf } from "./scim.ts";
 import { redactBody } from "../scim/redact.ts";
 
 const USER_PATH = /\/Users\/([^/?]+)/;
@@ -40,9 +40,10 @@ export function scimRequestLog(keepDays: number): MiddlewareHandler<ScimEnv> {
         const { kv } = c.get("deps");
         const url = new URL(c.req.url);
         const calledIdpId = c.req.param("idp");
+        // The text the handler parsed; read here only when it did not (a refused request).
         const requestText = c.req.method === "GET" || c.req.method === "DELETE"
           ? ""
-          : await c.req.text().catch(() => "");
+          : bodyTextOf(c.req.raw) ?? await c.req.text().catch(() => "");
         // The text the response was built from: nothing is read from the response itself, and a
         // streamed one (a group's members, which can be 50,000) is not kept.
         const built = scimBodyOf(c.res);

@@ -74,10 +74,12 @@ const nextId = monotonicFactory();
 /** A body cut to {@linkcode MAX_LOGGED_BODY} bytes at a character boundary. */
 export function capBody(text: string): string {
   if (text.length <= MAX_LOGGED_BODY / 3) return text;
-  const bytes = utf8.encode(text);
-  if (bytes.length <= MAX_LOGGED_BODY) return text;
-  return new TextDecoder().decode(bytes.subarray(0, MAX_LOGGED_BODY)).replace(/\uFFFD$/, "");
+  // Encodes at most the cap (whole characters only) without copying the rest.
+  const { read } = utf8.encodeInto(text, capBuffer);
+  return read === text.length ? text : text.slice(0, read);
 }
+
+const capBuffer = new Uint8Array(MAX_LOGGED_BODY);
 
 interface Pending {
   ttlMs: number;
@@ -93,8 +95,14 @@ function prepare(input: NewRequestLogEntry, ttlMs: number): Pending {
     expiresAt: new Date(at + ttlMs).toISOString(),
   };
   const parts: Pending["parts"] = [];
-  const request = utf8.encode(input.requestBody ?? "");
-  const response = utf8.encode(input.responseBody ?? "");
+  const requestText = input.requestBody ?? "";
+  const responseText = input.responseBody ?? "";
+  // Small bodies stay inline without being encoded (3 bytes a UTF-16 unit at most).
+  if ((requestText.length + responseText.length) * 3 <= INLINE_BYTES) {
+    return { ttlMs, entry, parts };
+  }
+  const request = utf8.encode(requestText);
+  const response = utf8.encode(responseText);
   if (request.length + response.length > INLINE_BYTES) {
     delete entry.requestBody;
     delete entry.responseBody;
