@@ -6,9 +6,7 @@
  * estimator's dictionaries are loaded on first use.
  * @module
  */
-import { ZxcvbnFactory } from "@zxcvbn-ts/core";
-import * as common from "@zxcvbn-ts/language-common";
-import * as english from "@zxcvbn-ts/language-en";
+import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
 
 /** Shortest password the console accepts. */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -17,13 +15,25 @@ export const MAX_PASSWORD_LENGTH = 1024;
 /** zxcvbn's score from 0 to 4; 3 means "safely unguessable" (about 10^8 guesses or more). */
 export const MIN_PASSWORD_SCORE = 3;
 
-let estimator: ZxcvbnFactory | null = null;
+let estimator: Promise<ZxcvbnFactory> | null = null;
 
-function estimatorOf(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({
-    dictionary: { ...common.dictionary, ...english.dictionary },
-    graphs: common.adjacencyGraphs,
-    translations: english.translations,
+/** The estimator, its dictionaries imported (and decompressed) the first time a password is set. */
+function estimatorOf(): Promise<ZxcvbnFactory> {
+  estimator ??= (async () => {
+    const [{ ZxcvbnFactory }, common, english] = await Promise.all([
+      import("@zxcvbn-ts/core"),
+      import("@zxcvbn-ts/language-common"),
+      import("@zxcvbn-ts/language-en"),
+    ]);
+    return new ZxcvbnFactory({
+      dictionary: { ...common.dictionary, ...english.dictionary },
+      graphs: common.adjacencyGraphs,
+      translations: english.translations,
+    });
+  })().catch((error) => {
+    // A failed load is tried again by the next password, not remembered.
+    estimator = null;
+    throw error;
   });
   return estimator;
 }
@@ -47,7 +57,7 @@ export async function passwordProblem(
     ...w.split(/[^\p{L}\p{N}]+/u),
   ]).filter((w) => w.length >= 3);
   // The estimator's cost grows with length; its verdict on the first 100 characters stands.
-  const result = await estimatorOf().check(password.slice(0, 100), words);
+  const result = await (await estimatorOf()).check(password.slice(0, 100), words);
   if (result.score >= MIN_PASSWORD_SCORE) return null;
   const why = result.feedback.warning ?? "This password would be easy to guess.";
   const hint = result.feedback.suggestions[0] ??
