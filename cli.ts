@@ -262,7 +262,7 @@ async function main(args: string[]): Promise<number> {
         }
         if (values["metadata-file"]) {
           try {
-            fields = parseIdpMetadata(await Deno.readTextFile(values["metadata-file"]));
+            fields = await parseIdpMetadata(await Deno.readTextFile(values["metadata-file"]));
           } catch (error) {
             if (error instanceof MetadataError) throw new UsageError(error.message);
             throw error;

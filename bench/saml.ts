@@ -130,7 +130,7 @@ export async function samlPhase(sys: Running, o: WorkloadOptions): Promise<SamlS
   const active = Array.from({ length: o.users }, (_, i) => i).filter((i) => i % 5 !== 0);
   const deadline = performance.now() + o.phaseTimeoutMs;
   const round = (n: number) => runRound(n, urls, key, active, o.concurrency, deadline);
-  const verifier = samlVerifier(
+  const verifier = await samlVerifier(
     {
       tenantId: "bench",
       idpId,

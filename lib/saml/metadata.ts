@@ -31,11 +31,11 @@ export class MetadataError extends Error {
 export const MAX_METADATA_BYTES = 512 * 1024;
 
 /** Reads IdP metadata XML; throws {@linkcode MetadataError}. */
-export function parseIdpMetadata(xml: string): IdpMetadata {
+export async function parseIdpMetadata(xml: string): Promise<IdpMetadata> {
   if (xml.length > MAX_METADATA_BYTES) throw new MetadataError("The metadata is too large");
   const unsafe = unsafeXml(xml);
   if (unsafe) throw new MetadataError(`The metadata cannot be read: ${unsafe}`);
-  const root = parseXmlRoot(xml);
+  const root = await parseXmlRoot(xml);
   if (!root) throw new MetadataError("The metadata is not well-formed XML");
   const entity = root.localName === "EntityDescriptor" && root.namespaceURI === MD
     ? root

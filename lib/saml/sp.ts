@@ -6,7 +6,8 @@
  * no state: several instances may serve one store.
  * @module
  */
-import { SAML, type SamlConfig, ValidateInResponseTo } from "@node-saml/node-saml";
+import type { SAML, SamlConfig } from "@node-saml/node-saml";
+import { samlLibraries } from "./libraries.ts";
 import type { SamlSettings } from "../store/types.ts";
 import { describeCertificate } from "./x509.ts";
 
@@ -55,7 +56,8 @@ function baseConfig(settings: SamlSettings, urls: SpUrls): SamlConfig {
     wantAssertionsSigned: false,
     wantAuthnResponseSigned: false,
     acceptedClockSkewMs: CLOCK_SKEW_MS,
-    validateInResponseTo: ValidateInResponseTo.never,
+    // node-saml's ValidateInResponseTo.never: Weft checks InResponseTo against its own records.
+    validateInResponseTo: "never" as SamlConfig["validateInResponseTo"],
     // Asking for a password-class context makes IdPs refuse people who used MFA or passkeys.
     disableRequestedAuthnContext: true,
     identifierFormat: null,
@@ -71,7 +73,8 @@ function baseConfig(settings: SamlSettings, urls: SpUrls): SamlConfig {
 }
 
 /** node-saml for verifying responses of this connection. */
-export function samlVerifier(settings: SamlSettings, urls: SpUrls): SAML {
+export async function samlVerifier(settings: SamlSettings, urls: SpUrls): Promise<SAML> {
+  const { SAML } = (await samlLibraries()).nodeSaml;
   return new SAML(baseConfig(settings, urls));
 }
 
@@ -82,12 +85,14 @@ export async function authnRequestUrl(
   requestId: string,
   relayState: string,
 ): Promise<string> {
+  const { SAML } = (await samlLibraries()).nodeSaml;
   const saml = new SAML({ ...baseConfig(settings, urls), generateUniqueId: () => requestId });
   return await saml.getAuthorizeUrlAsync(relayState, undefined, {});
 }
 
 /** The SP metadata document (`application/samlmetadata+xml`). */
-export function spMetadata(settings: SamlSettings | null, urls: SpUrls): string {
+export async function spMetadata(settings: SamlSettings | null, urls: SpUrls): Promise<string> {
+  const { SAML } = (await samlLibraries()).nodeSaml;
   const config: SamlConfig = {
     issuer: urls.entityId,
     callbackUrl: urls.acsUrl,

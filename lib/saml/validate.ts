@@ -9,7 +9,7 @@
  * @module
  */
 import { z } from "zod";
-import { SamlStatusError } from "@node-saml/node-saml";
+import { samlLibraries } from "./libraries.ts";
 import type { SamlSettings } from "../store/types.ts";
 import type { RefusalReason } from "./reasons.ts";
 import { CLOCK_SKEW_MS, samlVerifier, type SpUrls } from "./sp.ts";
@@ -88,12 +88,14 @@ class Steps {
 }
 
 /** The Response element's own (unsigned) attributes, read to route and to refuse, never to accept. */
-function readEnvelope(xml: string): {
-  destination: string | null;
-  inResponseTo: string | null;
-  hasSignature: boolean;
-} | null {
-  const root = parseXmlRoot(xml);
+async function readEnvelope(xml: string): Promise<
+  {
+    destination: string | null;
+    inResponseTo: string | null;
+    hasSignature: boolean;
+  } | null
+> {
+  const root = await parseXmlRoot(xml);
   if (!root || root.localName !== "Response") return null;
   return {
     destination: root.getAttribute("Destination") || null,
@@ -104,7 +106,11 @@ function readEnvelope(xml: string): {
 }
 
 /** The reason for an error node-saml raised while verifying (it refused; this only names why). */
-function classify(error: unknown, hasSignature: boolean): { reason: RefusalReason; step: string } {
+async function classify(
+  error: unknown,
+  hasSignature: boolean,
+): Promise<{ reason: RefusalReason; step: string }> {
+  const { SamlStatusError } = (await samlLibraries()).nodeSaml;
   if (error instanceof SamlStatusError) return { reason: "malformed", step: "Signature" };
   const message = error instanceof Error ? error.message : String(error);
   if (/not yet valid/i.test(message)) {
@@ -149,18 +155,18 @@ export async function validateSamlResponse(
   }
   const unsafe = unsafeXml(xml);
   if (unsafe) return refuse("malformed", "Readable XML", `The XML was refused: ${unsafe}`);
-  const envelope = readEnvelope(xml);
+  const envelope = await readEnvelope(xml);
   if (!envelope) return refuse("malformed", "Readable XML", "The XML is not a SAML Response");
   hint = envelope.inResponseTo;
   steps.pass("Readable XML", "A SAML Response");
 
   let profile;
   try {
-    ({ profile } = await samlVerifier(settings, urls).validatePostResponseAsync({
+    ({ profile } = await (await samlVerifier(settings, urls)).validatePostResponseAsync({
       SAMLResponse: samlResponse,
     }));
   } catch (error) {
-    const { reason, step } = classify(error, envelope.hasSignature);
+    const { reason, step } = await classify(error, envelope.hasSignature);
     if (step !== "Signature") steps.pass("Signature", "Signed by a trusted certificate");
     const message = error instanceof Error ? error.message : String(error);
     return refuse(reason, step as typeof CHECK_NAMES[number], message.slice(0, 300));

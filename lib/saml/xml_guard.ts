@@ -5,7 +5,7 @@
  * canonicalization and DOM reading of text have disagreed. A refusal here is `malformed`.
  * @module
  */
-import { DOMParser } from "@xmldom/xmldom";
+import { samlLibraries } from "./libraries.ts";
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -34,8 +34,9 @@ export function unsafeXml(xml: string): string | null {
 }
 
 /** The root element of a well-formed XML text (screened by {@linkcode unsafeXml} first), or null. */
-export function parseXmlRoot(xml: string): Element | null {
+export async function parseXmlRoot(xml: string): Promise<Element | null> {
   if (unsafeXml(xml)) return null;
+  const { DOMParser } = (await samlLibraries()).xmldom;
   let failed = false;
   const doc = new DOMParser({
     errorHandler: {

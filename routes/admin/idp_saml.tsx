@@ -486,7 +486,7 @@ idpSaml.post("/:id/saml/metadata", async (c) => {
   if (!xml) throw new HttpError(400, "Paste the IdP's metadata XML or choose its file.");
   let md;
   try {
-    md = parseIdpMetadata(xml);
+    md = await parseIdpMetadata(xml);
   } catch (error) {
     if (error instanceof MetadataError) throw new HttpError(400, error.message);
     throw error;

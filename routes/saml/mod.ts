@@ -44,7 +44,7 @@ export function createSamlApp(): Hono<BaseEnv> {
     if (!tenant) return c.text("Not found", 404);
     const { idp, settings } = await getSamlConnection(c.get("deps").kv, tenant.id, idpId);
     if (!idp) return c.text("Not found", 404);
-    const xml = spMetadata(settings, spUrls(c.get("origin"), idp.id));
+    const xml = await spMetadata(settings, spUrls(c.get("origin"), idp.id));
     return c.body(xml, 200, {
       "content-type": "application/samlmetadata+xml; charset=utf-8",
       "content-disposition": `inline; filename="weft-${idp.id}-metadata.xml"`,

@@ -147,7 +147,7 @@ Deno.test("SP - matching by a configured attribute, then by email", async () => 
   );
 });
 
-Deno.test("parseIdpMetadata() reads entity ID, redirect SSO URL and signing certificates", () => {
+Deno.test("parseIdpMetadata() reads entity ID, redirect SSO URL and signing certificates", async () => {
   const a = makeKeyPair();
   const b = makeKeyPair();
   const body = (pem: string) => pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
@@ -164,13 +164,16 @@ Deno.test("parseIdpMetadata() reads entity ID, redirect SSO URL and signing cert
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp/redirect"/>
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>`;
-  const md = parseIdpMetadata(xml);
+  const md = await parseIdpMetadata(xml);
   assert.equal(md.entityId, "http://www.okta.com/exk1");
   assert.equal(md.ssoUrl, "https://idp/redirect");
   assert.equal(md.certificates.length, 2);
-  assert.throws(() => parseIdpMetadata(`<!DOCTYPE x [<!ENTITY e "e">]>${xml}`), MetadataError);
-  assert.throws(() => parseIdpMetadata("<x/>"), MetadataError);
-  assert.throws(
+  await assert.rejects(
+    () => parseIdpMetadata(`<!DOCTYPE x [<!ENTITY e "e">]>${xml}`),
+    MetadataError,
+  );
+  await assert.rejects(() => parseIdpMetadata("<x/>"), MetadataError);
+  await assert.rejects(
     () => parseIdpMetadata(xml.replace(/<md:KeyDescriptor[\s\S]*?<\/md:KeyDescriptor>/g, "")),
     /certificate/,
   );
