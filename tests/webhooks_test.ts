@@ -156,12 +156,12 @@ Deno.test("checkWebhookUrl() wants https and public addresses after DNS resoluti
   await assert.rejects(checkWebhookUrl("http://169.254.169.254/", dev), /metadata/);
 });
 
-Deno.test("signWebhook() signs as standardwebhooks verifies, with two secrets during a rotation", () => {
+Deno.test("signWebhook() signs as standardwebhooks verifies, with two secrets during a rotation", async () => {
   const [a, b] = [newWebhookSecret(), newWebhookSecret()];
   assert.match(a, /^whsec_[A-Za-z0-9+/]{43}=$/);
   assert.equal(atob(a.slice(6)).length, 32);
   const body = JSON.stringify({ id: "evt_1", ü: "ñ" });
-  const headers = webhookHeaders({
+  const headers = await webhookHeaders({
     url: "",
     eventId: "evt_1",
     body,
@@ -172,7 +172,7 @@ Deno.test("signWebhook() signs as standardwebhooks verifies, with two secrets du
   assert.deepEqual(new Webhook(b).verify(body, headers), JSON.parse(body));
   assert.throws(() => new Webhook(newWebhookSecret()).verify(body, headers));
   assert.throws(() => new Webhook(a).verify(body + " ", headers));
-  const one = signWebhook({ id: "x", timestamp: new Date(), body }, [a]);
+  const one = await signWebhook({ id: "x", timestamp: new Date(), body }, [a]);
   assert.equal(one.split(" ").length, 1);
 });
 

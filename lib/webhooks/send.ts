@@ -32,14 +32,14 @@ export interface SendResult {
 export const USER_AGENT = `Weft-Webhooks/${WEFT_VERSION}`;
 
 /** The request headers of a delivery. */
-export function webhookHeaders(input: SendInput): Record<string, string> {
+export async function webhookHeaders(input: SendInput): Promise<Record<string, string>> {
   const timestamp = input.now ?? new Date();
   return {
     "content-type": "application/json",
     "user-agent": USER_AGENT,
     "webhook-id": input.eventId,
     "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
-    "webhook-signature": signWebhook(
+    "webhook-signature": await signWebhook(
       { id: input.eventId, timestamp, body: input.body },
       input.secrets,
     ),
@@ -99,7 +99,7 @@ export async function sendWebhook(input: SendInput): Promise<SendResult> {
   try {
     const response = await fetch(input.url, {
       method: "POST",
-      headers: webhookHeaders(input),
+      headers: await webhookHeaders(input),
       body: input.body,
       redirect: "manual",
       signal: controller.signal,
