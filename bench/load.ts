@@ -54,6 +54,8 @@ export interface PhaseStats {
   failedTasks: number;
   /** CPU time the server process used during the phase, per request, in ms (when known). */
   serverCpuMsPerRequest?: number;
+  /** CPU time the load generator (this process) used during the phase, per request, in ms. */
+  clientCpuMsPerRequest?: number;
 }
 
 /** Phase limits. */

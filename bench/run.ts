@@ -91,7 +91,7 @@ function phaseLine(system: string, p: PhaseStats): string {
     `${fmt(p.rps).padStart(6)} req/s  p50 ${fmt(p.p50, 1).padStart(6)} ms  p99 ` +
     `${fmt(p.p99, 1).padStart(7)} ms  cpu ${
       fmt(p.serverCpuMsPerRequest ?? 0, 2).padStart(6)
-    } ms/req` +
+    } ms/req  client ${fmt(p.clientCpuMsPerRequest ?? 0, 2).padStart(5)} ms/req` +
     `${flags ? "  " + flags : ""}`;
 }
 

@@ -28,7 +28,8 @@ export interface Running extends Target {
  * Every system the harness knows: `weft-log-off` is Weft with its SCIM request log off
  * (`WEFT_REQUEST_LOG_DAYS=0`) and `weft-feed-off` Weft with its events feed off
  * (`WEFT_EVENTS_FEED=off`: no outbox notes, no sequencing), for measuring each one's cost side
- * by side; they run only when named with `--systems`. `same-work` is the same-work baseline
+ * by side, and `weft-2` Weft served by `deno serve --parallel` with 2 workers (what one more
+ * core buys); they run only when named with `--systems`. `same-work` is the same-work baseline
  * (`bench/same_work.ts`): Weft's own store operations per request, replayed from a trace of
  * them, with no SCIM logic; `baseline` the bare one (`bench/baseline.ts`): the minimum store
  * work of each operation.
@@ -37,6 +38,7 @@ export const SYSTEMS = [
   "weft",
   "weft-log-off",
   "weft-feed-off",
+  "weft-2",
   "same-work",
   "baseline",
   "better-auth",
@@ -266,7 +268,7 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
   const port = freePort();
   const keep = options.keep ?? false;
   const deno = Deno.execPath();
-  if (name === "weft" || name === "weft-log-off" || name === "weft-feed-off") {
+  if (name === "weft" || name === "weft-log-off" || name === "weft-feed-off" || name === "weft-2") {
     const env: Record<string, string> = {
       WEFT_KV_PATH: join(dir, "weft.kv"),
       WEFT_DEFAULT_TENANT: "bench",
@@ -275,13 +277,15 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
     };
     if (name === "weft-log-off") env.WEFT_REQUEST_LOG_DAYS = "0";
     if (name === "weft-feed-off") env.WEFT_EVENTS_FEED = "off";
+    // Two isolates answering on one port, each with its own workers, on one store.
+    const parallel = name === "weft-2" ? ["--parallel"] : [];
     const weftDir = options.weftDir ?? ROOT;
     const { idp, token } = await provisionWeft(env, weftDir);
     const serveEnv = options.weftV8Flags ? { ...env, DENO_V8_FLAGS: options.weftV8Flags } : env;
     const child = await spawn(
       deno,
-      ["serve", ...await startV8Flags(weftDir), "-A", "--unstable-kv", "main.ts"],
-      serveEnv,
+      ["serve", ...parallel, ...await startV8Flags(weftDir), "-A", "--unstable-kv", "main.ts"],
+      name === "weft-2" ? { ...serveEnv, DENO_JOBS: "2" } : serveEnv,
       weftDir,
       dir,
     );

@@ -17,6 +17,7 @@
  * @module
  */
 import { type Client, type PhaseLimits, type PhaseStats, runPhase, type Target } from "./load.ts";
+import { cpuTime } from "./systems.ts";
 
 const CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -396,8 +397,10 @@ export async function replay(
     run: () => Promise<T>,
   ): Promise<T> => {
     const before = cpuMs ? await cpuMs() : 0;
+    const clientBefore = await cpuTime(Deno.pid);
     const s = await run();
     if (cpuMs && s.requests) s.serverCpuMsPerRequest = (await cpuMs() - before) / s.requests;
+    if (s.requests) s.clientCpuMsPerRequest = (await cpuTime(Deno.pid) - clientBefore) / s.requests;
     const p = strip(s);
     phases.push(p);
     onPhase(p);
