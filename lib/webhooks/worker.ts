@@ -11,8 +11,8 @@
  *
  * The store work is shared: an endpoint's due deliveries are claimed together (one atomic
  * operation for the first attempts of feed events), the attempts that end together are recorded
- * together, and the scans that finished attempts ask for reuse the endpoints read within the
- * poll interval (a disabled one is read again before an attempt fails for it). While the
+ * together, and scans reuse the list of endpoints read within the poll interval (each batch
+ * reads its endpoint's record, so an edit, a rotation or a disable applies from the next). While the
  * instance is answering requests (`busy`), deliveries yield: an endpoint claims its next batch
  * only `busyPauseMs` after the previous one, so a burst of provisioning keeps its speed and its
  * deliveries lag behind it, draining at full speed once it ends.
@@ -28,6 +28,7 @@ import {
   onDeliveriesAdded,
 } from "../store/webhook_deliveries.ts";
 import {
+  getEndpointRecord,
   listEndpointRecords,
   listWebhookTenants,
   rebuildWebhookTenants,
@@ -138,8 +139,8 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
     finish,
   };
 
-  // The tenants with endpoints and their endpoints, as last read: a scan that a finished
-  // attempt asks for reuses them for up to a poll interval (the poll itself reads them again).
+  // The tenants with endpoints and their endpoints, as last read: scans reuse the list for up to
+  // a poll interval, then read it again (each batch reads its endpoint's record itself).
   let known: { at: number; endpoints: WebhookEndpoint[] } | null = null;
   const endpointsNow = async (fresh: boolean): Promise<WebhookEndpoint[]> => {
     if (!fresh && known && performance.now() - known.at < pollMs) return known.endpoints;
@@ -158,7 +159,7 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   let ticking: Promise<void> | null = null;
   let again = false;
 
-  // Whether the next scan must read the endpoints again (the poll, a nudge, an explicit tick).
+  // Whether the next scan must read the endpoints again (a nudge, an explicit tick, the start).
   let freshScan = true;
   // The next scan: the earliest that anything asked for.
   let timerAt = Infinity;
@@ -175,7 +176,8 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
   async function loop() {
     timerAt = Infinity;
     await tick();
-    schedule(pollMs);
+    // The poll: endpoints read longer than a poll interval ago are read again by the scan.
+    schedule(pollMs, false);
   }
 
   function tick(): Promise<void> {
@@ -218,9 +220,15 @@ export function startWebhookWorker(kv: Deno.Kv, options: WorkerOptions): Webhook
       const due = (await listDue(kv, endpoint.tenantId, endpoint.id, now(), free))
         .filter((item) => !running.has(`${endpointKey}/${item.eventId}`));
       if (!due.length) continue;
+      // The endpoint as it is now (URL, secrets, enabled), read once per batch: an edit, a
+      // rotation or a disable applies from the next batch on.
+      const current = fresh
+        ? endpoint
+        : await getEndpointRecord(kv, endpoint.tenantId, endpoint.id);
+      if (!current) continue;
       const claimed = await claimDeliveries(kv, due, { holder, leaseMs, now: now() });
       if (claimed.length) paced.set(endpointKey, performance.now() + busyPauseMs);
-      for (const c of claimed) start(c, endpointKey, endpoint);
+      for (const c of claimed) start(c, endpointKey, current);
     }
   }
 
