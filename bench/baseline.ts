@@ -18,6 +18,8 @@
  * @module
  */
 
+import { error, json, list } from "./scim_answers.ts";
+
 type Rec = Record<string, unknown> & { id: string };
 
 const enc = new TextEncoder();
@@ -40,31 +42,6 @@ const K = {
   count: () => ["count", "users"],
   event: () => ["ev", crypto.randomUUID()],
 };
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/scim+json" },
-  });
-}
-
-function error(status: number, detail: string): Response {
-  return json({
-    schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
-    status: String(status),
-    detail,
-  }, status);
-}
-
-function list(resources: unknown[], total: number, startIndex = 1): Response {
-  return json({
-    schemas: ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-    totalResults: total,
-    startIndex,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  });
-}
 
 /** `attr eq "value"` from a filter query parameter. */
 function eqFilter(filter: string): [string, string] | null {

@@ -32,13 +32,13 @@ import {
   type StoreTrace,
   type Template,
 } from "./trace_format.ts";
+import { error, json, list } from "./scim_answers.ts";
 
 const utf8 = new TextEncoder();
 const DAY_MS = 86_400_000;
 const POOL_MAX = 1024;
 const CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 function partBytes(p: Deno.KvKeyPart): number {
   if (typeof p === "string") return utf8.encode(p).length + 2;
@@ -150,31 +150,6 @@ function listId(fam: string, entries: number, ended: boolean): string {
 export interface SameWork {
   handler(req: Request): Promise<Response>;
   close(): void;
-}
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/scim+json" },
-  });
-}
-
-function error(status: number, detail: string): Response {
-  return json({
-    schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
-    status: String(status),
-    detail,
-  }, status);
-}
-
-function listOf(resources: unknown[], total: number, startIndex = 1): Response {
-  return json({
-    schemas: [LIST],
-    totalResults: total,
-    startIndex,
-    itemsPerPage: resources.length,
-    Resources: resources,
-  });
 }
 
 interface UserRec {
@@ -408,7 +383,7 @@ export async function startSameWork(
           return [
             u ? cls : `${cls}:empty`,
             m?.[2] ?? "-",
-            () => listOf(u ? [userOut(u)] : [], u ? 1 : 0),
+            () => list(u ? [userOut(u)] : [], u ? 1 : 0),
           ];
         }
         const start = Math.max(1, Number(url.searchParams.get("startIndex") ?? 1));
@@ -417,7 +392,7 @@ export async function startSameWork(
         return [
           page.length ? cls : `${cls}:empty`,
           String(start),
-          () => listOf(page.map(userOut), order.length, start),
+          () => list(page.map(userOut), order.length, start),
         ];
       }
       if (method === "POST" && body) {
