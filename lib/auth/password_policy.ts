@@ -7,6 +7,7 @@
  * @module
  */
 import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
+import { loadOnce } from "../load_once.ts";
 
 /** Shortest password the console accepts. */
 export const MIN_PASSWORD_LENGTH = 12;
@@ -15,28 +16,19 @@ export const MAX_PASSWORD_LENGTH = 1024;
 /** zxcvbn's score from 0 to 4; 3 means "safely unguessable" (about 10^8 guesses or more). */
 export const MIN_PASSWORD_SCORE = 3;
 
-let estimator: Promise<ZxcvbnFactory> | null = null;
-
 /** The estimator, its dictionaries imported (and decompressed) the first time a password is set. */
-function estimatorOf(): Promise<ZxcvbnFactory> {
-  estimator ??= (async () => {
-    const [{ ZxcvbnFactory }, common, english] = await Promise.all([
-      import("@zxcvbn-ts/core"),
-      import("@zxcvbn-ts/language-common"),
-      import("@zxcvbn-ts/language-en"),
-    ]);
-    return new ZxcvbnFactory({
-      dictionary: { ...common.dictionary, ...english.dictionary },
-      graphs: common.adjacencyGraphs,
-      translations: english.translations,
-    });
-  })().catch((error) => {
-    // A failed load is tried again by the next password, not remembered.
-    estimator = null;
-    throw error;
+const estimatorOf: () => Promise<ZxcvbnFactory> = loadOnce(async () => {
+  const [{ ZxcvbnFactory }, common, english] = await Promise.all([
+    import("@zxcvbn-ts/core"),
+    import("@zxcvbn-ts/language-common"),
+    import("@zxcvbn-ts/language-en"),
+  ]);
+  return new ZxcvbnFactory({
+    dictionary: { ...common.dictionary, ...english.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: english.translations,
   });
-  return estimator;
-}
+});
 
 /**
  * Why a new password is refused, in words for the person choosing it, or `null` when it is

@@ -4,6 +4,7 @@
  * anyone in (or only answers SCIM) does not need to hold.
  * @module
  */
+import { loadOnce } from "../load_once.ts";
 
 /** The SAML libraries, loaded. */
 export interface SamlLibraries {
@@ -11,16 +12,11 @@ export interface SamlLibraries {
   xmldom: typeof import("@xmldom/xmldom");
 }
 
-let loading: Promise<SamlLibraries> | null = null;
-
 /** The SAML libraries, imported the first time they are asked for. */
-export function samlLibraries(): Promise<SamlLibraries> {
-  loading ??= Promise.all([import("@node-saml/node-saml"), import("@xmldom/xmldom")])
-    .then(([nodeSaml, xmldom]) => ({ nodeSaml, xmldom }))
-    .catch((error) => {
-      // A failed import is tried again by the next use, not remembered.
-      loading = null;
-      throw error;
-    });
-  return loading;
-}
+export const samlLibraries: () => Promise<SamlLibraries> = loadOnce(async () => {
+  const [nodeSaml, xmldom] = await Promise.all([
+    import("@node-saml/node-saml"),
+    import("@xmldom/xmldom"),
+  ]);
+  return { nodeSaml, xmldom };
+});

@@ -8,6 +8,7 @@
  */
 import type { Webhook } from "standardwebhooks";
 import { encodeBase64 } from "../backup/base64.ts";
+import { loadOnce } from "../load_once.ts";
 
 /** A new signing secret. */
 export function newWebhookSecret(): string {
@@ -23,7 +24,7 @@ export async function signWebhook(
   return signers.map((w) => w.sign(input.id, input.timestamp, input.body)).join(" ");
 }
 
-let library: Promise<typeof import("standardwebhooks")> | null = null;
+const library = loadOnce(() => import("standardwebhooks"));
 /** Signers by secret (a secret is decoded once); an endpoint has at most two at a time. */
 const signers = new Map<string, Webhook>();
 const MAX_SIGNERS = 256;
@@ -31,11 +32,7 @@ const MAX_SIGNERS = 256;
 async function signerOf(secret: string): Promise<Webhook> {
   const known = signers.get(secret);
   if (known) return known;
-  library ??= import("standardwebhooks").catch((error) => {
-    library = null;
-    throw error;
-  });
-  const signer = new (await library).Webhook(secret);
+  const signer = new (await library()).Webhook(secret);
   if (signers.size >= MAX_SIGNERS) signers.delete(signers.keys().next().value!);
   signers.set(secret, signer);
   return signer;
