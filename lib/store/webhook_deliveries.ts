@@ -184,20 +184,29 @@ async function feedEventJson(kv: Deno.Kv, tenantId: string, seq: number): Promis
   return JSON.stringify(JSON.parse(parts.map((p) => p.value).join("")));
 }
 
-/** What the first claim of a feed event's delivery writes: its record and its body's parts. */
-function freshClaim(
+/** The due entry of a delivery not yet attempted: it names its feed event. */
+type FreshDue = Deno.KvEntry<NonNullable<DueValue>>;
+
+/**
+ * Adds the first claim of a feed event's delivery to `op` — its record (leased to `holder`) and
+ * its body's parts, checked against the due entry and the absence of a record — and returns
+ * the record.
+ */
+function addFreshClaim(
+  op: Deno.AtomicOperation,
   due: DueDelivery,
-  value: { seq: number; type: string },
+  dueEntry: FreshDue,
   body: string,
   options: { holder: string; leaseMs: number; now: number },
-): { delivery: Delivery; chunks: Uint8Array[]; until: number } {
+): Delivery {
   const chunks = parts(body);
   const until = options.now + options.leaseMs;
+  const expireIn = DELIVERY_RETENTION_MS;
   const delivery: Delivery = {
     tenantId: due.tenantId,
     endpointId: due.endpointId,
     eventId: due.eventId,
-    eventType: value.type,
+    eventType: dueEntry.value.type,
     status: "pending",
     createdAt: new Date(due.at).toISOString(),
     attemptCount: 0,
@@ -206,30 +215,18 @@ function freshClaim(
     lease: { holder: options.holder, until },
     bytes: chunks.reduce((n, c) => n + c.length, 0),
     parts: chunks.length,
-    expiresAt: new Date(options.now + DELIVERY_RETENTION_MS).toISOString(),
+    expiresAt: new Date(options.now + expireIn).toISOString(),
   };
-  return { delivery, chunks, until };
-}
-
-/** Adds a fresh claim's writes (checked against the due entry and no record) to `op`. */
-function addFreshClaimOps(
-  op: Deno.AtomicOperation,
-  due: DueDelivery,
-  dueEntry: Deno.KvEntry<DueValue>,
-  claim: { delivery: Delivery; chunks: Uint8Array[]; until: number },
-): void {
   const key = keys.webhookDelivery(due.tenantId, due.endpointId, due.eventId);
-  const expireIn = DELIVERY_RETENTION_MS;
   op.check(dueEntry)
     .check({ key, versionstamp: null })
-    .set(key, claim.delivery, { expireIn })
+    .set(key, delivery, { expireIn })
     .delete(dueEntry.key)
-    .set(keys.webhookDue(due.tenantId, due.endpointId, claim.until, due.eventId), null, {
-      expireIn,
-    });
-  claim.chunks.forEach((c, i) =>
+    .set(keys.webhookDue(due.tenantId, due.endpointId, until, due.eventId), null, { expireIn });
+  chunks.forEach((c, i) =>
     op.set(keys.webhookPayload(due.tenantId, due.endpointId, due.eventId, i), c, { expireIn })
   );
+  return delivery;
 }
 
 /** The first claim of a feed event's delivery: creates its record and copies its body. */
@@ -247,11 +244,10 @@ async function claimFresh(
     await withLockRetry(() => kv.atomic().check(dueEntry).delete(dueEntry.key).commit());
     return null;
   }
-  const claim = freshClaim(due, value, body, options);
   const op = kv.atomic();
-  addFreshClaimOps(op, due, dueEntry, claim);
+  const delivery = addFreshClaim(op, due, { ...dueEntry, value }, body, options);
   const res = await withLockRetry(() => op.commit());
-  return res.ok ? { delivery: claim.delivery, versionstamp: res.versionstamp, body } : null;
+  return res.ok ? { delivery, versionstamp: res.versionstamp, body } : null;
 }
 
 /** An endpoint's due deliveries up to `now`, oldest first. */
@@ -360,7 +356,7 @@ export async function claimDeliveries(
       keys.webhookDue(d.tenantId, d.endpointId, d.at, d.eventId),
     ]),
   );
-  const fresh: { due: DueDelivery; entry: Deno.KvEntry<DueValue> }[] = [];
+  const fresh: { due: DueDelivery; entry: FreshDue }[] = [];
   const single: DueDelivery[] = [];
   const seen = new Set<string>();
   dues.forEach((due, i) => {
@@ -370,10 +366,10 @@ export async function claimDeliveries(
     const first = !seen.has(id);
     seen.add(id);
     if (first && !record.versionstamp && dueEntry.versionstamp && dueEntry.value) {
-      fresh.push({ due, entry: dueEntry as Deno.KvEntry<DueValue> });
+      fresh.push({ due, entry: dueEntry as FreshDue });
     } else single.push(due);
   });
-  const seqs = [...new Set(fresh.map((f) => f.entry.value!.seq))];
+  const seqs = [...new Set(fresh.map((f) => f.entry.value.seq))];
   const tenantId = dues[0].tenantId;
   const events = new Map<number, FeedEntryValue | null>();
   if (fresh.every((f) => f.due.tenantId === tenantId)) {
@@ -384,7 +380,7 @@ export async function claimDeliveries(
     seqs.forEach((seq, i) => events.set(seq, read[i].value));
   }
   const claimed: ClaimedDelivery[] = [];
-  let batch: { due: DueDelivery; entry: Deno.KvEntry<DueValue>; body: string }[] = [];
+  let batch: { due: DueDelivery; entry: FreshDue; body: string }[] = [];
   let bytes = 0;
   const commit = async () => {
     if (!batch.length) return;
@@ -392,21 +388,17 @@ export async function claimDeliveries(
     batch = [];
     bytes = 0;
     const op = kv.atomic();
-    const claims = taken.map((b) => {
-      const claim = freshClaim(b.due, b.entry.value!, b.body, options);
-      addFreshClaimOps(op, b.due, b.entry, claim);
-      return claim;
-    });
+    const deliveries = taken.map((b) => addFreshClaim(op, b.due, b.entry, b.body, options));
     const res = await withLockRetry(() => op.commit());
     if (res.ok) {
       taken.forEach((b, i) =>
-        claimed.push({ delivery: claims[i].delivery, versionstamp: res.versionstamp, body: b.body })
+        claimed.push({ delivery: deliveries[i], versionstamp: res.versionstamp, body: b.body })
       );
     } else single.push(...taken.map((b) => b.due));
   };
   const size = Math.max(1, Math.min(BATCH, Math.floor(maxChecks(kv) / 2)));
   for (const f of fresh) {
-    const event = events.get(f.entry.value!.seq);
+    const event = events.get(f.entry.value.seq);
     if (!event || !("event" in event)) {
       single.push(f.due);
       continue;

@@ -77,11 +77,7 @@ export async function runClaimed(
     eventId: d.eventId,
     at: d.nextAttemptAt ?? 0,
   };
-  // A disabled endpoint as the worker last read it is read again before the attempt fails for
-  // it: an admin who enables it and resends at once is not refused by a stale copy.
-  const endpoint = known?.enabled
-    ? known
-    : await getEndpointRecord(kv, item.tenantId, item.endpointId);
+  const endpoint = known ?? await getEndpointRecord(kv, item.tenantId, item.endpointId);
   if (!endpoint) {
     await dropDelivery(kv, item);
     return null;
