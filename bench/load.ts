@@ -15,6 +15,8 @@ export interface BenchRequest {
   /** Path and query after the SCIM base, starting with `/`. */
   path: string;
   body?: unknown;
+  /** Another tenant's base URL and token than the phase's (sent through the phase's proxy). */
+  target?: Target;
 }
 
 /** What a request returned. */
@@ -31,6 +33,19 @@ export interface Target {
   /** SCIM base URL without a trailing slash, e.g. `http://127.0.0.1:9000/scim/v2`. */
   base: string;
   token: string;
+  /**
+   * A loopback server to send every request through as an HTTP proxy, so a request can name any
+   * host (`http://t1.localhost/…`: tenants by subdomain) while it still goes to 127.0.0.1.
+   */
+  proxy?: string;
+}
+
+/** One proxying HTTP client per proxy URL (the bench's own process lives as long as its runs). */
+const proxyClients = new Map<string, Deno.HttpClient>();
+function proxyClient(url: string): Deno.HttpClient {
+  let client = proxyClients.get(url);
+  if (!client) proxyClients.set(url, client = Deno.createHttpClient({ proxy: { url } }));
+  return client;
 }
 
 /** Per-phase measurements. */
@@ -100,7 +115,7 @@ export class Client {
   private stopped: string | null = null;
 
   constructor(private readonly target: Target, private readonly limits: PhaseLimits) {
-    assertLoopback(target.base);
+    assertLoopback(target.proxy ?? target.base);
     this.deadline = performance.now() + limits.timeoutMs;
     this.headers = new Headers({
       authorization: `Bearer ${target.token}`,
@@ -148,7 +163,9 @@ export class Client {
       throw new BudgetExhausted(this.stopped!);
     }
     this.sent++;
+    if (req.target && !this.target.proxy) assertLoopback(req.target.base);
     const headers = new Headers(this.headers);
+    if (req.target) headers.set("authorization", `Bearer ${req.target.token}`);
     let body: string | undefined;
     if (req.body !== undefined) {
       headers.set("content-type", "application/scim+json");
@@ -158,11 +175,12 @@ export class Client {
     let status = 0;
     let text = "";
     try {
-      const res = await fetch(this.target.base + req.path, {
+      const res = await fetch((req.target ?? this.target).base + req.path, {
         method: req.method,
         headers,
         body,
         signal: this.controller.signal,
+        ...(this.target.proxy ? { client: proxyClient(this.target.proxy) } : {}),
       });
       status = res.status;
       text = await res.text();

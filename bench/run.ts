@@ -5,8 +5,10 @@
  * ```sh
  * deno task bench                       # 3 runs, N = 10,000, every system; writes the docs
  * deno task bench:smoke                 # N = 500, one run; fails on any error or incomplete run
- * deno task bench --scaling             # 1k vs 100k users, empty vs 50k-member group (Weft)
+ * deno task bench --scaling             # 1k vs 100k users, empty vs 50k-member group, 1,000
+ *                                       # tenants (Weft, every feature on; --tenants 0 skips)
  * deno task bench --report              # rewrite the docs from bench/results/*.json
+ * deno task bench --store both          # Weft and both baselines on a file and on KV Connect
  * deno run -A --unstable-kv bench/run.ts --users 2000 --runs 1 --systems weft,same-work,baseline
  * WEFT_BENCH_PIN=0:1 deno task bench …  # load generator on CPU 0, each server on CPU 1
  * ```
@@ -23,6 +25,7 @@ import { join } from "node:path";
 import type { PhaseStats } from "./load.ts";
 import { installPeers } from "./peers/install.ts";
 import {
+  type BenchStore,
   DEFAULT_SYSTEMS,
   isPeer,
   pinSelf,
@@ -39,7 +42,7 @@ import { runScaling } from "./scaling.ts";
 import { KNOWN_GAPS } from "./gaps.ts";
 import { samlPhase, type SamlStats } from "./saml.ts";
 import { apiPhase, type ApiStats } from "./api.ts";
-import { ensureStoreTrace, TRACE_PATH } from "./store_trace.ts";
+import { ensureStoreTrace, tracePathFor } from "./store_trace.ts";
 import type { StoreTrace } from "./trace_format.ts";
 
 const STRING_OPTIONS = [
@@ -51,6 +54,8 @@ const STRING_OPTIONS = [
   "phase-timeout",
   "out",
   "weft-dir",
+  "store",
+  "tenants",
 ];
 const BOOLEAN_OPTIONS = ["smoke", "report", "scaling", "keep", "no-report"];
 const { values: args } = parseArgs({
@@ -191,9 +196,12 @@ async function runSystem(
   name: SystemName,
   o: WorkloadOptions,
   peersDir: string | undefined,
+  store: BenchStore,
 ): Promise<SystemRun> {
   let sys: Running | undefined;
   const started = performance.now();
+  const label = store === "file" ? name : `${name}@kvc`;
+  const tag = store === "file" ? {} : { store };
   try {
     sys = await startSystem(name, {
       peersDir,
@@ -201,23 +209,29 @@ async function runSystem(
       weftDir,
       // V8 flags for the Weft server alone (memory studies), e.g. --max-semi-space-size=1.
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
-      sameWorkTrace: TRACE_PATH,
+      sameWorkTrace: tracePathFor(store),
+      store,
     });
-    const result = await replay(sys, o, (p) => log(phaseLine(name, p)), sys.cpuMs);
+    // On KV Connect the store's server is a process of its own: its CPU counts as the server's.
+    const running = sys;
+    const cpuMs = async () =>
+      (await running.cpuMs()) + (running.storeCpuMs ? await running.storeCpuMs() : 0);
+    const result = await replay(sys, o, (p) => log(phaseLine(label, p)), cpuMs);
     // SAML sign-ins: Weft only (the peers and the baseline have no SAML service provider).
     let saml: SamlStats | undefined;
     if (sys.weftCli) {
       saml = await samlPhase(sys, o);
-      log(samlLine(name, saml));
+      log(samlLine(label, saml));
     }
     // The directory API's pages: Weft only.
     let api: ApiStats | undefined;
     if (sys.weftCli) {
       api = await apiPhase(sys, o);
-      for (const line of apiLines(name, api)) log(line);
+      for (const line of apiLines(label, api)) log(line);
     }
     return {
       system: name,
+      ...tag,
       wallMs: performance.now() - started,
       peakRssMiB: await sys.peakRssMiB(),
       ...result,
@@ -226,9 +240,10 @@ async function runSystem(
     };
   } catch (error) {
     const failure = error instanceof Error ? error.message : String(error);
-    log(`  ${name}: FAILED: ${failure}`);
+    log(`  ${label}: FAILED: ${failure}`);
     return {
       system: name,
+      ...tag,
       wallMs: performance.now() - started,
       peakRssMiB: sys ? await sys.peakRssMiB() : 0,
       phases: [],
@@ -267,6 +282,7 @@ async function main(): Promise<number> {
       weftDir,
       weftV8Flags: Deno.env.get("WEFT_BENCH_V8_FLAGS"),
       system: typeof args.systems === "string" ? args.systems as SystemName : undefined,
+      tenants: args.tenants === "0" ? 0 : num("tenants", 1000),
       log,
     });
     await Deno.mkdir(RESULTS, { recursive: true });
@@ -289,21 +305,32 @@ async function main(): Promise<number> {
     phaseTimeoutMs: num("phase-timeout", smoke ? 300 : 1200) * 1000,
   };
   const runs = num("runs", smoke ? 1 : 3);
+  // `--store connect`: the KV systems on KV Connect servers; `both`: each on a file, then on one.
+  const storeArg = typeof args.store === "string" ? args.store : "file";
+  if (!["file", "connect", "both"].includes(storeArg)) {
+    throw new Error(`--store must be file, connect or both (not "${storeArg}")`);
+  }
+  const stores: BenchStore[] = storeArg === "both" ? ["file", "connect"] : [storeArg as BenchStore];
   const systems =
     (typeof args.systems === "string"
       ? args.systems.split(",")
-      : [...DEFAULT_SYSTEMS]) as SystemName[];
+      : storeArg === "file"
+      ? [...DEFAULT_SYSTEMS]
+      : ["weft", "same-work", "baseline"]) as SystemName[];
   for (const s of systems) {
     if (!SYSTEMS.includes(s)) {
       throw new Error(`Unknown system "${s}" (known: ${SYSTEMS.join(", ")})`);
     }
   }
   // The same-work baseline replays a trace of this Weft's store operations: recorded first.
-  let trace: StoreTrace | undefined;
+  const traces: Partial<Record<BenchStore, StoreTrace>> = {};
   if (systems.includes("same-work")) {
-    trace = await ensureStoreTrace({ weftDir, log });
-    log(opsLines(trace).join("\n"));
+    for (const store of stores) {
+      traces[store] = await ensureStoreTrace({ weftDir, log, store });
+      log(`${store}: ${opsLines(traces[store]!).join("\n")}`);
+    }
   }
+  const trace = traces[stores.at(-1)!];
   const needsPeers = systems.some(isPeer);
   const peersDir = needsPeers ? await installPeers(log) : undefined;
   const file: RunsFile = {
@@ -325,15 +352,18 @@ async function main(): Promise<number> {
   const failed: string[] = [];
   for (let r = 0; r < runs; r++) {
     // Rotate the order so no system always runs first (or last) on a noisy machine.
-    const order = systems.map((_, i) => systems[(i + r) % systems.length]);
+    const all = stores.flatMap((store) => systems.map((name) => ({ name, store })));
+    const order = all.map((_, i) => all[(i + r) % all.length]);
     log(`run ${r + 1}/${runs}: N = ${fmt(users)}, ${o.groups} groups, ${o.concurrency} clients`);
     const results: SystemRun[] = [];
-    for (const name of order) {
-      const res = await runSystem(name, o, peersDir);
+    for (const { name, store } of order) {
+      const res = await runSystem(name, o, peersDir, store);
       log(
-        `  ${name.padEnd(12)} wall ${fmt(res.wallMs / 1000, 1)} s, peak RSS ${
-          fmt(res.peakRssMiB, 1)
-        } MiB${res.memberMismatches ? `, ${res.memberMismatches} groups wrong` : ""}`,
+        `  ${(store === "file" ? name : `${name}@kvc`).padEnd(12)} wall ${
+          fmt(res.wallMs / 1000, 1)
+        } s, peak RSS ${fmt(res.peakRssMiB, 1)} MiB${
+          res.memberMismatches ? `, ${res.memberMismatches} groups wrong` : ""
+        }`,
       );
       results.push(res);
       failed.push(...problems(res));
@@ -349,7 +379,9 @@ async function main(): Promise<number> {
     return 0;
   }
   await Deno.mkdir(RESULTS, { recursive: true });
-  const out = typeof args.out === "string" ? args.out : join(RESULTS, "runs.json");
+  const out = typeof args.out === "string"
+    ? args.out
+    : join(RESULTS, storeArg === "file" ? "runs.json" : "kv-connect.json");
   await Deno.writeTextFile(out, JSON.stringify(file, null, 1) + "\n");
   await formatFiles(out);
   log(`wrote ${out}`);

@@ -6,12 +6,21 @@
  * 3. Page through the whole directory by 100 and compare the first and last tenth of the pages.
  * 4. Fill one group with 50,000 members; then, alternating, add 100 members to it and to a new
  *    empty group, and read both with `excludedAttributes=members`.
- * 5. The server's peak RSS through all of it.
+ * 5. Every feature on, as a production tenant runs: the SCIM request log and the events feed (on
+ *    by default), one webhook endpoint subscribed to every event on a loopback receiver that
+ *    answers 204 (from before the first user on), then SAML sign-ins (`bench/saml.ts`) and the
+ *    directory API's pages through the whole directory and its events (`bench/api.ts`).
+ * 6. Many tenants (`bench/tenants.ts`): 1,000 tenants of 100 users each beside the big one; the
+ *    lookup latency of a tenant drawn from all of them against the bench tenant's.
+ * 7. The server's peak RSS through all of it.
  * @module
  */
 import { type Client, type PhaseStats, quantile, runPhase, type Target } from "./load.ts";
 import { type Machine, machineInfo, median } from "./report.ts";
 import { startSystem, type SystemName, weftVersion } from "./systems.ts";
+import { samlPhase, type SamlStats } from "./saml.ts";
+import { apiPhase, type ApiStats } from "./api.ts";
+import { tenantsStage } from "./tenants.ts";
 import {
   createPhase,
   groupName,
@@ -67,6 +76,24 @@ export interface ScalingResult {
   fill: Omit<PhaseStats, "errorSamples" | "errorsByStatus">;
   /** Peak RSS through the whole 100,000-user run, whole-group reads included (MiB). */
   peakRssMiB: number;
+  /** Webhook deliveries the receiver got (every event of the run, at least once), when on. */
+  webhooks?: { delivered: number; drainedMs: number };
+  /** SAML sign-ins against the large directory. */
+  saml?: SamlStats;
+  /** The directory API's pages through the large directory and its events. */
+  api?: ApiStats;
+  /** Many tenants beside the big one. */
+  tenants?: {
+    tenants: number;
+    usersPerTenant: number;
+    provisionMs: number;
+    load: { requests: number; rps: number; p50: number; p99: number; errors: number };
+    single: Latency;
+    spread: Latency;
+    /** p50 of lookups spread over every tenant ÷ p50 in the bench tenant, interleaved. */
+    ratio: number;
+    lookupErrors: number;
+  };
   /** Peak RSS after each stage, in order (MiB); the last includes reading the big group whole. */
   rssAfter: Record<string, number>;
 }
@@ -123,6 +150,8 @@ export async function runScaling(options: {
   weftV8Flags?: string;
   /** The system to scale (default Weft; the baseline shows what the store alone does). */
   system?: SystemName;
+  /** Tenants of the many-tenants stage (0: none; Weft only). */
+  tenants?: number;
   log: (line: string) => void;
 }): Promise<ScalingResult> {
   const { log } = options;
@@ -136,11 +165,26 @@ export async function runScaling(options: {
     concurrency: options.concurrency,
     phaseTimeoutMs: options.phaseTimeoutMs,
   };
+  const receiver = countingReceiver();
   const sys = await startSystem(options.system ?? "weft", {
     weftDir: options.weftDir,
     weftV8Flags: options.weftV8Flags,
+    // The receiver is on loopback, which Weft refuses as a webhook target unless allowed.
+    weftEnv: { WEFT_WEBHOOK_ALLOW_PRIVATE: "true" },
   });
   try {
+    if (sys.weftCli) {
+      await sys.weftCli(
+        "webhook",
+        "create",
+        "--tenant",
+        "bench",
+        "--url",
+        receiver.url,
+        "--events",
+        "*",
+      );
+    }
     const state: ReplayState = { userIds: [], groupIds: [] };
     log(`scaling: loading ${small} users`);
     await createPhase(sys, o, state);
@@ -279,6 +323,63 @@ export async function runScaling(options: {
     );
     if (whole.errors) throw new Error(`Cannot read the big group: ${whole.errorSamples[0]}`);
     await checkpoint(`reading the ${fullSize}-member group whole (3 times)`);
+
+    let saml: SamlStats | undefined;
+    let api: ApiStats | undefined;
+    let tenants: ScalingResult["tenants"];
+    let webhooks: ScalingResult["webhooks"];
+    if (sys.weftCli) {
+      log(`scaling: SAML sign-ins against ${options.large} users`);
+      saml = await samlPhase(sys, { ...o, users: options.large });
+      log(
+        `  ${saml.signIns} sign-ins, ${saml.signInsPerSecond.toFixed(0)}/s, ${saml.errors} errors`,
+      );
+      await checkpoint("SAML sign-ins");
+      log("scaling: the directory API's pages (users, then events)");
+      api = await apiPhase(sys, { ...o, users: options.large });
+      log(
+        `  ${api.users.usersRead} users in ${api.users.requests} pages, ${api.events.eventsRead} events in ${api.events.requests} pages`,
+      );
+      await checkpoint("reading the directory and its events through the API");
+      const drainStart = performance.now();
+      const expected = api.events.eventsRead;
+      while (receiver.count() < expected && performance.now() - drainStart < 600_000) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      webhooks = { delivered: receiver.count(), drainedMs: performance.now() - drainStart };
+      log(`  webhooks: ${webhooks.delivered} of ${expected} events delivered`);
+      await checkpoint("webhook deliveries drained");
+      if (options.tenants) {
+        log(`scaling: ${options.tenants} tenants of 100 users beside the big one`);
+        const t = await tenantsStage(sys, {
+          count: options.tenants,
+          perTenant: 100,
+          benchUsers: options.large,
+          probes: 1000,
+          concurrency: options.concurrency,
+          timeoutMs: options.phaseTimeoutMs,
+          log,
+        });
+        const single = latency(t.single);
+        const spread = latency(t.spread);
+        tenants = {
+          tenants: t.tenants,
+          usersPerTenant: t.usersPerTenant,
+          provisionMs: t.provisionMs,
+          load: t.load,
+          single,
+          spread,
+          ratio: spread.p50 / single.p50,
+          lookupErrors: t.lookupErrors,
+        };
+        log(
+          `  lookups: bench tenant p50 ${single.p50.toFixed(2)} ms, any of ${t.tenants} p50 ${
+            spread.p50.toFixed(2)
+          } ms (${t.lookupErrors} errors)`,
+        );
+        await checkpoint(`${options.tenants} tenants of 100 users`);
+      }
+    }
     // The process's high-water mark after the last stage: the peak of the whole run.
     const peakRssMiB = Math.max(...Object.values(rssAfter));
     return {
@@ -312,8 +413,28 @@ export async function runScaling(options: {
       fill: brief(fill),
       peakRssMiB,
       rssAfter,
+      ...(webhooks ? { webhooks } : {}),
+      ...(saml ? { saml } : {}),
+      ...(api ? { api } : {}),
+      ...(tenants ? { tenants } : {}),
     };
   } finally {
     await sys.stop();
+    await receiver.close();
   }
+}
+
+/** A loopback webhook receiver that answers 204 and counts what it got (keeping nothing). */
+function countingReceiver(): { url: string; count(): number; close(): Promise<void> } {
+  let n = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    n++;
+    return new Response(null, { status: 204 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/hooks`,
+    count: () => n,
+    close: () => server.shutdown(),
+  };
 }

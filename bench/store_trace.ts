@@ -6,6 +6,7 @@
  * deno run -A --unstable-kv bench/store_trace.ts            # record (if stale) and print the table
  * deno run -A --unstable-kv bench/store_trace.ts --force    # record again
  * deno run -A --unstable-kv bench/store_trace.ts --users 1000
+ * deno run -A --unstable-kv bench/store_trace.ts --store connect   # on a KV Connect server
  * ```
  *
  * Each system runs in its own process, in-process behind a `Deno.serve` on loopback, over a
@@ -31,7 +32,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { PHASES, profilingOptions, replay, type WorkloadOptions } from "./workloads.ts";
-import { provisionWeft, ROOT, weftVersion } from "./systems.ts";
+import { type BenchStore, provisionWeft, ROOT, weftVersion } from "./systems.ts";
+import { startKvConnect } from "../tests/_kv_connect.ts";
 import {
   addOp,
   classify,
@@ -55,8 +57,15 @@ export const TRACED = ["weft", "same-work", "baseline"] as const;
 /** A traced system. */
 export type Traced = typeof TRACED[number];
 
-/** Where `deno task bench` keeps the trace. */
+/** Where `deno task bench` keeps the trace (`--store connect`: {@linkcode tracePathFor}). */
 export const TRACE_PATH = join(ROOT, "bench", ".cache", "store_trace.json");
+
+/** The trace of a store kind: Weft sizes its commits to the store (10 checks on KV Connect). */
+export function tracePathFor(store: BenchStore): string {
+  return store === "connect"
+    ? join(ROOT, "bench", ".cache", "store_trace.connect.json")
+    : TRACE_PATH;
+}
 
 /** Users of the traced workload unless told. */
 export const TRACE_USERS = 300;
@@ -562,16 +571,23 @@ async function traceHere(
   users: number,
   weftDir: string,
   tracePath: string | undefined,
+  store: BenchStore,
 ): Promise<RawTrace> {
   const dir = await Deno.makeTempDir({ prefix: `weft-trace-${system}-` });
-  const kvPath = join(dir, "trace.kv");
+  // On KV Connect every system opens the server's URL (started by the parent process, given as
+  // `WEFT_TRACE_KV_URL`); Deno reads the token from the environment.
+  const kvUrl = Deno.env.get("WEFT_TRACE_KV_URL");
+  if (store === "connect" && !kvUrl) throw new Error("Tracing on KV Connect needs its URL");
+  const kvPath = kvUrl ?? join(dir, "trace.kv");
   const rec = new Recorder();
   let handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   let path: string;
   let token: string;
   if (system === "weft") {
     const env: Record<string, string> = {
-      WEFT_KV_PATH: kvPath,
+      ...(kvUrl
+        ? { DENO_KV_URL: kvUrl, DENO_KV_ACCESS_TOKEN: Deno.env.get("DENO_KV_ACCESS_TOKEN") ?? "" }
+        : { WEFT_KV_PATH: kvPath }),
       WEFT_DEFAULT_TENANT: "bench",
       WEFT_LOG: "warn",
     };
@@ -784,52 +800,72 @@ const DEPENDS_ON = [
 ];
 
 /** The key a trace of this Weft checkout and these bench files must carry. */
-export async function traceKey(weftDir: string, users: number): Promise<string> {
+export async function traceKey(
+  weftDir: string,
+  users: number,
+  store: BenchStore = "file",
+): Promise<string> {
   let text = String(users);
   for (const f of DEPENDS_ON) text += await Deno.readTextFile(join(ROOT, "bench", f));
-  return `${await weftVersion(weftDir)}:${(await sha256(text)).slice(0, 12)}`;
+  const key = `${await weftVersion(weftDir)}:${(await sha256(text)).slice(0, 12)}`;
+  return store === "file" ? key : `${key}:${store}`;
 }
 
+/**
+ * Traces one system in a process of its own. On KV Connect this process starts a fresh server
+ * for it and hands the subprocess its URL (`WEFT_TRACE_KV_URL`) and token: a server started
+ * inside the traced process stopped answering once the load began.
+ */
 async function traceInSubprocess(
   system: Traced,
   users: number,
   weftDir: string,
   tracePath: string,
+  store: BenchStore,
 ): Promise<RawTrace> {
   const out = await Deno.makeTempFile({ prefix: `weft-trace-${system}-`, suffix: ".json" });
+  const kvc = store === "connect"
+    ? await startKvConnect({ token: `kvc_${crypto.randomUUID()}` })
+    : undefined;
   const config = system === "weft" ? join(weftDir, "deno.json") : join(ROOT, "deno.json");
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-kv",
-      "--config",
-      config,
-      join(ROOT, "bench", "store_trace.ts"),
-      "--system",
-      system,
-      "--users",
-      String(users),
-      "--weft-dir",
-      weftDir,
-      "--trace",
-      tracePath,
-      "--raw",
-      out,
-    ],
-    cwd: system === "weft" ? weftDir : ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const res = await cmd.output();
-  if (!res.success) {
-    const err = new TextDecoder().decode(res.stderr).trim().split("\n").slice(-8).join("\n");
-    throw new Error(`tracing ${system} failed:\n${err}`);
+  try {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--unstable-kv",
+        "--config",
+        config,
+        join(ROOT, "bench", "store_trace.ts"),
+        "--system",
+        system,
+        "--users",
+        String(users),
+        "--weft-dir",
+        weftDir,
+        "--trace",
+        tracePath,
+        "--raw",
+        out,
+        "--store",
+        store,
+      ],
+      cwd: system === "weft" ? weftDir : ROOT,
+      env: kvc ? { WEFT_TRACE_KV_URL: kvc.url, DENO_KV_ACCESS_TOKEN: kvc.token } : {},
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const res = await cmd.output();
+    if (!res.success) {
+      const err = new TextDecoder().decode(res.stderr).trim().split("\n").slice(-8).join("\n");
+      throw new Error(`tracing ${system} failed:\n${err}`);
+    }
+    return JSON.parse(await Deno.readTextFile(out)) as RawTrace;
+  } finally {
+    await Deno.remove(out).catch(() => {});
+    await kvc?.close();
   }
-  const raw = JSON.parse(await Deno.readTextFile(out)) as RawTrace;
-  await Deno.remove(out).catch(() => {});
-  return raw;
 }
 
 /** Options of {@linkcode ensureStoreTrace}. */
@@ -839,6 +875,8 @@ export interface TraceOptions {
   path?: string;
   force?: boolean;
   log?: (line: string) => void;
+  /** The store the systems are traced on (default `file`). */
+  store?: BenchStore;
 }
 
 /**
@@ -849,9 +887,10 @@ export interface TraceOptions {
 export async function ensureStoreTrace(o: TraceOptions = {}): Promise<StoreTrace> {
   const weftDir = o.weftDir ?? ROOT;
   const users = o.users ?? TRACE_USERS;
-  const path = o.path ?? TRACE_PATH;
+  const store = o.store ?? "file";
+  const path = o.path ?? tracePathFor(store);
   const log = o.log ?? (() => {});
-  const key = await traceKey(weftDir, users);
+  const key = await traceKey(weftDir, users, store);
   if (!o.force && !key.includes("+dirty")) {
     try {
       const old = JSON.parse(await Deno.readTextFile(path)) as StoreTrace;
@@ -861,8 +900,8 @@ export async function ensureStoreTrace(o: TraceOptions = {}): Promise<StoreTrace
     }
   }
   const started = performance.now();
-  log(`store trace: recording ${users} users' workload (Weft ${key.split(":")[0]})`);
-  const weft = await traceInSubprocess("weft", users, weftDir, path);
+  log(`store trace: recording ${users} users' workload (Weft ${key.split(":")[0]}, ${store})`);
+  const weft = await traceInSubprocess("weft", users, weftDir, path, store);
   const trace: StoreTrace = {
     key,
     weft: key.split(":")[0],
@@ -884,13 +923,13 @@ export async function ensureStoreTrace(o: TraceOptions = {}): Promise<StoreTrace
   const partial = await Deno.makeTempFile({ prefix: "weft-store-trace-", suffix: ".json" });
   try {
     await Deno.writeTextFile(partial, JSON.stringify(trace));
-    const sameWork = await traceInSubprocess("same-work", users, weftDir, partial);
+    const sameWork = await traceInSubprocess("same-work", users, weftDir, partial, store);
     trace.counts["same-work"] = systemOps(sameWork);
     trace.counts["same-work"].untemplated = sameWork.requests.filter((r) =>
       !(r.cls in trace.templates)
     ).length;
     trace.counts.baseline = systemOps(
-      await traceInSubprocess("baseline", users, weftDir, partial),
+      await traceInSubprocess("baseline", users, weftDir, partial, store),
     );
   } finally {
     await Deno.remove(partial).catch(() => {});
@@ -911,12 +950,14 @@ if (import.meta.main) {
       trace: { type: "string" },
       raw: { type: "string" },
       force: { type: "boolean" },
+      store: { type: "string" },
     },
   });
+  const store: BenchStore = values.store === "connect" ? "connect" : "file";
   const users = Number(values.users ?? TRACE_USERS);
   const weftDir = values["weft-dir"] ?? ROOT;
   if (values.system) {
-    const raw = await traceHere(values.system as Traced, users, weftDir, values.trace);
+    const raw = await traceHere(values.system as Traced, users, weftDir, values.trace, store);
     await Deno.writeTextFile(values.raw!, JSON.stringify(raw));
     Deno.exit(0);
   }
@@ -928,6 +969,7 @@ if (import.meta.main) {
     path: values.trace,
     force: values.force,
     log,
+    store,
   });
   log(`Store operations per request (trace of ${trace.users} users, Weft ${trace.weft}):\n`);
   log(opsTable(trace.counts));

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Target } from "./load.ts";
+import { type KvConnectServer, startKvConnect } from "../tests/_kv_connect.ts";
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -22,7 +23,18 @@ export interface Running extends Target {
   stop(): Promise<void>;
   /** Weft only: runs its operator CLI on the running server's store. */
   weftCli?: (...args: string[]) => Promise<string>;
+  /** Weft only: the server's origin (`http://127.0.0.1:<port>`). */
+  origin?: string;
+  /** Weft on a file only: its store's SQLite file (other processes may open it too). */
+  kvPath?: string;
+  /** The store the system was given: `file` (embedded SQLite) or `connect` (KV Connect). */
+  store: BenchStore;
+  /** The KV Connect server's CPU time so far (ms), when the system runs on one. */
+  storeCpuMs?: () => Promise<number>;
 }
+
+/** Where a system keeps its data: its own SQLite file, or a KV Connect server on loopback. */
+export type BenchStore = "file" | "connect";
 
 /**
  * Every system the harness knows: `weft-log-off` is Weft with its SCIM request log off
@@ -176,11 +188,14 @@ function running(
   target: Target,
   dir: string,
   keep: boolean,
+  kvc?: KvConnectServer,
 ): Running {
   return {
     name,
     ...target,
     pid: child.pid,
+    store: kvc ? "connect" : "file",
+    ...(kvc ? { storeCpuMs: () => cpuTime(kvc.pid) } : {}),
     peakRssMiB: () => peakRss(child.pid),
     cpuMs: () => cpuTime(child.pid),
     async stop() {
@@ -198,6 +213,7 @@ function running(
       }, 5000);
       await child.status;
       clearTimeout(timer);
+      await kvc?.close();
       if (!keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -215,6 +231,13 @@ export interface StartOptions {
   weftV8Flags?: string;
   /** The store trace the same-work baseline replays (default: `bench/.cache/store_trace.json`). */
   sameWorkTrace?: string;
+  /**
+   * `connect`: Weft, the same-work baseline and the bare one get a fresh KV Connect server on
+   * loopback (`tests/_kv_connect.ts`, denokv's SQLite backend) instead of their own file.
+   */
+  store?: BenchStore;
+  /** More environment for the Weft server and its CLI (e.g. `WEFT_WEBHOOK_ALLOW_PRIVATE`). */
+  weftEnv?: Record<string, string>;
 }
 
 /** The commit of a Weft checkout, with `+dirty` when its lib/, routes/ or main.ts have changes. */
@@ -268,12 +291,24 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
   const port = freePort();
   const keep = options.keep ?? false;
   const deno = Deno.execPath();
+  // Peers keep their own stores; the KV systems get a KV Connect server when asked.
+  const kvc = options.store === "connect" && !isPeer(name)
+    ? await startKvConnect({ path: join(dir, "kv-connect.sqlite3"), token: randomToken("kvc_") })
+    : undefined;
+  /** The store of a KV system: its file, or the KV Connect server's URL (and token). */
+  const kvStore = (file: string): { url: string; env: Record<string, string> } =>
+    kvc
+      ? { url: kvc.url, env: { DENO_KV_ACCESS_TOKEN: kvc.token } }
+      : { url: join(dir, file), env: {} };
   if (name === "weft" || name === "weft-log-off" || name === "weft-feed-off" || name === "weft-2") {
+    const store = kvStore("weft.kv");
     const env: Record<string, string> = {
-      WEFT_KV_PATH: join(dir, "weft.kv"),
+      ...(kvc ? { DENO_KV_URL: store.url } : { WEFT_KV_PATH: store.url }),
+      ...store.env,
       WEFT_DEFAULT_TENANT: "bench",
       WEFT_LOG: "warn",
       DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      ...options.weftEnv,
     };
     if (name === "weft-log-off") env.WEFT_REQUEST_LOG_DAYS = "0";
     if (name === "weft-feed-off") env.WEFT_EVENTS_FEED = "off";
@@ -292,38 +327,44 @@ export async function startSystem(name: SystemName, options: StartOptions = {}):
     await waitReady(`http://127.0.0.1:${port}/healthz`, child, "Weft");
     const base = `http://127.0.0.1:${port}/scim/v2/inbound/${idp}`;
     return {
-      ...running(name, child, { base, token }, dir, keep),
+      ...running(name, child, { base, token }, dir, keep, kvc),
+      origin: `http://127.0.0.1:${port}`,
+      ...(kvc ? {} : { kvPath: store.url }),
       weftCli: (...args: string[]) =>
         run(deno, ["run", "-A", "--unstable-kv", "cli.ts", ...args], env, weftDir),
     };
   }
   if (name === "baseline") {
     const token = randomToken("base_");
+    const store = kvStore("baseline.kv");
     const env = {
       BASELINE_PORT: String(port),
-      BASELINE_KV: join(dir, "baseline.kv"),
+      BASELINE_KV: store.url,
       BASELINE_TOKEN: token,
+      ...store.env,
     };
     const script = join(ROOT, "bench", "baseline.ts");
     const child = await spawn(deno, ["run", "-A", "--unstable-kv", script], env, ROOT, dir);
     const base = `http://127.0.0.1:${port}/scim/v2`;
     await waitReady(`${base}/Groups/none`, child, "the baseline");
-    return running(name, child, { base, token }, dir, keep);
+    return running(name, child, { base, token }, dir, keep, kvc);
   }
   if (name === "same-work") {
     const trace = options.sameWorkTrace ?? join(ROOT, "bench", ".cache", "store_trace.json");
     const token = randomToken("same_");
+    const store = kvStore("same-work.kv");
     const env = {
       SAME_WORK_PORT: String(port),
-      SAME_WORK_KV: join(dir, "same-work.kv"),
+      SAME_WORK_KV: store.url,
       SAME_WORK_TOKEN: token,
       SAME_WORK_TRACE: trace,
+      ...store.env,
     };
     const script = join(ROOT, "bench", "same_work.ts");
     const child = await spawn(deno, ["run", "-A", "--unstable-kv", script], env, ROOT, dir);
     const base = `http://127.0.0.1:${port}/scim/v2`;
     await waitReady(`${base}/Groups/none`, child, "the same-work baseline");
-    return running(name, child, { base, token }, dir, keep);
+    return running(name, child, { base, token }, dir, keep, kvc);
   }
   if (!options.peersDir) throw new Error(`Cannot start ${name}: the peers are not installed`);
   const token = randomToken("peer_");

@@ -90,7 +90,8 @@ export function oktaUser(i: number): Record<string, unknown> {
   };
 }
 
-function filterPath(attr: string, value: string): string {
+/** The SCIM path of an `eq` filter on one attribute, as Okta sends it. */
+export function filterPath(attr: string, value: string): string {
   return `/Users?filter=${encodeURIComponent(`${attr} eq "${value}"`)}&startIndex=1&count=100`;
 }
 

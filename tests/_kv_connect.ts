@@ -53,6 +53,8 @@ export interface KvConnectServer extends AsyncDisposable {
   token: string;
   /** The default database's SQLite file. */
   path: string;
+  /** The server's process id (for its CPU time and memory). */
+  pid: number;
   /** The URL of another database on the same server, created on first use (name: `[\w-]+`). */
   database(name: string): string;
   /** The environment a KV Connect client process needs: `DENO_KV_URL`, `DENO_KV_ACCESS_TOKEN`. */
@@ -127,6 +129,7 @@ export async function startKvConnect(options: KvConnectOptions = {}): Promise<Kv
     url,
     token,
     path,
+    pid: proc.pid,
     database(name) {
       if (!/^[\w-]{1,200}$/.test(name)) throw new Error(`Cannot name a database "${name}"`);
       return `${url}/${name}`;
