@@ -41,7 +41,8 @@ export type BenchStore = "file" | "connect";
  * (`WEFT_REQUEST_LOG_DAYS=0`) and `weft-feed-off` Weft with its events feed off
  * (`WEFT_EVENTS_FEED=off`: no outbox notes, no sequencing), for measuring each one's cost side
  * by side, and `weft-2` Weft served by `deno serve --parallel` with 2 workers (what one more
- * core buys); they run only when named with `--systems`. `same-work` is the same-work baseline
+ * core buys); `weft-log-off` runs by default (the log's cost on every phase), the other two only
+ * when named with `--systems`. `same-work` is the same-work baseline
  * (`bench/same_work.ts`): Weft's own store operations per request, replayed from a trace of
  * them, with no SCIM logic; `baseline` the bare one (`bench/baseline.ts`): the minimum store
  * work of each operation.
@@ -59,6 +60,7 @@ export const SYSTEMS = [
 /** The systems a run compares when none are named. */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = [
   "weft",
+  "weft-log-off",
   "same-work",
   "baseline",
   "better-auth",
