@@ -260,16 +260,21 @@ function peerRatios(file: RunsFile, phase: string, peer: SystemName): number[] {
 }
 
 function peerMedian(file: RunsFile, phase: string, peer: SystemName): string {
-  const xs: number[] = [];
-  let errors = 0;
-  for (const run of file.runs) {
-    const m = bySystem(run);
-    const w = phaseOf(m.get("weft"), phase);
-    const p = phaseOf(m.get(peer), phase);
-    if (w && p?.rps) xs.push(w.rps / p.rps);
-    errors += p?.errors ?? 0;
-  }
+  const xs = peerRatios(file, phase, peer);
+  const errors = file.runs.some((run) => phaseOf(bySystem(run).get(peer), phase)?.errors);
   return xs.length ? `${fmt(median(xs), 2)}${errors ? " (errors)" : ""}` : "—";
+}
+
+/** A ratio's median with every run's figure, e.g. `0.78 (0.47, 0.86, 0.78)`; `—` when none. */
+function medianCell(xs: number[]): string {
+  return xs.length ? `${fmt(median(xs), 2)} (${xs.map((x) => fmt(x, 2)).join(", ")})` : "—";
+}
+
+/** The first line of a results section: when, which Weft, how it was run. */
+function runLine(file: { date: string; weft?: string; command: string }): string {
+  return `Date ${file.date}; Weft ${
+    file.weft ?? "(commit not recorded)"
+  }; command \`${file.command}\``;
 }
 
 /** The targets of a phase against the bare baseline (other phases: reported, no target). */
@@ -277,8 +282,7 @@ const BARE_TARGETS: Partial<Record<string, number>> = { create: 0.7, lookup: 0.8
 
 function summary(file: RunsFile): string {
   const rs = ratios(file);
-  const runsOf = (xs: number[]) => xs.map((x) => fmt(x, 2)).join(", ");
-  const cell = (xs: number[]) => xs.length ? `${fmt(median(xs), 2)} (${runsOf(xs)})` : "—";
+  const cell = medianCell;
   const verdict = (xs: number[], target: number) =>
     !xs.length ? "—" : median(xs) >= target ? "met" : "**not met**";
   const lines = [
@@ -412,9 +416,7 @@ function scalingSection(s: ScalingResult): string {
   return [
     "## Scaling runs",
     "",
-    `Date ${s.date}; Weft ${
-      s.weft ?? "(commit not recorded)"
-    }; command \`${s.command}\`; Weft alone on a fresh store, latency probes with one`,
+    `${runLine(s)}; Weft alone on a fresh store, latency probes with one`,
     "client in flight (no queueing), load with eight.",
     "",
     "| check | small | large | ratio (of medians) | target | verdict |",
@@ -599,14 +601,11 @@ function kvConnectSection(file: RunsFile): string {
       const c = phaseOf(byStore(run).get(a), phase)?.serverCpuMsPerRequest;
       return c === undefined ? [] : [c];
     }));
-  const cell = (xs: number[]) =>
-    xs.length ? `${fmt(median(xs), 2)} (${xs.map((x) => fmt(x, 2)).join(", ")})` : "—";
+  const cell = medianCell;
   const lines = [
     "## On a KV Connect store",
     "",
-    `Date ${file.date}; Weft ${
-      file.weft ?? "(commit not recorded)"
-    }; command \`${file.command}\`; N = ${
+    `${runLine(file)}; N = ${
       fmt(file.options.users)
     } users, ${file.options.groups} groups, ${file.options.concurrency} clients.`,
     "",
@@ -680,9 +679,7 @@ function parallelSection(file: RunsFile): string {
   return [
     "## One worker or two",
     "",
-    `Date ${file.date}; Weft ${
-      file.weft ?? "(commit not recorded)"
-    }; command \`${file.command}\`; N = ${
+    `${runLine(file)}; N = ${
       fmt(file.options.users)
     } users, ${file.options.concurrency} clients, ${file.machine.cpus} CPUs.`,
     "",
@@ -696,7 +693,6 @@ function parallelSection(file: RunsFile): string {
   ].join("\n");
 }
 
-/** Writes docs/benchmarks.md and docs/benchmarks.svg from whatever result files exist. */
 /** The `saml` phase of each run: Weft's sign-ins beside node-saml alone (target ≥ 0.7). */
 function samlSection(file: RunsFile): string {
   const rows = file.runs.flatMap((run, i) =>
@@ -722,6 +718,7 @@ function samlSection(file: RunsFile): string {
   ].join("\n");
 }
 
+/** Writes docs/benchmarks.md and docs/benchmarks.svg from whatever result files exist. */
 export async function writeReport(results: string, docs: string): Promise<void> {
   const read = async <T>(name: string): Promise<T | null> => {
     try {

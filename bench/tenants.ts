@@ -17,7 +17,7 @@
 import { createIdp, createTenant, createToken } from "../lib/store/tenants.ts";
 import { type Client, runPhase, type Target } from "./load.ts";
 import type { Running } from "./systems.ts";
-import { externalId, filterPath, oktaUser, userName } from "./workloads.ts";
+import { externalId, filterPath, matchThenCreate, ONE_RESULT, userName } from "./workloads.ts";
 
 /** What the tenants stage measured. */
 export interface TenantsResult {
@@ -34,8 +34,6 @@ export interface TenantsResult {
   /** Errors of the lookups (a lookup must find exactly its user). */
   lookupErrors: number;
 }
-
-const ONE_RESULT = /"totalResults"\s*:\s*1\b/;
 
 /** Tenant `t`'s subdomain. */
 function subdomain(t: number): string {
@@ -91,16 +89,7 @@ export async function tenantsStage(
       const target = targets[k % count];
       const i = Math.floor(k / count);
       yield async (c: Client) => {
-        const match = await c.send({
-          method: "GET",
-          path: filterPath("userName", userName(i)),
-          target,
-        });
-        if (!match.error && !/"totalResults"\s*:\s*0\b/.test(match.text)) {
-          c.fail(match, "not empty");
-        }
-        const res = await c.send({ method: "POST", path: "/Users", body: oktaUser(i), target });
-        if (res.status !== 201 && !res.error) c.fail(res, `status ${res.status}, not 201`);
+        await matchThenCreate(c, i, target);
       };
     }
   }

@@ -16,7 +16,14 @@
  *    `name.familyName`, then its disable `{"op":"Replace","path":"active","value":"False"}`.
  * @module
  */
-import { type Client, type PhaseLimits, type PhaseStats, runPhase, type Target } from "./load.ts";
+import {
+  type BenchResponse,
+  type Client,
+  type PhaseLimits,
+  type PhaseStats,
+  runPhase,
+  type Target,
+} from "./load.ts";
 import { cpuTime } from "./systems.ts";
 
 const CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -101,7 +108,8 @@ function idOf(text: string): string {
   return id;
 }
 
-const ONE_RESULT = /"totalResults"\s*:\s*1\b/;
+/** A list response holding exactly one resource. */
+export const ONE_RESULT = /"totalResults"\s*:\s*1\b/;
 
 /** What a replay learned about one system: the ids it assigned. */
 export interface ReplayState {
@@ -135,6 +143,22 @@ function limits(o: WorkloadOptions, maxRequests: number, concurrency = o.concurr
   return { concurrency, maxRequests: maxRequests + 10, timeoutMs: o.phaseTimeoutMs };
 }
 
+/**
+ * Okta's provisioning of user `i`: a match by userName (which must find nothing), then the
+ * create (which must answer 201). `target` sends both to another tenant than the phase's.
+ */
+export async function matchThenCreate(
+  c: Client,
+  i: number,
+  target?: Target,
+): Promise<BenchResponse> {
+  const match = await c.send({ method: "GET", path: filterPath("userName", userName(i)), target });
+  if (!match.error && !/"totalResults"\s*:\s*0\b/.test(match.text)) c.fail(match, "not empty");
+  const res = await c.send({ method: "POST", path: "/Users", body: oktaUser(i), target });
+  if (res.status !== 201 && !res.error) c.fail(res, `status ${res.status}, not 201`);
+  return res;
+}
+
 /** Phase 1: match-before-create then create, per user. */
 export function createPhase(
   target: Target,
@@ -148,10 +172,7 @@ export function createPhase(
     target,
     map(range(n), (k) => async (c: Client) => {
       const i = from + k;
-      const match = await c.send({ method: "GET", path: filterPath("userName", userName(i)) });
-      if (!match.error && !/"totalResults"\s*:\s*0\b/.test(match.text)) c.fail(match, "not empty");
-      const res = await c.send({ method: "POST", path: "/Users", body: oktaUser(i) });
-      if (res.status !== 201 && !res.error) c.fail(res, `status ${res.status}, not 201`);
+      const res = await matchThenCreate(c, i);
       if (!res.error) state.userIds[i] = idOf(res.text);
     }),
     limits(o, 2 * n),
